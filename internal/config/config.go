@@ -1,0 +1,74 @@
+// Package config provides Latchkey's typed configuration, with Nakama's YAML key names, its defaults, its
+// loading from file, environment and flags, and its validation.
+package config
+
+// Config is the whole server configuration. YAML keys (and the dotted flag and key names derived from them)
+// match Nakama's where Nakama has the setting, so an existing Nakama config file loads.
+type Config struct {
+	Name     string         `yaml:"name"`
+	DataDir  string         `yaml:"data_dir"`
+	Socket   SocketConfig   `yaml:"socket"`
+	Session  SessionConfig  `yaml:"session"`
+	Runtime  RuntimeConfig  `yaml:"runtime"`
+	Database DatabaseConfig `yaml:"database"`
+	Logger   LoggerConfig   `yaml:"logger"`
+	Auth     AuthConfig     `yaml:"auth"`
+}
+
+// SocketConfig is the client-facing HTTP listener.
+type SocketConfig struct {
+	Address             string `yaml:"address"`
+	Port                int    `yaml:"port"`
+	ServerKey           string `yaml:"server_key"`
+	MaxRequestSizeBytes int64  `yaml:"max_request_size_bytes"`
+	IdleTimeoutMs       int    `yaml:"idle_timeout_ms"`
+	ReadTimeoutMs       int    `yaml:"read_timeout_ms"`
+	WriteTimeoutMs      int    `yaml:"write_timeout_ms"`
+}
+
+// SessionConfig holds token keys and lifetimes.
+type SessionConfig struct {
+	EncryptionKey         string `yaml:"encryption_key"`
+	TokenExpirySec        int64  `yaml:"token_expiry_sec"`
+	RefreshEncryptionKey  string `yaml:"refresh_encryption_key"`
+	RefreshTokenExpirySec int64  `yaml:"refresh_token_expiry_sec"`
+	SingleSession         bool   `yaml:"single_session"`
+}
+
+// RuntimeConfig configures server code and the HTTP key that server-to-server calls use.
+type RuntimeConfig struct {
+	HTTPKey string `yaml:"http_key"`
+	// Env entries are "key=value" strings, exposed to server code as the `env` context value.
+	Env []string `yaml:"env"`
+}
+
+// DatabaseConfig selects the store. An empty Address means the embedded SQLite database in DataDir.
+type DatabaseConfig struct {
+	// Address accepts, like Nakama's, a single string or a list in YAML; Latchkey uses the first entry.
+	Address StringList `yaml:"address"`
+}
+
+// LoggerConfig sets logging.
+type LoggerConfig struct {
+	Level string `yaml:"level"` // debug, info, warn, error
+}
+
+// AuthConfig tunes password hashing. Not a Nakama section: Nakama hard-codes these.
+type AuthConfig struct {
+	// BcryptCost is the cost for new password hashes (4-31). Existing hashes of any cost verify.
+	BcryptCost int `yaml:"bcrypt_cost"`
+	// MaxConcurrentHashes bounds how many bcrypt operations run at once, so that a burst of email logins
+	// cannot take every core away from token validation. 0 means half the CPUs, at least 1.
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+}
+
+// StringList is a YAML value that may be written as one string or a list of strings.
+type StringList []string
+
+// First returns the first entry, or "".
+func (l StringList) First() string {
+	if len(l) == 0 {
+		return ""
+	}
+	return l[0]
+}

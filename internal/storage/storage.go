@@ -1,0 +1,196 @@
+// Package storage defines the persistence contract every Latchkey backend implements: plain value types,
+// sentinel errors and narrow per-aggregate interfaces.
+//
+// Backends live in sub-packages (sqlite, postgres) and are proven by the conformance suite in storagetest.
+// Times cross this boundary as time.Time in UTC; a backend may store them at millisecond precision, and
+// callers must not depend on anything finer.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap driver errors into these so that callers can use errors.Is.
+var (
+	// ErrNotFound is returned when the requested row does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrUsernameTaken is returned when a username is already used by another account.
+	ErrUsernameTaken = errors.New("storage: username taken")
+	// ErrIdentityTaken is returned when a device id, email or custom id already belongs to an account.
+	ErrIdentityTaken = errors.New("storage: identity taken")
+	// ErrConflict is returned by compare-and-swap updates whose precondition no longer holds.
+	ErrConflict = errors.New("storage: conflict")
+)
+
+// IdentityKind names the kind of external identifier an account can be found by.
+type IdentityKind int
+
+// Identity kinds.
+const (
+	IdentityDevice IdentityKind = iota + 1
+	IdentityEmail
+	IdentityCustom
+)
+
+func (k IdentityKind) String() string {
+	switch k {
+	case IdentityDevice:
+		return "device"
+	case IdentityEmail:
+		return "email"
+	case IdentityCustom:
+		return "custom"
+	}
+	return "unknown"
+}
+
+// User is an account row. Optional text fields are empty when unset; optional times are the zero Time.
+type User struct {
+	ID          string // canonical lowercase UUID text
+	Username    string
+	DisplayName string
+	AvatarURL   string
+	LangTag     string
+	Location    string
+	Timezone    string
+	Metadata    string // JSON object text, "{}" when empty
+	Wallet      string // JSON object text, "{}" when empty
+	Email       string // lowercased
+	Password    []byte // bcrypt hash; nil when the account has no password
+	CustomID    string
+	Devices     []string // device ids linked to the account, sorted
+	CreateTime  time.Time
+	UpdateTime  time.Time
+	VerifyTime  time.Time // zero when not verified
+	DisableTime time.Time // zero when not banned
+}
+
+// Banned reports whether the account is disabled.
+func (u *User) Banned() bool { return !u.DisableTime.IsZero() }
+
+// NewUser is what CreateUser needs to insert an account with its first identity, atomically.
+type NewUser struct {
+	ID       string
+	Username string
+	Kind     IdentityKind
+	Identity string // device id, lowercased email, or custom id
+	Password []byte // bcrypt hash, email accounts only
+	Time     time.Time
+}
+
+// ProfileUpdate lists the profile fields to change. A nil pointer leaves the field unchanged; a pointer to
+// "" clears it (except Username, which callers validate as non-empty).
+type ProfileUpdate struct {
+	Username    *string
+	DisplayName *string
+	AvatarURL   *string
+	LangTag     *string
+	Location    *string
+	Timezone    *string
+	Metadata    *string // JSON object text
+	Time        time.Time
+}
+
+// Empty reports whether the update changes nothing.
+func (p *ProfileUpdate) Empty() bool {
+	return p.Username == nil && p.DisplayName == nil && p.AvatarURL == nil && p.LangTag == nil &&
+		p.Location == nil && p.Timezone == nil && p.Metadata == nil
+}
+
+// Users is the account aggregate.
+type Users interface {
+	// CreateUser inserts the account and its identity in one transaction. It returns ErrUsernameTaken or
+	// ErrIdentityTaken on a uniqueness clash and creates nothing in that case.
+	CreateUser(ctx context.Context, u NewUser) (*User, error)
+	// UserByID returns ErrNotFound for an unknown id.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByIdentity finds an account by device id, lowercased email or custom id; ErrNotFound otherwise.
+	UserByIdentity(ctx context.Context, kind IdentityKind, identity string) (*User, error)
+	// UserByUsername is an exact, case-sensitive match; ErrNotFound otherwise.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// UpdateProfile applies the update; ErrNotFound for an unknown id, ErrUsernameTaken on a clash.
+	UpdateProfile(ctx context.Context, id string, p ProfileUpdate) error
+	// SetDisableTime bans (non-zero t) or unbans (zero t) the account; ErrNotFound for an unknown id.
+	SetDisableTime(ctx context.Context, id string, t time.Time) error
+}
+
+// Session is one login: every token issued by one authentication, and by the refreshes that descend from it,
+// carries its ID as the `tid` claim.
+type Session struct {
+	ID          string // canonical lowercase UUID text
+	UserID      string
+	CreateTime  time.Time
+	RefreshTime time.Time // last refresh; equals CreateTime until the first refresh
+	// ExpireTime is the latest expiry of any token issued for this session (refresh token or session
+	// token, whichever is later). After it, no token of the session can be valid.
+	ExpireTime time.Time
+	RevokeTime time.Time // zero while live
+	// RevokeReason is a short machine word ("logout", "logout_all", "ban", ...), empty while live.
+	RevokeReason string
+	// RefreshSeq counts refreshes; compare-and-swap updates match on it.
+	RefreshSeq int64
+	Vars       map[string]string
+	UserAgent  string
+	ClientIP   string
+}
+
+// Revoked reports whether the session has been ended.
+func (s *Session) Revoked() bool { return !s.RevokeTime.IsZero() }
+
+// SessionRefresh is a compare-and-swap update of a live session after a refresh.
+type SessionRefresh struct {
+	ID          string
+	ExpectSeq   int64 // the RefreshSeq the caller read; the update fails with ErrConflict otherwise
+	RefreshTime time.Time
+	ExpireTime  time.Time
+	Vars        map[string]string
+}
+
+// Revocation is one entry of the revocation feed: session SessionID of user UserID was revoked, and its
+// tokens can be valid at most until ExpireTime. Seq increases strictly with each entry.
+type Revocation struct {
+	Seq        int64
+	SessionID  string
+	UserID     string
+	ExpireTime time.Time
+	RevokeTime time.Time
+}
+
+// Sessions is the session aggregate and its revocation feed.
+type Sessions interface {
+	// CreateSession inserts a new live session; ErrNotFound if the user does not exist.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByID returns ErrNotFound for an unknown id.
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	// RefreshSession applies r if the session is live, unrevoked and still at r.ExpectSeq, and returns the
+	// updated session with RefreshSeq incremented. It returns ErrNotFound for an unknown id and ErrConflict
+	// when the session was revoked or refreshed concurrently.
+	RefreshSession(ctx context.Context, r SessionRefresh) (*Session, error)
+	// ExtendSession raises ExpireTime to at least t (used when a longer-lived token is minted for a session).
+	ExtendSession(ctx context.Context, id string, t time.Time) error
+	// RevokeSession revokes one session and appends it to the revocation feed in one transaction. Revoking
+	// an already revoked session is a no-op that returns (nil, nil). ErrNotFound for an unknown id.
+	RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*Revocation, error)
+	// RevokeUserSessions revokes every live session of the user whose ExpireTime is after `at`, except the
+	// ids in keep, and returns the new feed entries.
+	RevokeUserSessions(ctx context.Context, userID string, keep []string, reason string, at time.Time) ([]Revocation, error)
+	// ListUserSessions returns the user's live (unrevoked, unexpired at `now`) sessions, newest first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// RevocationsSince returns feed entries with Seq > after whose ExpireTime is after `now`, in Seq order,
+	// at most limit of them.
+	RevocationsSince(ctx context.Context, after int64, now time.Time, limit int) ([]Revocation, error)
+	// DeleteExpiredSessions removes sessions (and their feed entries) whose ExpireTime is before `before`,
+	// and returns how many sessions it removed.
+	DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error)
+}
+
+// Store is a complete backend.
+type Store interface {
+	Users
+	Sessions
+	// Ping checks the backend is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
