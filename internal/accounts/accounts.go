@@ -1,0 +1,347 @@
+// Package accounts provides account resolution and management: device, email and custom-id
+// authentication with Nakama's input rules, username and password login, profile reads and updates, and
+// password hashing bounded so that it cannot starve the rest of the server.
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Users storage.Users
+	// Clock returns the current time; tests inject a fixed one.
+	Clock func() time.Time
+	// Rand is the randomness for ids and generated usernames; crypto/rand when nil.
+	Rand io.Reader
+	// BcryptCost is the cost of new password hashes.
+	BcryptCost int
+	// MaxConcurrentHashes bounds concurrent bcrypt work; 0 means half the CPUs, at least one.
+	MaxConcurrentHashes int
+}
+
+// Service resolves and manages accounts.
+type Service struct {
+	users  storage.Users
+	clock  func() time.Time
+	rand   io.Reader
+	cost   int
+	hashes chan struct{} // a counting semaphore: one token per bcrypt operation in flight
+}
+
+// New returns a Service.
+func New(d Deps) *Service {
+	s := &Service{users: d.Users, clock: d.Clock, rand: d.Rand, cost: d.BcryptCost}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.cost == 0 {
+		s.cost = bcrypt.DefaultCost
+	}
+	n := d.MaxConcurrentHashes
+	if n <= 0 {
+		n = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	s.hashes = make(chan struct{}, n)
+	return s
+}
+
+// Result is the outcome of an authentication.
+type Result struct {
+	User    *storage.User
+	Created bool
+}
+
+// AuthenticateDevice finds the account linked to a device id, creating it (and the link) when create is
+// true and it does not exist. username is only used for a new account; empty means a generated one.
+func (s *Service) AuthenticateDevice(ctx context.Context, deviceID, username string, create bool) (Result, error) {
+	if err := validateDeviceID(deviceID); err != nil {
+		return Result{}, err
+	}
+	return s.findOrCreate(ctx, storage.IdentityDevice, deviceID, username, create)
+}
+
+// AuthenticateCustom is AuthenticateDevice for a custom id.
+func (s *Service) AuthenticateCustom(ctx context.Context, customID, username string, create bool) (Result, error) {
+	if err := validateCustomID(customID); err != nil {
+		return Result{}, err
+	}
+	return s.findOrCreate(ctx, storage.IdentityCustom, customID, username, create)
+}
+
+// AuthenticateEmail logs in with an email and password, creating the account when create is true. With an
+// empty email it is a username and password login instead, where create is ignored, as in Nakama.
+func (s *Service) AuthenticateEmail(ctx context.Context, email, password, username string, create bool) (Result, error) {
+	if err := validatePassword(password); err != nil {
+		return Result{}, err
+	}
+	if email == "" {
+		if username == "" {
+			return Result{}, ErrUsernameRequired
+		}
+		return s.loginUsername(ctx, username, password)
+	}
+	if err := validateEmail(email); err != nil {
+		return Result{}, err
+	}
+	email = strings.ToLower(email)
+	if username != "" {
+		if err := ValidateUsername(username); err != nil {
+			return Result{}, err
+		}
+	}
+	u, err := s.users.UserByIdentity(ctx, storage.IdentityEmail, email)
+	switch {
+	case err == nil:
+		// The ban is checked before the password, as Nakama does: a banned account learns nothing more.
+		if u.Banned() {
+			return Result{}, ErrBanned
+		}
+		if err := s.checkPassword(ctx, u.Password, password); err != nil {
+			return Result{}, err
+		}
+		return Result{User: u}, nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return Result{}, err
+	case !create:
+		return Result{}, ErrUserNotFound
+	}
+	hash, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.create(ctx, storage.IdentityEmail, email, username, hash, password)
+}
+
+func (s *Service) loginUsername(ctx context.Context, username, password string) (Result, error) {
+	u, err := s.users.UserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Result{}, ErrUserNotFound
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if u.Banned() {
+		return Result{}, ErrBanned
+	}
+	// An account without a password answers like a wrong password, so the two are indistinguishable.
+	if len(u.Password) == 0 {
+		return Result{}, ErrInvalidCredentials
+	}
+	if err := s.checkPassword(ctx, u.Password, password); err != nil {
+		return Result{}, err
+	}
+	return Result{User: u}, nil
+}
+
+func (s *Service) findOrCreate(ctx context.Context, kind storage.IdentityKind, identity, username string, create bool) (Result, error) {
+	if username != "" {
+		if err := ValidateUsername(username); err != nil {
+			return Result{}, err
+		}
+	}
+	u, err := s.users.UserByIdentity(ctx, kind, identity)
+	switch {
+	case err == nil:
+		if u.Banned() {
+			return Result{}, ErrBanned
+		}
+		return Result{User: u}, nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return Result{}, err
+	case !create:
+		return Result{}, ErrUserNotFound
+	}
+	return s.create(ctx, kind, identity, username, nil, "")
+}
+
+// create inserts a new account. A generated username that happens to be taken is drawn again; a
+// requested one is the caller's clash. Losing a race for the identity returns the winner's account, which
+// is what the loser would have got a moment later (Nakama answers a 500 there).
+func (s *Service) create(ctx context.Context, kind storage.IdentityKind, identity, username string, hash []byte, password string) (Result, error) {
+	generated := username == ""
+	for attempt := 0; ; attempt++ {
+		if generated {
+			username = s.randomUsername()
+		}
+		id, err := s.newID()
+		if err != nil {
+			return Result{}, err
+		}
+		u, err := s.users.CreateUser(ctx, storage.NewUser{
+			ID: id, Username: username, Kind: kind, Identity: identity, Password: hash, Time: s.clock(),
+		})
+		switch {
+		case err == nil:
+			return Result{User: u, Created: true}, nil
+		case errors.Is(err, storage.ErrUsernameTaken) && generated && attempt < 5:
+			continue
+		case errors.Is(err, storage.ErrUsernameTaken):
+			return Result{}, ErrUsernameTaken
+		case errors.Is(err, storage.ErrIdentityTaken):
+			u, err := s.users.UserByIdentity(ctx, kind, identity)
+			if err != nil {
+				return Result{}, err
+			}
+			if u.Banned() {
+				return Result{}, ErrBanned
+			}
+			if kind == storage.IdentityEmail {
+				// The winner set the password; this request's password must match it like any login.
+				if err := s.checkPassword(ctx, u.Password, password); err != nil {
+					return Result{}, err
+				}
+			}
+			return Result{User: u}, nil
+		default:
+			return Result{}, err
+		}
+	}
+}
+
+// Account returns the account with the given id.
+func (s *Service) Account(ctx context.Context, userID string) (*storage.User, error) {
+	u, err := s.users.UserByID(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrAccountNotFound
+	}
+	return u, err
+}
+
+// Profile is a requested profile change; nil fields are unchanged and "" clears a field (a username can
+// not be cleared).
+type Profile struct {
+	Username    *string
+	DisplayName *string
+	AvatarURL   *string
+	LangTag     *string
+	Location    *string
+	Timezone    *string
+	Metadata    *string // JSON object text
+}
+
+// Column limits from Nakama's schema; Nakama answers a 500 when they are exceeded, Latchkey a 400.
+var profileLimits = []struct {
+	name string
+	max  int
+	get  func(*Profile) *string
+}{
+	{"display_name", 255, func(p *Profile) *string { return p.DisplayName }},
+	{"avatar_url", 512, func(p *Profile) *string { return p.AvatarURL }},
+	{"lang_tag", 18, func(p *Profile) *string { return p.LangTag }},
+	{"location", 255, func(p *Profile) *string { return p.Location }},
+	{"timezone", 255, func(p *Profile) *string { return p.Timezone }},
+	{"metadata", 16384, func(p *Profile) *string { return p.Metadata }},
+}
+
+// UpdateAccount applies a profile change.
+func (s *Service) UpdateAccount(ctx context.Context, userID string, p Profile) error {
+	if p.Username != nil {
+		if err := ValidateUsername(*p.Username); err != nil {
+			return err
+		}
+	}
+	for _, l := range profileLimits {
+		if v := l.get(&p); v != nil && len(*v) > l.max {
+			return &FieldTooLongError{Field: l.name, Max: l.max}
+		}
+	}
+	if p.Metadata != nil {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(*p.Metadata), &obj); err != nil || obj == nil {
+			return ErrMetadataNotJSONObject
+		}
+	}
+	upd := storage.ProfileUpdate{
+		Username: p.Username, DisplayName: p.DisplayName, AvatarURL: p.AvatarURL, LangTag: p.LangTag,
+		Location: p.Location, Timezone: p.Timezone, Metadata: p.Metadata, Time: s.clock(),
+	}
+	if upd.Empty() {
+		return ErrNoFieldsToUpdate
+	}
+	err := s.users.UpdateProfile(ctx, userID, upd)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return ErrAccountNotFound
+	case errors.Is(err, storage.ErrUsernameTaken):
+		return ErrUsernameTaken
+	}
+	return err
+}
+
+// hashPassword hashes under the semaphore.
+func (s *Service) hashPassword(ctx context.Context, password string) ([]byte, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	return bcrypt.GenerateFromPassword([]byte(password), s.cost)
+}
+
+// checkPassword compares under the semaphore. Passwords were validated to at most 72 bytes, the part of
+// a password bcrypt ever looked at, so hashes made by Nakama (any cost) compare as they did there.
+func (s *Service) checkPassword(ctx context.Context, hash []byte, password string) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return ErrInvalidCredentials
+	}
+	return nil
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.hashes <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) release() { <-s.hashes }
+
+// HashesInFlight reports how many bcrypt operations are running; tests use it to check the bound.
+func (s *Service) HashesInFlight() int { return len(s.hashes) }
+
+const usernameLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// randomUsername draws ten letters, Nakama's generated-username shape.
+func (s *Service) randomUsername() string {
+	var b [10]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		panic(fmt.Sprintf("accounts: randomness failed: %v", err))
+	}
+	for i := range b {
+		// 256 is not a multiple of 52; the bias this leaves (at most 1/52 on some letters) is harmless for
+		// a display default that is checked for uniqueness anyway.
+		b[i] = usernameLetters[int(b[i])%len(usernameLetters)]
+	}
+	return string(b[:])
+}
+
+// newID returns a random version 4 UUID in canonical form.
+func (s *Service) newID() (string, error) {
+	id, err := uuid.NewRandomFromReader(s.rand)
+	if err != nil {
+		return "", fmt.Errorf("accounts: reading randomness: %w", err)
+	}
+	return id.String(), nil
+}

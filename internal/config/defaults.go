@@ -1,0 +1,61 @@
+package config
+
+import (
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Default returns the configuration used when nothing is set. Values match Nakama's defaults where Nakama has
+// the setting, including its insecure default keys, which Warnings reports.
+func Default() Config {
+	return Config{
+		Name:    "latchkey",
+		DataDir: "./data",
+		Socket: SocketConfig{
+			Address:             "",
+			Port:                7350,
+			ServerKey:           "defaultkey",
+			MaxRequestSizeBytes: 262144,
+			IdleTimeoutMs:       60000,
+			ReadTimeoutMs:       10000,
+			WriteTimeoutMs:      10000,
+		},
+		Session: SessionConfig{
+			EncryptionKey:         "defaultencryptionkey",
+			TokenExpirySec:        60,
+			RefreshEncryptionKey:  "defaultrefreshencryptionkey",
+			RefreshTokenExpirySec: 3600,
+			SingleSession:         false,
+		},
+		Runtime:  RuntimeConfig{HTTPKey: "defaulthttpkey"},
+		Database: DatabaseConfig{},
+		Logger:   LoggerConfig{Level: "info"},
+		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored
+		// hashes use.
+		Auth: AuthConfig{BcryptCost: 13, MaxConcurrentHashes: 0},
+	}
+}
+
+// ListenAddr returns the host:port the client-facing listener binds, for net.Listen. An empty socket.address
+// gives ":port", which is every interface.
+func (c Config) ListenAddr() string {
+	return net.JoinHostPort(c.Socket.Address, strconv.Itoa(c.Socket.Port))
+}
+
+// DatabaseAddress returns the first database.address entry, or "" for the embedded SQLite database.
+func (c Config) DatabaseAddress() string {
+	return c.Database.Address.First()
+}
+
+// Env returns runtime.env as a map. Each entry is split at its first "="; a later entry for the same key wins,
+// so a flag can override a file's entry. Entries without "=" are skipped here and reported by Validate.
+func (c Config) Env() map[string]string {
+	env := make(map[string]string, len(c.Runtime.Env))
+	for _, e := range c.Runtime.Env {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}

@@ -1,0 +1,209 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+)
+
+// descriptions holds the one-line help for every key, by dotted name. A test fails if a key has none or if an
+// entry names no key.
+var descriptions = map[string]string{
+	"name":                             "Node name, added to every log line.",
+	"data_dir":                         "Directory for the embedded SQLite database.",
+	"socket.address":                   "Address the client HTTP listener binds; empty means every interface.",
+	"socket.port":                      "Port of the client HTTP listener.",
+	"socket.server_key":                "Server key clients send to authenticate (HTTP Basic username).",
+	"socket.max_request_size_bytes":    "Largest request body accepted, in bytes.",
+	"socket.idle_timeout_ms":           "How long an idle keep-alive connection stays open, in ms.",
+	"socket.read_timeout_ms":           "Deadline for reading a whole request, in ms; 0 means none.",
+	"socket.write_timeout_ms":          "Deadline for writing a response, in ms; 0 means none.",
+	"session.encryption_key":           "Secret that signs session tokens; must differ from the refresh key.",
+	"session.token_expiry_sec":         "Session token lifetime, in seconds.",
+	"session.refresh_encryption_key":   "Secret that signs refresh tokens; must differ from the session key.",
+	"session.refresh_token_expiry_sec": "Refresh token lifetime, in seconds; at least the session lifetime.",
+	"session.single_session":           "Log a user out of every other session when they authenticate.",
+	"runtime.http_key":                 "Key for server-to-server calls such as RPCs over HTTP.",
+	"runtime.env":                      "KEY=VALUE entries server code reads as its env; a later KEY wins.",
+	"database.address":                 "Database address (PostgreSQL URL); empty means embedded SQLite in data_dir.",
+	"logger.level":                     "Lowest level logged: debug, info, warn or error.",
+	"auth.bcrypt_cost":                 "Bcrypt cost for new password hashes (4-31); older hashes still verify.",
+	"auth.max_concurrent_hashes":       "Most bcrypt operations run at once; 0 means half the CPUs, at least 1.",
+}
+
+// Key describes one configuration key, for --help output and documentation.
+type Key struct {
+	Name        string // dotted YAML path, which is also the flag name: "session.token_expiry_sec"
+	Type        string // "string", "int", "bool" or "list"
+	Default     string // the default, formatted for people; `""` for an empty string, `[]` for an empty list
+	Description string
+}
+
+// Keys returns every configuration key in the order the Config struct declares them.
+func Keys() []Key {
+	def := reflect.ValueOf(Default())
+	fields := fieldTable()
+	keys := make([]Key, 0, len(fields))
+	for _, f := range fields {
+		keys = append(keys, Key{
+			Name:        f.name,
+			Type:        f.kind.String(),
+			Default:     formatValue(def.FieldByIndex(f.index)),
+			Description: descriptions[f.name],
+		})
+	}
+	return keys
+}
+
+// FormatKeys writes the key table, aligned in columns, followed by a note on how lists are set.
+func FormatKeys(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tTYPE\tDEFAULT\tDESCRIPTION")
+	for _, k := range Keys() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Type, k.Default, k.Description)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nA key a.b_c is the flag --a.b_c and the environment variable LATCHKEY_A_B_C.")
+	fmt.Fprintln(w, "Lists: repeat the flag to add entries; in the environment, put one entry per line.")
+}
+
+// kind is how a key's value is parsed.
+type kind int
+
+const (
+	kindString kind = iota
+	kindInt
+	kindBool
+	kindList
+)
+
+func (k kind) String() string {
+	return [...]string{"string", "int", "bool", "list"}[k]
+}
+
+// field is one leaf of Config, found by reflection from the yaml tags.
+type field struct {
+	name  string // dotted YAML path
+	env   string // environment variable name
+	index []int  // for reflect.Value.FieldByIndex
+	kind  kind
+}
+
+// fieldTable is built once from Config's yaml tags, so a new struct field is a new key everywhere (YAML,
+// environment, flags, help) without another list to keep in step.
+var fieldTable = sync.OnceValue(func() []field {
+	var out []field
+	collectFields(reflect.TypeFor[Config](), "", nil, &out)
+	return out
+})
+
+func collectFields(t reflect.Type, prefix string, index []int, out *[]field) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			panic(fmt.Sprintf("config: field %s%s has no yaml tag", prefix, sf.Name))
+		}
+		name := prefix + tag
+		idx := append(append([]int(nil), index...), i)
+		var k kind
+		switch sf.Type.Kind() {
+		case reflect.Struct:
+			collectFields(sf.Type, name+".", idx, out)
+			continue
+		case reflect.String:
+			k = kindString
+		case reflect.Int, reflect.Int64:
+			k = kindInt
+		case reflect.Bool:
+			k = kindBool
+		case reflect.Slice:
+			if sf.Type.Elem().Kind() != reflect.String {
+				panic(fmt.Sprintf("config: key %s: unsupported type %s", name, sf.Type))
+			}
+			k = kindList
+		default:
+			panic(fmt.Sprintf("config: key %s: unsupported type %s", name, sf.Type))
+		}
+		*out = append(*out, field{name: name, env: envName(name), index: idx, kind: k})
+	}
+}
+
+// envName turns a dotted key into its environment variable: session.token_expiry_sec becomes
+// LATCHKEY_SESSION_TOKEN_EXPIRY_SEC. It only ever runs forwards, from the key table, because the reverse is
+// ambiguous (data_dir and a data.dir would share a name; a test checks that no two keys do).
+func envName(name string) string {
+	return "LATCHKEY_" + strings.ToUpper(strings.ReplaceAll(name, ".", "_"))
+}
+
+// lookupField returns the key with the given dotted name.
+func lookupField(name string) (field, bool) {
+	for _, f := range fieldTable() {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+// isSection reports whether name is a section that holds keys, such as "socket".
+func isSection(name string) bool {
+	for _, f := range fieldTable() {
+		if strings.HasPrefix(f.name, name+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns a hint naming the key with the same last segment as an unknown name, such as socket.port
+// for a bare --port, or "" when there is no single such key.
+func suggest(name string) string {
+	last := name[strings.LastIndex(name, ".")+1:]
+	last = strings.ReplaceAll(last, "-", "_")
+	var found []string
+	for _, f := range fieldTable() {
+		if f.name != name && f.name[strings.LastIndex(f.name, ".")+1:] == last {
+			found = append(found, f.name)
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	return " (did you mean " + found[0] + "?)"
+}
+
+// formatValue formats a default for the key table.
+func formatValue(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		if v.String() == "" {
+			return `""`
+		}
+		return v.String()
+	case reflect.Int, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10)
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return "[]"
+		}
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = v.Index(i).String()
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return fmt.Sprint(v.Interface())
+}

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Name = ""
+	c.DataDir = ""
+	c.Socket.Port = 70000
+	c.Socket.ServerKey = ""
+	c.Socket.MaxRequestSizeBytes = 1023
+	c.Socket.IdleTimeoutMs = -1
+	c.Socket.ReadTimeoutMs = -1
+	c.Socket.WriteTimeoutMs = -1
+	c.Session.EncryptionKey = "same-secret"
+	c.Session.RefreshEncryptionKey = "same-secret"
+	c.Session.TokenExpirySec = 600
+	c.Session.RefreshTokenExpirySec = 60
+	c.Runtime.HTTPKey = ""
+	c.Runtime.Env = []string{"ok=1", "sk_live_secret", "=x"}
+	c.Logger.Level = "verbose"
+	c.Auth.BcryptCost = 32
+	c.Auth.MaxConcurrentHashes = -1
+
+	got := problems(t, c.Validate())
+	want := []string{
+		"name:",
+		"data_dir:",
+		"socket.port:",
+		"socket.server_key:",
+		"socket.max_request_size_bytes:",
+		"socket.idle_timeout_ms:",
+		"socket.read_timeout_ms:",
+		"socket.write_timeout_ms:",
+		"session.refresh_encryption_key: must differ",
+		"session.refresh_token_expiry_sec: must be at least session.token_expiry_sec",
+		"runtime.http_key:",
+		"runtime.env[1]:",
+		"runtime.env[2]:",
+		"logger.level:",
+		"auth.bcrypt_cost:",
+		"auth.max_concurrent_hashes:",
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range min(len(got), len(want)) {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+	for _, secret := range []string{"same-secret", "sk_live_secret"} {
+		if text := strings.Join(got, "\n"); strings.Contains(text, secret) {
+			t.Errorf("problems quote the secret %q:\n%s", secret, text)
+		}
+	}
+}
+
+func TestValidateBoundaries(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		want   string // prefix of the single problem, or "" for valid
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"port 1", func(c *Config) { c.Socket.Port = 1 }, ""},
+		{"port 65535", func(c *Config) { c.Socket.Port = 65535 }, ""},
+		{"port 0", func(c *Config) { c.Socket.Port = 0 }, "socket.port:"},
+		{"request size 1024", func(c *Config) { c.Socket.MaxRequestSizeBytes = 1024 }, ""},
+		{"zero timeouts", func(c *Config) { c.Socket.IdleTimeoutMs, c.Socket.ReadTimeoutMs, c.Socket.WriteTimeoutMs = 0, 0, 0 }, ""},
+		{"empty session key", func(c *Config) { c.Session.EncryptionKey = "" }, "session.encryption_key:"},
+		{"empty refresh key", func(c *Config) { c.Session.RefreshEncryptionKey = "" }, "session.refresh_encryption_key:"},
+		{"both keys empty reports emptiness only", func(c *Config) {
+			c.Session.EncryptionKey, c.Session.RefreshEncryptionKey = "", ""
+		}, "session.encryption_key:"},
+		{"token expiry 0", func(c *Config) { c.Session.TokenExpirySec = 0 }, "session.token_expiry_sec:"},
+		{"refresh expiry 0", func(c *Config) { c.Session.RefreshTokenExpirySec = 0 }, "session.refresh_token_expiry_sec: must be at least 1"},
+		{"equal expiries", func(c *Config) { c.Session.TokenExpirySec, c.Session.RefreshTokenExpirySec = 60, 60 }, ""},
+		{"bcrypt 4", func(c *Config) { c.Auth.BcryptCost = 4 }, ""},
+		{"bcrypt 31", func(c *Config) { c.Auth.BcryptCost = 31 }, ""},
+		{"bcrypt 3", func(c *Config) { c.Auth.BcryptCost = 3 }, "auth.bcrypt_cost:"},
+		{"levels", func(c *Config) { c.Logger.Level = "error" }, ""},
+		{"empty data_dir with a database", func(c *Config) {
+			c.DataDir = ""
+			c.Database.Address = StringList{"postgres://db"}
+		}, ""},
+		{"empty data_dir without a database", func(c *Config) { c.DataDir = "" }, "data_dir:"},
+		{"env entry with empty value", func(c *Config) { c.Runtime.Env = []string{"k="} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.modify(&c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			got := problems(t, err)
+			if tt.name == "both keys empty reports emptiness only" {
+				if len(got) != 2 {
+					t.Errorf("problems = %q, want the two emptiness problems", got)
+				}
+				return
+			}
+			if len(got) != 1 || !strings.HasPrefix(got[0], tt.want) {
+				t.Errorf("problems = %q, want one starting %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	def := Default()
+	secrets := []string{def.Socket.ServerKey, def.Runtime.HTTPKey, def.Session.EncryptionKey, def.Session.RefreshEncryptionKey}
+
+	got := def.Warnings()
+	keys := []string{"socket.server_key", "runtime.http_key", "session.encryption_key", "session.refresh_encryption_key"}
+	if len(got) != len(keys) {
+		t.Fatalf("Default().Warnings() = %q, want %d warnings", got, len(keys))
+	}
+	for i, w := range got {
+		if !strings.HasPrefix(w, keys[i]+" ") {
+			t.Errorf("warning %d = %q, want it to name %s", i, w, keys[i])
+		}
+		for _, s := range secrets {
+			if strings.Contains(w, s) {
+				t.Errorf("warning %q contains the value %q", w, s)
+			}
+		}
+	}
+
+	c := Default()
+	c.Socket.ServerKey, c.Runtime.HTTPKey = "s1", "s2"
+	c.Session.EncryptionKey, c.Session.RefreshEncryptionKey = "s3", "s4"
+	if got := c.Warnings(); len(got) != 0 {
+		t.Errorf("Warnings() with private keys = %q, want none", got)
+	}
+	c.Runtime.HTTPKey = def.Runtime.HTTPKey
+	if got := c.Warnings(); len(got) != 1 || !strings.HasPrefix(got[0], "runtime.http_key ") {
+		t.Errorf("Warnings() = %q, want only runtime.http_key", got)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	c := Default()
+	c.Runtime.Env = []string{"a=1", "b=x=y", "c=", "bad", "a=2"}
+	want := map[string]string{"a": "2", "b": "x=y", "c": ""}
+	if got := c.Env(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Env() = %v, want %v", got, want)
+	}
+	if got := Default().Env(); got == nil || len(got) != 0 {
+		t.Errorf("Default().Env() = %#v, want an empty map", got)
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	tests := []struct {
+		address string
+		port    int
+		want    string
+	}{
+		{"", 7350, ":7350"},
+		{"127.0.0.1", 80, "127.0.0.1:80"},
+		{"::1", 7350, "[::1]:7350"},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.Socket.Address, c.Socket.Port = tt.address, tt.port
+		if got := c.ListenAddr(); got != tt.want {
+			t.Errorf("ListenAddr() for %q, %d = %q, want %q", tt.address, tt.port, got, tt.want)
+		}
+	}
+}
+
+func TestStringListUnmarshal(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    StringList
+		wantErr bool
+	}{
+		{`a: one`, StringList{"one"}, false},
+		{`a: [one, two]`, StringList{"one", "two"}, false},
+		{`a: []`, StringList{}, false},
+		{`a: {x: y}`, nil, true},
+		{`a: [[x]]`, nil, true},
+	}
+	for _, tt := range tests {
+		var v struct{ A StringList }
+		err := yaml.Unmarshal([]byte(tt.in), &v)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Unmarshal(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if !tt.wantErr && !reflect.DeepEqual(v.A, tt.want) {
+			t.Errorf("Unmarshal(%q) = %#v, want %#v", tt.in, v.A, tt.want)
+		}
+	}
+}

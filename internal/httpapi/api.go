@@ -1,0 +1,220 @@
+// Package httpapi provides Latchkey's HTTP API: Nakama's REST routes in one table, the per-route
+// authentication (server key, bearer session), request decoding, the before/after hook wrapper and the
+// mapping of errors to Nakama's wire format.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/tokens"
+)
+
+// Hooks runs server code around an API call. Before may return a changed request, or nil to refuse the
+// call as disabled; an error aborts the call. After sees the request and the response.
+type Hooks interface {
+	Before(ctx context.Context, name string, req any) (any, error)
+	After(ctx context.Context, name string, req, resp any) error
+}
+
+// Deps are the API's collaborators and settings.
+type Deps struct {
+	Accounts     *accounts.Service
+	Sessions     *sessions.Manager
+	ServerKey    string
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	Hooks        Hooks // optional
+}
+
+// API serves the HTTP routes.
+type API struct {
+	accounts  *accounts.Service
+	sessions  *sessions.Manager
+	serverKey []byte
+	maxBody   int64
+	log       *slog.Logger
+	hooks     Hooks
+	mux       *http.ServeMux
+}
+
+// New returns the API's handler.
+func New(d Deps) *API {
+	a := &API{
+		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
+		log: d.Logger, hooks: d.Hooks, mux: http.NewServeMux(),
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = 262144
+	}
+	a.mount()
+	return a
+}
+
+// ServeHTTP applies the cross-cutting layers (panic recovery, CORS) and routes.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !rw.wrote {
+				a.writeError(rw, r, errInternalPanic)
+			}
+		}
+		// The query string is never logged: it can carry keys and tokens.
+		a.log.Log(r.Context(), logLevelFor(rw.status), "request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+	}()
+	h := rw.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, User-Agent")
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE")
+		h.Set("Access-Control-Max-Age", "86400")
+		rw.WriteHeader(http.StatusOK)
+		return
+	}
+	a.mux.ServeHTTP(rw, r)
+}
+
+// statusWriter records the status for the access log and whether anything was written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// authKind is a route's authentication.
+type authKind int
+
+const (
+	authNone      authKind = iota
+	authServerKey          // HTTP Basic with the server key as the user name
+	authSession            // Bearer session token
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type callerKey struct{}
+
+// callerFrom returns the request's caller; only valid on authSession routes.
+func callerFrom(ctx context.Context) tokens.Claims {
+	c, _ := ctx.Value(callerKey{}).(tokens.Claims)
+	return c
+}
+
+// wrap turns a route into an http.Handler: authentication first, then the handler, with every error
+// written the one way.
+func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch auth {
+		case authServerKey:
+			if err := a.checkServerKey(r); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		case authSession:
+			c, err := a.checkBearer(r)
+			if err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+		}
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// checkServerKey accepts `Authorization: Basic base64(serverkey:anything)`; the password part is ignored,
+// as in Nakama.
+func (a *API) checkServerKey(r *http.Request) error {
+	vals := r.Header.Values("Authorization")
+	if len(vals) == 0 {
+		return errServerKeyRequired
+	}
+	if len(vals) > 1 {
+		return errServerKeyRequired
+	}
+	user, ok := basicUser(vals[0])
+	if !ok || subtle.ConstantTimeCompare([]byte(user), a.serverKey) != 1 {
+		return errServerKeyInvalid
+	}
+	return nil
+}
+
+// basicUser returns the user part of a Basic credential; a colon is required.
+func basicUser(h string) (string, bool) {
+	const prefix = "Basic "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(h[len(prefix):])
+	if err != nil {
+		return "", false
+	}
+	user, _, ok := strings.Cut(string(raw), ":")
+	return user, ok
+}
+
+// checkBearer validates `Authorization: Bearer <session token>` from memory: signature, expiry and the
+// denylist.
+func (a *API) checkBearer(r *http.Request) (tokens.Claims, error) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) == 0 {
+		return tokens.Claims{}, errAuthTokenRequired
+	}
+	if len(vals) > 1 {
+		return tokens.Claims{}, sessions.ErrTokenInvalid
+	}
+	tok, ok := strings.CutPrefix(vals[0], "Bearer ")
+	if !ok {
+		return tokens.Claims{}, sessions.ErrTokenInvalid
+	}
+	return a.sessions.Authenticate(tok)
+}
+
+// clientMeta describes the client for the session record.
+func clientMeta(r *http.Request) sessions.Meta {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return sessions.Meta{UserAgent: ua, ClientIP: ip}
+}

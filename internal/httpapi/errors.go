@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/latchkeyhq/latchkey/api"
+	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
+)
+
+// Errors raised by this package itself.
+var (
+	errServerKeyRequired = errors.New("server key required")
+	errServerKeyInvalid  = errors.New("server key invalid")
+	errAuthTokenRequired = errors.New("auth token required")
+	errBodyTooLarge      = errors.New("request body too large")
+	errVarsTooLarge      = errors.New("session vars too large")
+	errNotFound          = errors.New("route not found")
+	errMethodNotAllowed  = errors.New("method not allowed")
+	errHookDisabled      = errors.New("disabled by a before-hook")
+	errInternalPanic     = errors.New("handler panicked")
+)
+
+// wireErrors is the one place where domain errors become Nakama's wire errors. Codes and messages are
+// the ones Nakama sends, which clients may match on; entries marked (Latchkey) have no Nakama equivalent
+// or fix a Nakama answer, as noted in the README.
+var wireErrors = []struct {
+	err  error
+	code api.Code
+	msg  string
+}{
+	{errServerKeyRequired, api.CodeUnauthenticated, "Server key required"},
+	{errServerKeyInvalid, api.CodeUnauthenticated, "Server key invalid"},
+	{errAuthTokenRequired, api.CodeUnauthenticated, "Auth token required"},
+	{sessions.ErrTokenInvalid, api.CodeUnauthenticated, "Auth token invalid"},
+	{errBodyTooLarge, api.CodeInvalidArgument, "Request body too large."},
+	{errVarsTooLarge, api.CodeInvalidArgument, fmt.Sprintf("Session vars too large, must be at most %d bytes.", maxVarsBytes)}, // (Latchkey)
+	{errNotFound, api.CodeNotFound, "Not Found"},
+	{errMethodNotAllowed, api.CodeUnimplemented, "Method Not Allowed"},
+	{errHookDisabled, api.CodeNotFound, "Requested resource was not found."},
+	{errInternalPanic, api.CodeInternal, "Internal server error."},
+
+	{accounts.ErrDeviceIDRequired, api.CodeInvalidArgument, "Device ID is required."},
+	{accounts.ErrDeviceIDChars, api.CodeInvalidArgument, "Device ID invalid, no spaces or control characters allowed."},
+	{accounts.ErrDeviceIDLength, api.CodeInvalidArgument, "Device ID invalid, must be 10-128 bytes."},
+	{accounts.ErrCustomIDRequired, api.CodeInvalidArgument, "Custom ID is required."},
+	{accounts.ErrCustomIDChars, api.CodeInvalidArgument, "Custom ID invalid, no spaces or control characters allowed."},
+	{accounts.ErrCustomIDLength, api.CodeInvalidArgument, "Custom ID invalid, must be 6-128 bytes."},
+	{accounts.ErrEmailRequired, api.CodeInvalidArgument, "Email address and password is required."},
+	{accounts.ErrEmailChars, api.CodeInvalidArgument, "Invalid email address, no spaces or control characters allowed."},
+	{accounts.ErrEmailFormat, api.CodeInvalidArgument, "Invalid email address format."},
+	{accounts.ErrEmailLength, api.CodeInvalidArgument, "Invalid email address, must be 10-255 bytes."},
+	{accounts.ErrPasswordShort, api.CodeInvalidArgument, "Password must be at least 8 characters long."},
+	{accounts.ErrPasswordLong, api.CodeInvalidArgument, "Password must be at most 72 bytes long."}, // (Latchkey; Nakama: 500)
+	{accounts.ErrUsernameRequired, api.CodeInvalidArgument, "Username is required when email address is not supplied."},
+	{accounts.ErrUsernameLength, api.CodeInvalidArgument, "Username invalid, must be 1-128 bytes."},
+	{accounts.ErrUsernameChars, api.CodeInvalidArgument, "Username invalid, no spaces or control characters allowed."},
+	{accounts.ErrUsernameTaken, api.CodeAlreadyExists, "Username is already in use."},
+	{accounts.ErrUserNotFound, api.CodeNotFound, "User account not found."},
+	{accounts.ErrAccountNotFound, api.CodeNotFound, "Account not found."},
+	{accounts.ErrBanned, api.CodePermissionDenied, "User account banned."},
+	{accounts.ErrInvalidCredentials, api.CodeUnauthenticated, "Invalid credentials."},
+	{accounts.ErrNoFieldsToUpdate, api.CodeInvalidArgument, "No fields to update."},
+	{accounts.ErrMetadataNotJSONObject, api.CodeInvalidArgument, "Metadata must be a JSON object."},
+	{accounts.ErrInvalidUserID, api.CodeInvalidArgument, "User ID must be a valid UUID."},
+
+	{sessions.ErrRefreshTokenRequired, api.CodeInvalidArgument, "Refresh token is required."},
+	{sessions.ErrRefreshTokenInvalid, api.CodeUnauthenticated, "Refresh token invalid or expired."},
+	{sessions.ErrUserNotFound, api.CodeNotFound, "User account not found."},
+	{sessions.ErrBanned, api.CodePermissionDenied, "User account banned."},
+	{sessions.ErrLogoutTokenInvalid, api.CodeInvalidArgument, "Session token invalid."},
+	{sessions.ErrLogoutRefreshInvalid, api.CodeInvalidArgument, "Refresh token invalid."},
+
+	{context.DeadlineExceeded, api.CodeDeadlineExceeded, "Request timed out."},
+	{context.Canceled, api.CodeCanceled, "Request canceled."},
+}
+
+// badRequestError carries a message written for the client, such as a JSON decoding problem.
+type badRequestError struct{ msg string }
+
+func (e *badRequestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &badRequestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// toWire converts any error to the body the client sees. Errors it does not know are internal: the client
+// gets a generic message and the cause goes to the log, never to the wire.
+func toWire(err error) (e api.Error, known bool) {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return *ae, true
+	}
+	var br *badRequestError
+	if errors.As(err, &br) {
+		return api.Error{Code: api.CodeInvalidArgument, Message: br.msg}, true
+	}
+	var tl *accounts.FieldTooLongError
+	if errors.As(err, &tl) {
+		return api.Error{Code: api.CodeInvalidArgument, Message: fmt.Sprintf("Value of %s is too long, must be at most %d bytes.", tl.Field, tl.Max)}, true
+	}
+	for _, w := range wireErrors {
+		if errors.Is(err, w.err) {
+			return api.Error{Code: w.code, Message: w.msg}, true
+		}
+	}
+	return api.Error{Code: api.CodeInternal, Message: "Internal server error."}, false
+}
+
+// writeError writes Nakama's error body with the status its code maps to.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, known := toWire(err)
+	if !known {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if e.Code == api.CodeInternal || e.Code == api.CodeUnavailable {
+		a.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Code == api.CodeUnauthenticated {
+		// Nakama puts the message here rather than a scheme challenge, which also keeps browsers from
+		// popping up a credentials dialog on the Basic-auth routes.
+		w.Header().Set("WWW-Authenticate", e.Message)
+	}
+	writeJSON(w, e.Code.HTTPStatus(), e)
+}
+
+// logLevelFor keeps client errors out of the warning log.
+func logLevelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}

@@ -1,0 +1,64 @@
+package httpapi
+
+import "net/http"
+
+// route is one row of the route table.
+type route struct {
+	method string
+	path   string
+	auth   authKind
+	h      handlerFunc
+}
+
+// routes is every path the API serves. Paths and methods are Nakama's; /v2/session/refresh is the path
+// Nakama's documentation prints (Nakama itself answers 404 there), served as an alias.
+func (a *API) routes() []route {
+	return []route{
+		{"GET", "/healthcheck", authNone, a.healthcheck},
+		{"POST", "/v2/account/authenticate/device", authServerKey, a.authenticateDevice},
+		{"POST", "/v2/account/authenticate/email", authServerKey, a.authenticateEmail},
+		{"POST", "/v2/account/authenticate/custom", authServerKey, a.authenticateCustom},
+		{"POST", "/v2/account/session/refresh", authServerKey, a.sessionRefresh},
+		{"POST", "/v2/session/refresh", authServerKey, a.sessionRefresh},
+		{"POST", "/v2/session/logout", authSession, a.sessionLogout},
+		{"GET", "/v2/account", authSession, a.getAccount},
+		{"PUT", "/v2/account", authSession, a.updateAccount},
+	}
+}
+
+// mount registers the table. Each path gets one handler that dispatches on the method, so that a known
+// path with the wrong method answers like Nakama's gateway (501, code 12) instead of ServeMux's 405, and
+// unknown paths answer 404 with code 5.
+func (a *API) mount() {
+	byPath := map[string]map[string]http.Handler{}
+	var order []string
+	for _, rt := range a.routes() {
+		if byPath[rt.path] == nil {
+			byPath[rt.path] = map[string]http.Handler{}
+			order = append(order, rt.path)
+		}
+		byPath[rt.path][rt.method] = a.wrap(rt.auth, rt.h)
+	}
+	for _, path := range order {
+		methods := byPath[path]
+		if h, ok := methods[http.MethodGet]; ok {
+			if _, explicit := methods[http.MethodHead]; !explicit {
+				methods[http.MethodHead] = h
+			}
+		}
+		a.mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h, ok := methods[r.Method]
+			if !ok {
+				a.writeError(w, r, errMethodNotAllowed)
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
+	}
+	a.mux.Handle("/{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	a.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errNotFound)
+	}))
+}

@@ -1,0 +1,156 @@
+// Package server is Latchkey's composition root: it opens the store, builds the domain services and the
+// HTTP API from one Config, and runs them with graceful shutdown. It holds no business logic.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/migrate"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/internal/tokens"
+)
+
+// Backend is a store that can also manage its schema.
+type Backend interface {
+	storage.Store
+	MigrateUp(ctx context.Context) ([]migrate.Migration, error)
+	MigrateDown(ctx context.Context, steps int) ([]migrate.Migration, error)
+	MigrateStatus(ctx context.Context) ([]migrate.State, error)
+}
+
+// OpenBackend opens the store the config selects: the embedded SQLite database in data_dir when
+// database.address is empty.
+func OpenBackend(ctx context.Context, cfg config.Config) (Backend, string, error) {
+	addr := cfg.Database.Address.First()
+	if addr == "" {
+		path := filepath.Join(cfg.DataDir, "latchkey.db")
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, "", fmt.Errorf("opening SQLite database %s: %w", path, err)
+		}
+		return st, "sqlite:" + path, nil
+	}
+	return nil, "", errors.New("database.address: only the embedded SQLite store is available in this build; leave database.address empty")
+}
+
+// Options are what the server needs besides its config.
+type Options struct {
+	Logger *slog.Logger
+	Clock  func() time.Time
+	Hooks  httpapi.Hooks
+}
+
+// Server is a running Latchkey node's parts.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    Backend
+	Accounts *accounts.Service
+	Sessions *sessions.Manager
+	API      *httpapi.API
+}
+
+// New opens and migrates the store and wires the services. The caller must Close it.
+func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	st, where, err := OpenBackend(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := st.MigrateUp(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrating %s: %w", where, err)
+	}
+	for _, m := range applied {
+		log.Info("applied migration", "version", m.Version, "name", m.Name)
+	}
+	skeys, err := tokens.NewKeyring(tokens.Key{Secret: []byte(cfg.Session.EncryptionKey)})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("session keys: %w", err)
+	}
+	rkeys, err := tokens.NewKeyring(tokens.Key{Secret: []byte(cfg.Session.RefreshEncryptionKey)})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("refresh keys: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, store: st}
+	s.Accounts = accounts.New(accounts.Deps{
+		Users: st, Clock: clock, BcryptCost: cfg.Auth.BcryptCost, MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
+	})
+	s.Sessions = sessions.New(sessions.Config{
+		TokenExpiry:   time.Duration(cfg.Session.TokenExpirySec) * time.Second,
+		RefreshExpiry: time.Duration(cfg.Session.RefreshTokenExpirySec) * time.Second,
+		SingleSession: cfg.Session.SingleSession,
+	}, sessions.Deps{Store: st, Users: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log})
+	if err := s.Sessions.Load(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("loading revocations: %w", err)
+	}
+	s.API = httpapi.New(httpapi.Deps{
+		Accounts: s.Accounts, Sessions: s.Sessions, ServerKey: cfg.Socket.ServerKey,
+		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: opts.Hooks,
+	})
+	log.Info("store ready", "store", where, "revoked_sessions", s.Sessions.Denylist().Len())
+	return s, nil
+}
+
+// Store returns the backend.
+func (s *Server) Store() Backend { return s.store }
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// Serve answers HTTP on ln until ctx ends, then drains in-flight requests for up to 10 seconds.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	srv := &http.Server{
+		Handler:           s.API,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       ms(s.cfg.Socket.ReadTimeoutMs),
+		WriteTimeout:      ms(s.cfg.Socket.WriteTimeoutMs),
+		IdleTimeout:       ms(s.cfg.Socket.IdleTimeoutMs),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go s.Sessions.Follow(bg, time.Second)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

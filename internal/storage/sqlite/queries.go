@@ -1,0 +1,72 @@
+package sqlite
+
+// Statement ids, one per entry of queries.
+const (
+	qPing stmtID = iota
+	qUserByID
+	qUserByDevice
+	qUserByEmail
+	qUserByCustom
+	qUserByUsername
+	qUserExists
+	qInsertUser
+	qInsertDevice
+	qSetDisableTime
+	qInsertSession
+	qSessionByID
+	qSessionExists
+	qRefreshSession
+	qExtendSession
+	qRevokeSession
+	qRevokeUserSessions
+	qInsertRevocation
+	qListUserSessions
+	qRevocationsSince
+	qDeleteExpiredSessions
+	qDeleteExpiredRevocations
+	numStmts
+)
+
+// queries holds every constant statement, prepared on first use by Store.stmt.
+var queries = [numStmts]string{
+	qPing:           `SELECT 1`,
+	qUserByID:       `SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`,
+	qUserByDevice:   `SELECT ` + userColumns + ` FROM user_device ud JOIN users u ON u.id = ud.user_id WHERE ud.id = ?`,
+	qUserByEmail:    `SELECT ` + userColumns + ` FROM users u WHERE u.email = ?`,
+	qUserByCustom:   `SELECT ` + userColumns + ` FROM users u WHERE u.custom_id = ?`,
+	qUserByUsername: `SELECT ` + userColumns + ` FROM users u WHERE u.username = ?`,
+	qUserExists:     `SELECT 1 FROM users WHERE id = ?`,
+	qInsertUser: `INSERT INTO users (id, username, email, password, custom_id, create_time, update_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	qInsertDevice:   `INSERT INTO user_device (id, user_id) VALUES (?, ?)`,
+	qSetDisableTime: `UPDATE users SET disable_time = ? WHERE id = ?`,
+
+	qInsertSession: `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	qSessionByID:   `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`,
+	qSessionExists: `SELECT 1 FROM sessions WHERE id = ?`,
+	// The compare-and-swap: it matches only a live session still at the expected seq.
+	qRefreshSession: `UPDATE sessions
+		SET refresh_seq = refresh_seq + 1, refresh_time = ?1, expire_time = max(expire_time, ?2), vars = ?3
+		WHERE id = ?4 AND refresh_seq = ?5 AND revoke_time IS NULL AND expire_time > ?6
+		RETURNING ` + sessionColumns,
+	qExtendSession: `UPDATE sessions SET expire_time = max(expire_time, ?) WHERE id = ?`,
+	qRevokeSession: `UPDATE sessions SET revoke_time = ?, revoke_reason = ?
+		WHERE id = ? AND revoke_time IS NULL
+		RETURNING user_id, expire_time`,
+	qRevokeUserSessions: `UPDATE sessions SET revoke_time = ?1, revoke_reason = ?2
+		WHERE user_id = ?3 AND revoke_time IS NULL AND expire_time > ?4
+			AND id NOT IN (SELECT value FROM json_each(?5))
+		RETURNING id, expire_time`,
+	qInsertRevocation: `INSERT INTO session_revocations (session_id, user_id, expire_time, revoke_time)
+		VALUES (?, ?, ?, ?) RETURNING seq`,
+	qListUserSessions: `SELECT ` + sessionColumns + ` FROM sessions
+		WHERE user_id = ? AND revoke_time IS NULL AND expire_time > ?
+		ORDER BY create_time DESC, id DESC`,
+	qRevocationsSince: `SELECT seq, session_id, user_id, expire_time, revoke_time FROM session_revocations
+		WHERE seq > ? AND expire_time > ? ORDER BY seq LIMIT ?`,
+	qDeleteExpiredSessions: `DELETE FROM sessions WHERE rowid IN
+		(SELECT rowid FROM sessions WHERE expire_time < ? LIMIT ?)`,
+	qDeleteExpiredRevocations: `DELETE FROM session_revocations WHERE seq IN
+		(SELECT seq FROM session_revocations WHERE expire_time < ? LIMIT ?)`,
+}

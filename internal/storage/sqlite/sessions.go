@@ -1,0 +1,299 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+const sessionColumns = `id, user_id, create_time, refresh_time, expire_time, coalesce(revoke_time, 0), revoke_reason,
+	refresh_seq, coalesce(vars, ''), user_agent, client_ip`
+
+func scanSession(row rowScanner, s *storage.Session) error {
+	var create, refresh, expire, revoke int64
+	var vars string
+	err := row.Scan(&s.ID, &s.UserID, &create, &refresh, &expire, &revoke, &s.RevokeReason,
+		&s.RefreshSeq, &vars, &s.UserAgent, &s.ClientIP)
+	if err != nil {
+		return err
+	}
+	s.CreateTime, s.RefreshTime = fromMillis(create), fromMillis(refresh)
+	s.ExpireTime, s.RevokeTime = fromMillis(expire), fromMillis(revoke)
+	s.Vars = nil
+	if vars != "" {
+		if err := json.Unmarshal([]byte(vars), &s.Vars); err != nil {
+			return fmt.Errorf("decode vars: %w", err)
+		}
+	}
+	return nil
+}
+
+// encodeVars returns the stored form of vars: a JSON object, or NULL when there are none.
+func encodeVars(vars map[string]string) (any, error) {
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(vars)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// CreateSession implements storage.Sessions. The session is stored live whatever its RevokeTime,
+// RevokeReason and RefreshSeq say, and a zero RefreshTime is taken to be CreateTime.
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+	vars, err := encodeVars(sess.Vars)
+	if err != nil {
+		return fmt.Errorf("sqlite: create session: %w", err)
+	}
+	refresh := sess.RefreshTime
+	if refresh.IsZero() {
+		refresh = sess.CreateTime
+	}
+	_, err = s.write.stmt(ctx, qInsertSession).ExecContext(ctx, sess.ID, sess.UserID, sess.CreateTime.UnixMilli(),
+		refresh.UnixMilli(), sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP)
+	switch {
+	case err == nil:
+		return nil
+	case isForeignKey(err):
+		return storage.ErrNotFound
+	case uniqueColumn(err) == "sessions.id":
+		return fmt.Errorf("sqlite: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
+	}
+	return fmt.Errorf("sqlite: create session: %w", err)
+}
+
+// SessionByID implements storage.Sessions.
+func (s *Store) SessionByID(ctx context.Context, id string) (*storage.Session, error) {
+	sess := new(storage.Session)
+	err := scanSession(s.read.stmt(ctx, qSessionByID).QueryRowContext(ctx, id), sess)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: session by id: %w", err)
+	}
+	return sess, nil
+}
+
+// RefreshSession implements storage.Sessions. A session whose ExpireTime is not after r.RefreshTime is no
+// longer live and fails with ErrConflict. ExpireTime never moves back: it stays the latest expiry of any
+// token of the session even if r.ExpireTime is earlier.
+func (s *Store) RefreshSession(ctx context.Context, r storage.SessionRefresh) (*storage.Session, error) {
+	vars, err := encodeVars(r.Vars)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: refresh session: %w", err)
+	}
+	at := r.RefreshTime.UnixMilli()
+	sess := new(storage.Session)
+	err = scanSession(s.write.stmt(ctx, qRefreshSession).QueryRowContext(ctx, at, r.ExpireTime.UnixMilli(), vars,
+		r.ID, r.ExpectSeq, at), sess)
+	if err == nil {
+		return sess, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: refresh session: %w", err)
+	}
+	// The compare-and-swap matched nothing: either there is no such session or a precondition failed.
+	switch exists, err := sessionExists(s.read.stmt(ctx, qSessionExists).QueryRowContext(ctx, r.ID)); {
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: refresh session: %w", err)
+	case !exists:
+		return nil, storage.ErrNotFound
+	}
+	return nil, storage.ErrConflict
+}
+
+// sessionExists reads the result of qSessionExists.
+func sessionExists(row rowScanner) (bool, error) {
+	var one int
+	err := row.Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ExtendSession implements storage.Sessions; ErrNotFound for an unknown id.
+func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error {
+	res, err := s.write.stmt(ctx, qExtendSession).ExecContext(ctx, t.UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: extend session: %w", err)
+	}
+	return oneRow(res, "extend session")
+}
+
+// RevokeSession implements storage.Sessions.
+func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*storage.Revocation, error) {
+	tx, st, err := s.begin(ctx, qRevokeSession, qSessionExists, qInsertRevocation)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+	}
+	defer tx.Rollback() // a no-op once committed
+	rev := storage.Revocation{SessionID: id, RevokeTime: truncate(at)}
+	var expire int64
+	err = st[0].QueryRowContext(ctx, at.UnixMilli(), reason, id).Scan(&rev.UserID, &expire)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Already revoked, or unknown. The write transaction holds the lock, so the answer is current.
+		switch exists, err := sessionExists(st[1].QueryRowContext(ctx, id)); {
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+		case !exists:
+			return nil, storage.ErrNotFound
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+	}
+	rev.ExpireTime = fromMillis(expire)
+	err = st[2].QueryRowContext(ctx, id, rev.UserID, expire, at.UnixMilli()).Scan(&rev.Seq)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke session: feed: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+	}
+	return &rev, nil
+}
+
+// RevokeUserSessions implements storage.Sessions. The feed entries come back in Seq order.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []string, reason string, at time.Time) ([]storage.Revocation, error) {
+	// The keep list travels as one JSON array parameter so that the statement text, and its prepared form,
+	// do not depend on how many ids it holds.
+	keepJSON := "[]"
+	if len(keep) > 0 {
+		b, err := json.Marshal(keep)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+		}
+		keepJSON = string(b)
+	}
+	tx, st, err := s.begin(ctx, qRevokeUserSessions, qInsertRevocation)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	defer tx.Rollback() // a no-op once committed
+	ms := at.UnixMilli()
+	rows, err := st[0].QueryContext(ctx, ms, reason, userID, ms, keepJSON)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	var revs []storage.Revocation
+	for rows.Next() {
+		rev := storage.Revocation{UserID: userID, RevokeTime: truncate(at)}
+		var expire int64
+		if err := rows.Scan(&rev.SessionID, &expire); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+		}
+		rev.ExpireTime = fromMillis(expire)
+		revs = append(revs, rev)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	if len(revs) == 0 {
+		return nil, nil // nothing written; the deferred rollback ends the transaction
+	}
+	insert := st[1]
+	for i := range revs {
+		r := &revs[i]
+		if err := insert.QueryRowContext(ctx, r.SessionID, userID, r.ExpireTime.UnixMilli(), ms).Scan(&r.Seq); err != nil {
+			return nil, fmt.Errorf("sqlite: revoke user sessions: feed: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	return revs, nil
+}
+
+// ListUserSessions implements storage.Sessions. Sessions created at the same millisecond are ordered by id
+// descending so that the order is stable.
+func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
+	rows, err := s.read.stmt(ctx, qListUserSessions).QueryContext(ctx, userID, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Session
+	for rows.Next() {
+		out = append(out, storage.Session{})
+		if err := scanSession(rows, &out[len(out)-1]); err != nil {
+			return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
+	}
+	return out, nil
+}
+
+// RevocationsSince implements storage.Sessions. A limit below 1 returns nothing.
+//
+// Seq order is also commit order here because SQLite has a single writer, so a reader that resumes after
+// the last Seq it saw cannot skip an entry that commits later with a smaller Seq.
+func (s *Store) RevocationsSince(ctx context.Context, after int64, now time.Time, limit int) ([]storage.Revocation, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	rows, err := s.read.stmt(ctx, qRevocationsSince).QueryContext(ctx, after, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revocations since: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Revocation
+	for rows.Next() {
+		var r storage.Revocation
+		var expire, revoke int64
+		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID, &expire, &revoke); err != nil {
+			return nil, fmt.Errorf("sqlite: revocations since: %w", err)
+		}
+		r.ExpireTime, r.RevokeTime = fromMillis(expire), fromMillis(revoke)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: revocations since: %w", err)
+	}
+	return out, nil
+}
+
+// deleteBatch bounds how many rows one DELETE removes, so that a large sweep holds the write lock in short
+// turns and logins can interleave with it.
+const deleteBatch = 1000
+
+// DeleteExpiredSessions implements storage.Sessions. It removes feed entries whose ExpireTime is before
+// `before`, which covers the entries of every removed session: an entry copies its session's ExpireTime
+// when the session is revoked, and a revoked session's ExpireTime never decreases afterwards. The sweep is
+// batched, so a concurrent reader may see part of it.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error) {
+	ms := before.UnixMilli()
+	total := 0
+	for _, id := range []stmtID{qDeleteExpiredSessions, qDeleteExpiredRevocations} {
+		for {
+			res, err := s.write.stmt(ctx, id).ExecContext(ctx, ms, deleteBatch)
+			if err != nil {
+				return total, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+			}
+			if id == qDeleteExpiredSessions {
+				total += int(n)
+			}
+			if n < deleteBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,298 @@
+// Package sqlite is the embedded default storage backend, a pure-Go SQLite database in one file.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchkeyhq/latchkey/internal/migrate"
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+//go:embed migrations/*.sql
+var embedded embed.FS
+
+// Migrations holds the backend's schema migrations, NNNN_name.up.sql and NNNN_name.down.sql at its root.
+var Migrations fs.FS = mustSub(embedded, "migrations")
+
+// Dialect describes SQLite to the migrator.
+var Dialect = migrate.Dialect{IntType: "INTEGER", TextType: "TEXT"}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // unreachable: dir is a literal embedded directory
+	}
+	return sub
+}
+
+// busyTimeout bounds how long a statement waits for a lock held by another process using the same file.
+const busyTimeout = 10 * time.Second
+
+// Store is a storage.Store over one SQLite database file. It is safe for concurrent use.
+//
+// It keeps two pools on the file. Reads use a pool of read-only connections, which WAL lets run in
+// parallel with each other and with the writer. Writes use a pool of exactly one connection: SQLite admits
+// one writer at a time anyway, and queueing writers in Go is fair and prompt, whereas several writer
+// connections would wait for each other in SQLite's sleeping busy handler while holding connections that
+// readers could use.
+type Store struct {
+	read  pool
+	write pool
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open opens (creating it and its parent directory if needed) the database file at path. The schema is not
+// touched; call MigrateUp before use.
+//
+// Write transactions begin IMMEDIATE, taking the write lock up front and waiting for it under the busy
+// timeout: a deferred transaction that reads first and then writes can fail at once with SQLITE_BUSY when
+// another process wrote in between, which no timeout can help with.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// The driver reads its options from the text after the first '?', and SQLite gives "file:" names and
+	// ":memory:" their own meaning (an in-memory database is private to each pooled connection), so only
+	// plain file paths are accepted.
+	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("sqlite: %q is not a plain database file path", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	dsn := fmt.Sprintf("%s?_txlock=immediate&_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL",
+		path, busyTimeout.Milliseconds())
+	s := new(Store)
+	var err error
+	// The writer opens first: it creates the file and switches it to WAL before any reader connects.
+	if s.write.db, err = openPool(ctx, dsn, 1); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if s.read.db, err = openPool(ctx, dsn+"&_query_only=1", max(4, runtime.GOMAXPROCS(0))); err != nil {
+		s.write.db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openPool opens a pool of at most n connections and checks that the file is in WAL mode.
+func openPool(ctx context.Context, dsn string, n int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	// Opening a connection runs the pragmas of the DSN, so connections are kept rather than churned.
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// SQLite silently keeps the old journal mode where WAL is unsupported (some network file systems); the
+	// concurrency this backend relies on needs WAL, so that is an error.
+	if !strings.EqualFold(mode, "wal") {
+		db.Close()
+		return nil, fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	return db, nil
+}
+
+// DB returns the write pool (one connection), which can run anything; it is meant for tools and tests.
+func (s *Store) DB() *sql.DB { return s.write.db }
+
+// MigrateUp applies every pending migration and returns those it applied.
+func (s *Store) MigrateUp(ctx context.Context) ([]migrate.Migration, error) {
+	return migrate.Up(ctx, s.write.db, Migrations, Dialect)
+}
+
+// MigrateDown reverts the latest steps migrations (0 for all) and returns those it reverted.
+func (s *Store) MigrateDown(ctx context.Context, steps int) ([]migrate.Migration, error) {
+	return migrate.Down(ctx, s.write.db, Migrations, Dialect, steps)
+}
+
+// MigrateStatus reports every migration and whether it is applied.
+func (s *Store) MigrateStatus(ctx context.Context) ([]migrate.State, error) {
+	return migrate.Status(ctx, s.write.db, Migrations, Dialect)
+}
+
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.stmt(ctx, qPing).QueryRowContext(ctx).Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases the prepared statements and closes both pools.
+func (s *Store) Close() error {
+	rerr := s.read.close()
+	werr := s.write.close()
+	return errors.Join(rerr, werr)
+}
+
+// begin starts a write transaction and returns the statements ids bound to it, in order. The statements are
+// prepared before the transaction begins because preparing needs a connection of the write pool, whose only
+// connection the transaction then holds: inside the transaction, only tx and these statements may be used.
+func (s *Store) begin(ctx context.Context, ids ...stmtID) (*sql.Tx, []*sql.Stmt, error) {
+	stmts := make([]*sql.Stmt, len(ids))
+	for i, id := range ids {
+		p := s.write.stmt(ctx, id)
+		if p.err != nil {
+			return nil, nil, p.err
+		}
+		stmts[i] = p.st
+	}
+	tx, err := s.write.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, st := range stmts {
+		stmts[i] = tx.StmtContext(ctx, st)
+	}
+	return tx, stmts, nil
+}
+
+// stmtID names one of the constant queries in queries.
+type stmtID int
+
+// pool is a connection pool with its prepared statements. A *sql.Stmt keeps one compiled statement per
+// connection of its pool, which spares SQLite a parse and plan per call; on the account read that is most
+// of the cost.
+type pool struct {
+	db    *sql.DB
+	stmts [numStmts]atomic.Pointer[sql.Stmt]
+}
+
+// stmt returns the prepared statement for id, preparing it on first use. Preparing is lazy because the
+// tables do not exist until MigrateUp has run, and a failure is not remembered, so a later call can
+// succeed. The error travels inside the result so that callers handle a single error path.
+func (p *pool) stmt(ctx context.Context, id stmtID) preparedStmt {
+	if st := p.stmts[id].Load(); st != nil {
+		return preparedStmt{st: st}
+	}
+	st, err := p.db.PrepareContext(ctx, queries[id])
+	if err != nil {
+		return preparedStmt{err: err}
+	}
+	if !p.stmts[id].CompareAndSwap(nil, st) {
+		st.Close()
+		return preparedStmt{st: p.stmts[id].Load()}
+	}
+	return preparedStmt{st: st}
+}
+
+func (p *pool) close() error {
+	for i := range p.stmts {
+		if st := p.stmts[i].Swap(nil); st != nil {
+			st.Close()
+		}
+	}
+	return p.db.Close()
+}
+
+// preparedStmt is a *sql.Stmt or the error that preparing it returned.
+type preparedStmt struct {
+	st  *sql.Stmt
+	err error
+}
+
+func (p preparedStmt) QueryRowContext(ctx context.Context, args ...any) rowScanner {
+	if p.err != nil {
+		return errRow{p.err}
+	}
+	return p.st.QueryRowContext(ctx, args...)
+}
+
+func (p preparedStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p.st.QueryContext(ctx, args...)
+}
+
+func (p preparedStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p.st.ExecContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// constraint reports the extended result code of a constraint violation and SQLite's message, which names
+// the failed table.column ("UNIQUE constraint failed: users.email"); ok is false for other errors.
+func constraint(err error) (code int, msg string, ok bool) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return 0, "", false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return se.Code(), se.Error(), true
+	}
+	return 0, "", false
+}
+
+// uniqueColumn returns the table.column of a UNIQUE or PRIMARY KEY violation, or "" for any other error.
+func uniqueColumn(err error) string {
+	code, msg, ok := constraint(err)
+	if !ok || code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return ""
+	}
+	// The driver puts the generic "constraint failed: " before SQLite's own message, so the last one counts.
+	i := strings.LastIndex(msg, "constraint failed: ")
+	if i < 0 {
+		return ""
+	}
+	after := msg[i+len("constraint failed: "):]
+	// A composite key lists "t.a, t.b"; a driver may append " (2067)".
+	col, _, _ := strings.Cut(after, " ")
+	return strings.TrimSuffix(col, ",")
+}
+
+func isForeignKey(err error) bool {
+	code, _, ok := constraint(err)
+	return ok && code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// millis converts t to the stored form: unix milliseconds, or NULL for the zero Time.
+func millis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis converts a stored time back; 0 (the scan of NULL through coalesce) is the zero Time.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// truncate returns t as it reads back after a round trip through the database.
+func truncate(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return fromMillis(t.UnixMilli())
+}

@@ -1,0 +1,241 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+// userColumns selects a whole account, its device ids included, so that every lookup is one round trip.
+// The devices come back as a JSON array because device ids are free text: no separator is safe for
+// group_concat.
+const userColumns = `u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone,
+	u.metadata, u.wallet, coalesce(u.email, ''), u.password, coalesce(u.custom_id, ''),
+	u.create_time, u.update_time, coalesce(u.verify_time, 0), coalesce(u.disable_time, 0),
+	(SELECT json_group_array(d.id ORDER BY d.id) FROM user_device d WHERE d.user_id = u.id)`
+
+// userRow is a User with the scan targets that need converting. Scan's arguments escape to the heap, so
+// allocating them together with the User costs one allocation instead of six.
+type userRow struct {
+	u                               storage.User
+	create, update, verify, disable int64
+	devices                         string
+}
+
+func scanUser(row rowScanner) (*storage.User, error) {
+	r := new(userRow)
+	u := &r.u
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.AvatarURL, &u.LangTag, &u.Location, &u.Timezone,
+		&u.Metadata, &u.Wallet, &u.Email, &u.Password, &u.CustomID,
+		&r.create, &r.update, &r.verify, &r.disable, &r.devices)
+	if err != nil {
+		return nil, err
+	}
+	u.CreateTime, u.UpdateTime = fromMillis(r.create), fromMillis(r.update)
+	u.VerifyTime, u.DisableTime = fromMillis(r.verify), fromMillis(r.disable)
+	if u.Devices, err = parseDevices(r.devices); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// parseDevices decodes the json_group_array of device ids. When the text holds no escape (no id has a
+// quote, backslash or control character, which is every real id), the ids are sliced out of it without a
+// JSON decoder; anything else takes the general path.
+func parseDevices(s string) ([]string, error) {
+	if s == "[]" || s == "" {
+		return nil, nil
+	}
+	if len(s) > 4 && s[0] == '[' && s[1] == '"' && s[len(s)-2] == '"' && s[len(s)-1] == ']' && !strings.ContainsRune(s, '\\') {
+		// With no escapes in the text, the only quotes are the delimiters, so `","` separates ids.
+		inner := s[2 : len(s)-2]
+		out := make([]string, 0, strings.Count(inner, `","`)+1)
+		for {
+			id, rest, more := strings.Cut(inner, `","`)
+			out = append(out, id)
+			if !more {
+				return out, nil
+			}
+			inner = rest
+		}
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("sqlite: decode devices: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) userBy(ctx context.Context, id stmtID, what string, arg string) (*storage.User, error) {
+	u, err := scanUser(s.read.stmt(ctx, id).QueryRowContext(ctx, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user by %s: %w", what, err)
+	}
+	return u, nil
+}
+
+// UserByID implements storage.Users.
+func (s *Store) UserByID(ctx context.Context, id string) (*storage.User, error) {
+	return s.userBy(ctx, qUserByID, "id", id)
+}
+
+// UserByIdentity implements storage.Users.
+func (s *Store) UserByIdentity(ctx context.Context, kind storage.IdentityKind, identity string) (*storage.User, error) {
+	switch kind {
+	case storage.IdentityDevice:
+		return s.userBy(ctx, qUserByDevice, "device", identity)
+	case storage.IdentityEmail:
+		return s.userBy(ctx, qUserByEmail, "email", identity)
+	case storage.IdentityCustom:
+		return s.userBy(ctx, qUserByCustom, "custom id", identity)
+	}
+	return nil, fmt.Errorf("sqlite: user by identity: unknown kind %d", kind)
+}
+
+// UserByUsername implements storage.Users.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*storage.User, error) {
+	return s.userBy(ctx, qUserByUsername, "username", username)
+}
+
+// CreateUser implements storage.Users. When both the username and the identity clash, ErrIdentityTaken wins:
+// the caller can then sign in to the existing account, which is what a race for one identity needs.
+func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.User, error) {
+	u := &storage.User{
+		ID: nu.ID, Username: nu.Username, LangTag: "en", Metadata: "{}", Wallet: "{}",
+		CreateTime: truncate(nu.Time), UpdateTime: truncate(nu.Time),
+	}
+	var email, customID, password any // NULL unless set
+	switch nu.Kind {
+	case storage.IdentityDevice:
+		u.Devices = []string{nu.Identity}
+	case storage.IdentityEmail:
+		email, u.Email = nu.Identity, nu.Identity
+	case storage.IdentityCustom:
+		customID, u.CustomID = nu.Identity, nu.Identity
+	default:
+		return nil, fmt.Errorf("sqlite: create user: unknown identity kind %d", nu.Kind)
+	}
+	if len(nu.Password) > 0 {
+		u.Password = append([]byte(nil), nu.Password...)
+		password = u.Password
+	}
+
+	tx, st, err := s.begin(ctx, qInsertUser, qInsertDevice, identityStmt(nu.Kind))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create user: %w", err)
+	}
+	defer tx.Rollback() // a no-op once committed
+	ms := nu.Time.UnixMilli()
+	_, err = st[0].ExecContext(ctx, nu.ID, nu.Username, email, password, customID, ms, ms)
+	if err == nil && nu.Kind == storage.IdentityDevice {
+		_, err = st[1].ExecContext(ctx, nu.Identity, nu.ID)
+	}
+	if err != nil {
+		switch uniqueColumn(err) {
+		case "users.email", "users.custom_id", "user_device.id":
+			return nil, storage.ErrIdentityTaken
+		case "users.username":
+			// SQLite reports the first violated constraint only; the identity may clash as well. The check
+			// runs inside the write transaction, so it sees the state the insert saw.
+			if _, ierr := scanUser(st[2].QueryRowContext(ctx, nu.Identity)); ierr == nil {
+				return nil, storage.ErrIdentityTaken
+			}
+			return nil, storage.ErrUsernameTaken
+		}
+		return nil, fmt.Errorf("sqlite: create user: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: create user: %w", err)
+	}
+	return u, nil
+}
+
+// identityStmt returns the lookup of an account by an identity of kind.
+func identityStmt(kind storage.IdentityKind) stmtID {
+	switch kind {
+	case storage.IdentityEmail:
+		return qUserByEmail
+	case storage.IdentityCustom:
+		return qUserByCustom
+	}
+	return qUserByDevice
+}
+
+// UpdateProfile implements storage.Users. An empty update writes nothing and only checks that the account
+// exists.
+func (s *Store) UpdateProfile(ctx context.Context, id string, p storage.ProfileUpdate) error {
+	if p.Empty() {
+		var one int
+		err := s.read.stmt(ctx, qUserExists).QueryRowContext(ctx, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return storage.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: update profile: %w", err)
+		}
+		return nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, 9)
+	q.WriteString("UPDATE users SET update_time = ?")
+	args = append(args, p.Time.UnixMilli())
+	set := func(col string, v *string) {
+		if v != nil {
+			q.WriteString(", " + col + " = ?")
+			args = append(args, *v)
+		}
+	}
+	set("username", p.Username)
+	set("display_name", p.DisplayName)
+	set("avatar_url", p.AvatarURL)
+	set("lang_tag", p.LangTag)
+	set("location", p.Location)
+	set("timezone", p.Timezone)
+	if p.Metadata != nil {
+		md := *p.Metadata
+		if md == "" {
+			md = "{}" // the contract's empty metadata
+		}
+		set("metadata", &md)
+	}
+	q.WriteString(" WHERE id = ?")
+	args = append(args, id)
+	res, err := s.write.db.ExecContext(ctx, q.String(), args...)
+	if err != nil {
+		if uniqueColumn(err) == "users.username" {
+			return storage.ErrUsernameTaken
+		}
+		return fmt.Errorf("sqlite: update profile: %w", err)
+	}
+	return oneRow(res, "update profile")
+}
+
+// SetDisableTime implements storage.Users.
+func (s *Store) SetDisableTime(ctx context.Context, id string, t time.Time) error {
+	res, err := s.write.stmt(ctx, qSetDisableTime).ExecContext(ctx, millis(t), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: set disable time: %w", err)
+	}
+	return oneRow(res, "set disable time")
+}
+
+// oneRow turns an update that matched no row into ErrNotFound.
+func oneRow(res sql.Result, op string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+package storagetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+func testCreateSession(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	tests := []struct {
+		name string
+		sess storage.Session
+	}{
+		{"with vars", storage.Session{
+			ID: newID(), UserID: u.ID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
+			Vars: map[string]string{"a": "1", "b": "two"}, UserAgent: "agent/1.0", ClientIP: "2001:db8::1",
+		}},
+		{"bare", storage.Session{
+			ID: newID(), UserID: u.ID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := st.CreateSession(ctx, tt.sess); err != nil {
+				t.Fatalf("CreateSession: %v", err)
+			}
+			got := mustSessionByID(t, st, tt.sess.ID)
+			checkSession(t, got, &tt.sess)
+			if got.Revoked() {
+				t.Error("new session is revoked")
+			}
+		})
+	}
+
+	err := st.CreateSession(ctx, storage.Session{
+		ID: newID(), UserID: newID(), CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
+	})
+	checkErr(t, "CreateSession(unknown user)", err, storage.ErrNotFound)
+	_, err = st.SessionByID(ctx, newID())
+	checkErr(t, "SessionByID(unknown)", err, storage.ErrNotFound)
+}
+
+func testRefreshSession(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	s := mustSession(t, st, u.ID, base, base.Add(time.Hour))
+
+	t1 := base.Add(10 * time.Minute)
+	r := storage.SessionRefresh{ID: s.ID, ExpectSeq: 0, RefreshTime: t1, ExpireTime: t1.Add(time.Hour), Vars: map[string]string{"k": "new"}}
+	got, err := st.RefreshSession(ctx, r)
+	if err != nil {
+		t.Fatalf("RefreshSession: %v", err)
+	}
+	want := *s
+	want.RefreshSeq, want.RefreshTime, want.ExpireTime, want.Vars = 1, t1, t1.Add(time.Hour), r.Vars
+	checkSession(t, got, &want)
+	checkSession(t, mustSessionByID(t, st, s.ID), &want)
+
+	// The same expectation again is stale.
+	_, err = st.RefreshSession(ctx, r)
+	checkErr(t, "RefreshSession at a stale seq", err, storage.ErrConflict)
+	checkSession(t, mustSessionByID(t, st, s.ID), &want)
+
+	r.ExpectSeq, r.RefreshTime = 1, t1.Add(time.Minute)
+	if got, err = st.RefreshSession(ctx, r); err != nil {
+		t.Fatalf("RefreshSession at seq 1: %v", err)
+	}
+	if got.RefreshSeq != 2 {
+		t.Errorf("RefreshSeq = %d, want 2", got.RefreshSeq)
+	}
+
+	_, err = st.RefreshSession(ctx, storage.SessionRefresh{ID: newID(), RefreshTime: t1, ExpireTime: t1.Add(time.Hour)})
+	checkErr(t, "RefreshSession(unknown)", err, storage.ErrNotFound)
+
+	// A revoked session cannot be refreshed even at its current seq.
+	if _, err := st.RevokeSession(ctx, s.ID, "logout", t1.Add(2*time.Minute)); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	r.ExpectSeq, r.RefreshTime = 2, t1.Add(3*time.Minute)
+	_, err = st.RefreshSession(ctx, r)
+	checkErr(t, "RefreshSession(revoked)", err, storage.ErrConflict)
+
+	// Nor can a session past its ExpireTime: it is no longer live.
+	old := mustSession(t, st, u.ID, base, base.Add(time.Minute))
+	_, err = st.RefreshSession(ctx, storage.SessionRefresh{ID: old.ID, RefreshTime: base.Add(2 * time.Minute), ExpireTime: base.Add(time.Hour)})
+	checkErr(t, "RefreshSession(expired)", err, storage.ErrConflict)
+}
+
+func testExtendSession(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	s := mustSession(t, st, u.ID, base, base.Add(time.Hour))
+	steps := []struct {
+		name string
+		to   time.Time
+		want time.Time
+	}{
+		{"raise", base.Add(2 * time.Hour), base.Add(2 * time.Hour)},
+		{"lower is ignored", base.Add(30 * time.Minute), base.Add(2 * time.Hour)},
+		{"equal", base.Add(2 * time.Hour), base.Add(2 * time.Hour)},
+	}
+	for _, step := range steps {
+		if err := st.ExtendSession(ctx, s.ID, step.to); err != nil {
+			t.Fatalf("%s: ExtendSession: %v", step.name, err)
+		}
+		checkTime(t, step.name+": ExpireTime", mustSessionByID(t, st, s.ID).ExpireTime, step.want)
+	}
+}
+
+func testRevokeSession(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	s := mustSession(t, st, u.ID, base, base.Add(time.Hour))
+	other := mustSession(t, st, u.ID, base, base.Add(time.Hour))
+	at := base.Add(time.Minute)
+
+	rev, err := st.RevokeSession(ctx, s.ID, "logout", at)
+	if err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	if rev == nil {
+		t.Fatal("RevokeSession returned no feed entry")
+	}
+	if rev.Seq <= 0 || rev.SessionID != s.ID || rev.UserID != u.ID {
+		t.Errorf("Revocation = %+v, want seq > 0, session %s, user %s", *rev, s.ID, u.ID)
+	}
+	checkTime(t, "Revocation.ExpireTime", rev.ExpireTime, s.ExpireTime)
+	checkTime(t, "Revocation.RevokeTime", rev.RevokeTime, at)
+
+	want := *s
+	want.RevokeTime, want.RevokeReason = at, "logout"
+	got := mustSessionByID(t, st, s.ID)
+	checkSession(t, got, &want)
+	if !got.Revoked() {
+		t.Error("session not revoked")
+	}
+	if mustSessionByID(t, st, other.ID).Revoked() {
+		t.Error("another session of the user was revoked")
+	}
+
+	// Revoking again changes nothing and adds no feed entry.
+	again, err := st.RevokeSession(ctx, s.ID, "ban", at.Add(time.Minute))
+	if err != nil || again != nil {
+		t.Errorf("second RevokeSession = %+v, %v; want nil, nil", again, err)
+	}
+	checkSession(t, mustSessionByID(t, st, s.ID), &want)
+	feed, err := st.RevocationsSince(ctx, 0, base, 100)
+	if err != nil {
+		t.Fatalf("RevocationsSince: %v", err)
+	}
+	checkRevocations(t, feed, []storage.Revocation{*rev})
+
+	_, err = st.RevokeSession(ctx, newID(), "logout", at)
+	checkErr(t, "RevokeSession(unknown)", err, storage.ErrNotFound)
+}
+
+func testRevokeUserSessions(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	bystander := mustUser(t, st, "bystander")
+	at := base.Add(time.Hour)
+	live1 := mustSession(t, st, u.ID, base, at.Add(time.Hour))
+	kept := mustSession(t, st, u.ID, base, at.Add(time.Hour))
+	live2 := mustSession(t, st, u.ID, base.Add(time.Minute), at.Add(2*time.Hour))
+	expired := mustSession(t, st, u.ID, base, at) // not after `at`
+	earlier := mustSession(t, st, u.ID, base, at.Add(time.Hour))
+	if _, err := st.RevokeSession(ctx, earlier.ID, "logout", base); err != nil {
+		t.Fatal(err)
+	}
+	foreign := mustSession(t, st, bystander.ID, base, at.Add(time.Hour))
+	before, err := st.RevocationsSince(ctx, 0, base, 100)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("feed before = %+v, %v; want one entry", before, err)
+	}
+
+	revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID, newID()}, "logout_all", at)
+	if err != nil {
+		t.Fatalf("RevokeUserSessions: %v", err)
+	}
+	wantIDs := []string{live1.ID, live2.ID}
+	var gotIDs []string
+	for i, r := range revs {
+		gotIDs = append(gotIDs, r.SessionID)
+		if r.UserID != u.ID || r.Seq <= before[0].Seq || (i > 0 && r.Seq <= revs[i-1].Seq) {
+			t.Errorf("revocation %d = %+v", i, r)
+		}
+		checkTime(t, "RevokeTime", r.RevokeTime, at)
+		want := live1.ExpireTime
+		if r.SessionID == live2.ID {
+			want = live2.ExpireTime
+		}
+		checkTime(t, "ExpireTime", r.ExpireTime, want)
+	}
+	slices.Sort(gotIDs)
+	slices.Sort(wantIDs)
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Errorf("revoked %v, want %v", gotIDs, wantIDs)
+	}
+	feed, err := st.RevocationsSince(ctx, before[0].Seq, base, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRevocations(t, feed, revs)
+
+	for _, c := range []struct {
+		s       *storage.Session
+		revoked bool
+		reason  string
+	}{
+		{live1, true, "logout_all"},
+		{live2, true, "logout_all"},
+		{kept, false, ""},
+		{expired, false, ""},
+		{earlier, true, "logout"},
+		{foreign, false, ""},
+	} {
+		got := mustSessionByID(t, st, c.s.ID)
+		if got.Revoked() != c.revoked || got.RevokeReason != c.reason {
+			t.Errorf("session %s: revoked %v reason %q, want %v %q", c.s.ID, got.Revoked(), got.RevokeReason, c.revoked, c.reason)
+		}
+	}
+
+	if revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID}, "logout_all", at); err != nil || len(revs) != 0 {
+		t.Errorf("repeated RevokeUserSessions = %+v, %v; want nothing", revs, err)
+	}
+	revs, err = st.RevokeUserSessions(ctx, u.ID, nil, "ban", at)
+	if err != nil || len(revs) != 1 || revs[0].SessionID != kept.ID {
+		t.Errorf("RevokeUserSessions without keep = %+v, %v; want only %s", revs, err, kept.ID)
+	}
+	if revs, err := st.RevokeUserSessions(ctx, newID(), nil, "ban", at); err != nil || len(revs) != 0 {
+		t.Errorf("RevokeUserSessions(unknown user) = %+v, %v; want nothing", revs, err)
+	}
+}
+
+func testListUserSessions(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	bystander := mustUser(t, st, "bystander")
+	now := base.Add(time.Hour)
+	oldest := mustSession(t, st, u.ID, base, now.Add(time.Hour))
+	newest := mustSession(t, st, u.ID, base.Add(2*time.Minute), now.Add(time.Hour))
+	middle := mustSession(t, st, u.ID, base.Add(time.Minute), now.Add(time.Hour))
+	revoked := mustSession(t, st, u.ID, base.Add(3*time.Minute), now.Add(time.Hour))
+	if _, err := st.RevokeSession(ctx, revoked.ID, "logout", base.Add(4*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	mustSession(t, st, u.ID, base.Add(5*time.Minute), now) // expired at now
+	mustSession(t, st, bystander.ID, base.Add(6*time.Minute), now.Add(time.Hour))
+
+	got, err := st.ListUserSessions(ctx, u.ID, now)
+	if err != nil {
+		t.Fatalf("ListUserSessions: %v", err)
+	}
+	want := []*storage.Session{newest, middle, oldest}
+	if len(got) != len(want) {
+		t.Fatalf("ListUserSessions returned %d sessions, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		checkSession(t, &got[i], want[i])
+	}
+
+	if got, err := st.ListUserSessions(ctx, newID(), now); err != nil || len(got) != 0 {
+		t.Errorf("ListUserSessions(unknown user) = %+v, %v; want none", got, err)
+	}
+}
+
+func testRevocationsSince(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	// Five revocations whose sessions expire at base+1h, +2h, ... +5h, revoked in that order.
+	var revs []storage.Revocation
+	for i := 1; i <= 5; i++ {
+		s := mustSession(t, st, u.ID, base, base.Add(time.Duration(i)*time.Hour))
+		rev, err := st.RevokeSession(ctx, s.ID, "logout", base.Add(time.Minute))
+		if err != nil || rev == nil {
+			t.Fatalf("RevokeSession: %+v, %v", rev, err)
+		}
+		if len(revs) > 0 && rev.Seq <= revs[len(revs)-1].Seq {
+			t.Errorf("seq %d after %d: not increasing", rev.Seq, revs[len(revs)-1].Seq)
+		}
+		revs = append(revs, *rev)
+	}
+
+	tests := []struct {
+		name  string
+		after int64
+		now   time.Time
+		limit int
+		want  []storage.Revocation
+	}{
+		{"all", 0, base, 100, revs},
+		{"after", revs[1].Seq, base, 100, revs[2:]},
+		{"limit", 0, base, 2, revs[:2]},
+		{"after and limit", revs[0].Seq, base, 3, revs[1:4]},
+		// An entry whose ExpireTime is not after now is left out.
+		{"expiry", 0, base.Add(2 * time.Hour), 100, revs[2:]},
+		{"expiry and limit", 0, base.Add(90 * time.Minute), 2, revs[1:3]},
+		{"past the end", revs[4].Seq, base, 100, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := st.RevocationsSince(ctx, tt.after, tt.now, tt.limit)
+			if err != nil {
+				t.Fatalf("RevocationsSince: %v", err)
+			}
+			checkRevocations(t, got, tt.want)
+		})
+	}
+}
+
+func testDeleteExpiredSessions(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	cut := base.Add(time.Hour)
+	goneRevoked := mustSession(t, st, u.ID, base, cut.Add(-30*time.Minute))
+	gone := mustSession(t, st, u.ID, base, cut.Add(-time.Millisecond))
+	atCut := mustSession(t, st, u.ID, base, cut) // not before `before`
+	keptRevoked := mustSession(t, st, u.ID, base, cut.Add(time.Hour))
+	kept := mustSession(t, st, u.ID, base, cut.Add(2*time.Hour))
+	var keptRev *storage.Revocation
+	for _, s := range []*storage.Session{goneRevoked, keptRevoked} {
+		rev, err := st.RevokeSession(ctx, s.ID, "logout", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keptRev = rev
+	}
+
+	n, err := st.DeleteExpiredSessions(ctx, cut)
+	if err != nil {
+		t.Fatalf("DeleteExpiredSessions: %v", err)
+	}
+	if n != 2 {
+		t.Errorf("DeleteExpiredSessions removed %d, want 2", n)
+	}
+	for _, s := range []*storage.Session{goneRevoked, gone} {
+		if _, err := st.SessionByID(ctx, s.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("SessionByID(expired %s) = %v, want ErrNotFound", s.ID, err)
+		}
+	}
+	for _, s := range []*storage.Session{atCut, keptRevoked, kept} {
+		mustSessionByID(t, st, s.ID)
+	}
+	// Looking from long ago, when every entry was unexpired, only the surviving session's entry is left.
+	feed, err := st.RevocationsSince(ctx, 0, base.AddDate(-1, 0, 0), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feed) != 1 || feed[0].SessionID != keptRev.SessionID {
+		t.Errorf("feed after delete = %+v, want only %s", feed, keptRev.SessionID)
+	}
+
+	if n, err := st.DeleteExpiredSessions(ctx, cut); err != nil || n != 0 {
+		t.Errorf("second DeleteExpiredSessions = %d, %v; want 0", n, err)
+	}
+}
