@@ -139,10 +139,16 @@ type Session struct {
 // Revoked reports whether the session has been ended.
 func (s *Session) Revoked() bool { return !s.RevokeTime.IsZero() }
 
+// AnySeq as SessionRefresh.ExpectSeq applies the refresh whatever the session's current RefreshSeq, for
+// refreshes that do not exclude each other (refresh-token rotation off); the session must still be live.
+const AnySeq int64 = -1
+
 // SessionRefresh is a compare-and-swap update of a live session after a refresh.
 type SessionRefresh struct {
-	ID          string
-	ExpectSeq   int64 // the RefreshSeq the caller read; the update fails with ErrConflict otherwise
+	ID string
+	// ExpectSeq is the RefreshSeq the caller read; the update fails with ErrConflict otherwise. AnySeq
+	// skips the comparison.
+	ExpectSeq   int64
 	RefreshTime time.Time
 	ExpireTime  time.Time
 	Vars        map[string]string

@@ -48,7 +48,7 @@ var queries = [numStmts]string{
 	// The compare-and-swap: it matches only a live session still at the expected seq.
 	qRefreshSession: `UPDATE sessions
 		SET refresh_seq = refresh_seq + 1, refresh_time = ?1, expire_time = max(expire_time, ?2), vars = ?3
-		WHERE id = ?4 AND refresh_seq = ?5 AND revoke_time IS NULL AND expire_time > ?6
+		WHERE id = ?4 AND (?5 < 0 OR refresh_seq = ?5) AND revoke_time IS NULL AND expire_time > ?6
 		RETURNING ` + sessionColumns,
 	qExtendSession: `UPDATE sessions SET expire_time = max(expire_time, ?) WHERE id = ?`,
 	qRevokeSession: `UPDATE sessions SET revoke_time = ?, revoke_reason = ?

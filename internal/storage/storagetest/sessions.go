@@ -73,6 +73,14 @@ func testRefreshSession(t *testing.T, st storage.Store) {
 	if got.RefreshSeq != 2 {
 		t.Errorf("RefreshSeq = %d, want 2", got.RefreshSeq)
 	}
+	// AnySeq applies whatever the current seq, and still counts.
+	r.ExpectSeq, r.RefreshTime = storage.AnySeq, t1.Add(90*time.Second)
+	if got, err = st.RefreshSession(ctx, r); err != nil {
+		t.Fatalf("RefreshSession(AnySeq): %v", err)
+	}
+	if got.RefreshSeq != 3 {
+		t.Errorf("RefreshSeq after AnySeq = %d, want 3", got.RefreshSeq)
+	}
 
 	_, err = st.RefreshSession(ctx, storage.SessionRefresh{ID: newID(), RefreshTime: t1, ExpireTime: t1.Add(time.Hour)})
 	checkErr(t, "RefreshSession(unknown)", err, storage.ErrNotFound)
@@ -81,9 +89,12 @@ func testRefreshSession(t *testing.T, st storage.Store) {
 	if _, err := st.RevokeSession(ctx, s.ID, "logout", t1.Add(2*time.Minute)); err != nil {
 		t.Fatalf("RevokeSession: %v", err)
 	}
-	r.ExpectSeq, r.RefreshTime = 2, t1.Add(3*time.Minute)
+	r.ExpectSeq, r.RefreshTime = 3, t1.Add(3*time.Minute)
 	_, err = st.RefreshSession(ctx, r)
 	checkErr(t, "RefreshSession(revoked)", err, storage.ErrConflict)
+	r.ExpectSeq = storage.AnySeq
+	_, err = st.RefreshSession(ctx, r)
+	checkErr(t, "RefreshSession(revoked, AnySeq)", err, storage.ErrConflict)
 
 	// Nor can a session past its ExpireTime: it is no longer live.
 	old := mustSession(t, st, u.ID, base, base.Add(time.Minute))
