@@ -135,6 +135,20 @@ describe('device authentication', () => {
       'Device ID invalid, no spaces or control characters allowed.');
   });
 
+  test('a username with a space is 400, code 3 (as the message says)', async () => {
+    await expectError(fx.server.client().authenticateDevice(newDeviceId(), true, 'has space'), 400, 3,
+      'Username invalid, no spaces or control characters allowed.');
+  });
+
+  test('parallel first logins of one device id all get the one account', async () => {
+    const client = fx.server.client();
+    const id = newDeviceId();
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => client.authenticateDevice(id, true)));
+    const users = new Set(sessions.map((s) => s.user_id));
+    assert.equal(users.size, 1, `one account, got ${[...users].join(', ')}`);
+    assert.equal(sessions.filter((s) => s.created).length, 1, 'exactly one of them created it');
+  });
+
   test('a wrong server key is 401, code 16', async () => {
     const wrong = fx.server.client('wrongkey');
     await expectError(wrong.authenticateDevice(newDeviceId(), true), 401, 16, 'Server key invalid');

@@ -63,6 +63,22 @@ describe('email authentication', () => {
     assert.equal(account.email, `${local}@example.com`);
   });
 
+  test('parallel first logins of one email with different passwords: one owner, the rest 401', async () => {
+    const client = fx.server.client();
+    const email = newEmail();
+    const passwords = Array.from({ length: 6 }, () => newPassword());
+    const results = await Promise.allSettled(passwords.map((p) => client.authenticateEmail(email, p, true)));
+    const winners = results.map((r, i) => [r, i]).filter(([r]) => r.status === 'fulfilled');
+    assert.equal(winners.length, 1, 'exactly one password gets in');
+    const [[won, wi]] = winners;
+    assert.equal(won.value.created, true);
+    for (const r of results) {
+      if (r.status === 'rejected') await expectError(Promise.reject(r.reason), 401, 16, 'Invalid credentials.');
+    }
+    const login = await client.authenticateEmail(email, passwords[wi], false);
+    assert.equal(login.user_id, won.value.user_id);
+  });
+
   test('a password shorter than 8 bytes is 400, code 3', async () => {
     await expectError(fx.server.client().authenticateEmail(newEmail(), '1234567', true), 400, 3,
       'Password must be at least 8 characters long.');
@@ -99,7 +115,7 @@ describe('email authentication', () => {
     assert.equal(login.created, false);
     assert.equal(login.user_id, created.user_id);
     assert.equal(login.username, username);
-    assert.ok((await client.getAccount(login)).user.id === created.user_id);
+    assert.equal((await client.getAccount(login)).user.id, created.user_id);
 
     await expectError(client.authenticateEmail('', newPassword(), false, username), 401, 16, 'Invalid credentials.');
     await expectError(client.authenticateEmail('', password, false, newUsername()), 404, 5, 'User account not found.');

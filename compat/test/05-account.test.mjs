@@ -76,6 +76,21 @@ describe('account', () => {
     assert.equal(after.user.timezone, profile.timezone);
   });
 
+  test('updateAccount with "" clears a field; a value too long for it is 400, code 3', async () => {
+    const client = fx.server.client();
+    const session = await client.authenticateDevice(newDeviceId(), true);
+    await client.updateAccount(session, { display_name: 'Temporary', location: 'Here' });
+    await client.updateAccount(session, { display_name: '' });
+    const account = await client.getAccount(session);
+    assert.equal(account.user.display_name, undefined, 'cleared (and omitted, as a zero value)');
+    assert.equal(account.user.location, 'Here');
+
+    await expectError(client.updateAccount(session, { display_name: 'd'.repeat(256) }), 400, 3);
+    await expectError(client.updateAccount(session, { lang_tag: 'l'.repeat(19) }), 400, 3);
+    await expectError(client.updateAccount(session, { username: 'u'.repeat(129) }), 400, 3, 'Username invalid, must be 1-128 bytes.');
+    assert.equal((await client.getAccount(session)).user.location, 'Here', 'failed updates change nothing');
+  });
+
   test('updateAccount to a taken username is 409, code 6', async () => {
     const client = fx.server.client();
     const taken = newUsername();

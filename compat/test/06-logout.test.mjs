@@ -112,3 +112,22 @@ describe('logout', () => {
     assert.equal(res.json?.message, 'Auth token required');
   });
 });
+
+describe('session.single_session', () => {
+  const fx = serverFixture({ args: ['--session.single_session', 'true'] });
+
+  test('a new login ends the other sessions of that user only', async () => {
+    const client = fx.server.client();
+    const id = newDeviceId();
+    const first = await client.authenticateDevice(id, true);
+    const bystander = await client.authenticateDevice(newDeviceId(), true);
+    const second = await client.authenticateDevice(id, true);
+
+    await expectError(client.getAccount(first), 401, 16, 'Auth token invalid');
+    await expectError(client.sessionRefresh(copy(first)), 401, 16, 'Refresh token invalid or expired.');
+    assert.equal((await client.getAccount(second)).user.id, first.user_id, 'the new login works (same second)');
+    await client.sessionRefresh(second);
+    assert.ok(await client.getAccount(second), 'and refreshing it does not end it');
+    assert.ok(await client.getAccount(bystander), 'other users are not affected');
+  });
+});

@@ -54,6 +54,42 @@ describe('refresh edge cases', () => {
     await expectError(client.sessionRefresh(withRefreshToken(s, original)), 401, 16, 'Refresh token invalid or expired.');
   });
 
+  test('concurrent refreshes of one session all succeed', async () => {
+    // Nakama's refresh is stateless: any number of refreshes of a valid refresh token succeed. Games hit
+    // this without trying: with autoRefreshSession (the default) every call made while the session is
+    // near expiry refreshes on its own, so a burst of parallel calls is a burst of parallel refreshes.
+    const client = fx.server.client();
+    const n = 50;
+    const failures = [];
+    // Several rounds: the later ones run over warm keep-alive connections, so the requests really
+    // arrive together.
+    for (let round = 0; round < 3; round++) {
+      const base = await client.authenticateDevice(newDeviceId(), true, undefined, { v: String(round) });
+      const results = await Promise.allSettled(
+        Array.from({ length: n }, () => client.sessionRefresh(Session.restore(base.token, base.refresh_token))));
+      const ok = [];
+      for (const r of results) {
+        if (r.status === 'fulfilled') {
+          ok.push(r.value);
+          continue;
+        }
+        const e = r.reason;
+        failures.push(`round ${round}: ${typeof e?.text === 'function' ? `${e.status} ${await e.text()}` : String(e)}`);
+      }
+      for (const s of ok) {
+        assert.equal(s.user_id, base.user_id);
+        assert.deepEqual(s.vars, { v: String(round) });
+      }
+      // The new token pairs work.
+      if (ok.length > 0) {
+        await Promise.all(ok.slice(0, 5).map((s) => client.getAccount(s)));
+        await client.sessionRefresh(ok[ok.length - 1]);
+      }
+    }
+    assert.equal(failures.length, 0,
+      `${failures.length} of ${3 * n} concurrent refreshes failed, e.g. ${failures.slice(0, 3).join('; ')}`);
+  });
+
   test('an empty refresh token is 400, code 3', async () => {
     const res = await fx.server.raw('POST', '/v2/account/session/refresh', { basic: 'defaultkey', body: { token: '' } });
     assert.equal(res.status, 400, res.text);

@@ -22,8 +22,10 @@ describe('restart', () => {
     const res = await server.raw('POST', '/v2/session/logout', { bearer: all.token, body: {} });
     assert.equal(res.status, 200, res.text);
 
+    const pid = server.child.pid;
     const exit = await server.restart();
     assert.equal(exit.code, 0, `latchkey exit code after SIGTERM (signal ${exit.signal})`);
+    assert.notEqual(server.child.pid, pid, 'a new process');
 
     // The same client object keeps working: same host and port.
     const account = await client.getAccount(kept);
@@ -49,5 +51,24 @@ describe('restart', () => {
     await server.restart();
     assert.equal((await client.getAccount(refreshed)).user.id, kept.user_id);
     await expectError(client.getAccount(gone), 401, 16, 'Auth token invalid');
+  });
+
+  test('a logout answered 200 survives a crash (SIGKILL) right after it', async (t) => {
+    const server = await startServer({ t });
+    const client = server.client();
+    const gone = await client.authenticateDevice(newDeviceId(), true);
+    const kept = await client.authenticateDevice(newDeviceId(), true);
+    await client.updateAccount(kept, { display_name: 'Durable' });
+    assert.equal(await client.sessionLogout(gone, gone.token, gone.refresh_token), true);
+
+    const exit = await server.kill('SIGKILL');
+    assert.equal(exit.signal, 'SIGKILL');
+    await server.start();
+
+    await expectError(client.getAccount(gone), 401, 16, 'Auth token invalid');
+    await expectError(client.sessionRefresh(copy(gone)), 401, 16, 'Refresh token invalid or expired.');
+    const account = await client.getAccount(kept);
+    assert.equal(account.user.display_name, 'Durable', 'an update answered 200 is durable too');
+    await client.sessionRefresh(copy(kept));
   });
 });

@@ -1,6 +1,7 @@
 // 10. Input the official client cannot send, through raw fetch.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac, randomUUID } from 'node:crypto';
 import {
   assertRawError, b64url, decodeJwt, newDeviceId, serverFixture,
 } from './harness.mjs';
@@ -142,5 +143,58 @@ describe('raw HTTP input', () => {
     const res = await fx.server.raw('GET', '/healthcheck');
     assert.equal(res.status, 200);
     assert.deepEqual(res.json, {});
+  });
+});
+
+describe('token signing keys', () => {
+  const SESSION_KEY = `session-key-${randomUUID()}`;
+  const REFRESH_KEY = `refresh-key-${randomUUID()}`;
+  const fx = serverFixture({
+    args: ['--session.encryption_key', SESSION_KEY, '--session.refresh_encryption_key', REFRESH_KEY],
+  });
+
+  /** HS256 over the raw bytes of the key, as Nakama signs. */
+  const sign = (payload, key) => {
+    const hp = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(payload)}`;
+    return `${hp}.${createHmac('sha256', key).update(hp).digest('base64url')}`;
+  };
+  const getAccount = (token) => fx.server.raw('GET', '/v2/account', { bearer: token });
+
+  test('tokens are HS256 over the configured keys; the default keys are not accepted', async () => {
+    const res = await fx.server.raw('POST', DEVICE, { basic: KEY, body: { id: newDeviceId() } });
+    assert.equal(res.status, 200, res.text);
+    const { payload } = decodeJwt(res.json.token);
+    const { payload: rpayload } = decodeJwt(res.json.refresh_token);
+
+    assert.equal((await getAccount(sign(payload, SESSION_KEY))).status, 200, 'same claims, signed by us with the session key');
+    assertRawError(await getAccount(sign(payload, 'defaultencryptionkey')), 401, 16, 'Auth token invalid');
+    assertRawError(await getAccount(sign(payload, REFRESH_KEY)), 401, 16, 'Auth token invalid');
+
+    const refresh = (token) => fx.server.raw('POST', '/v2/account/session/refresh', { basic: KEY, body: { token } });
+    assert.equal((await refresh(sign(rpayload, REFRESH_KEY))).status, 200, 'refresh token signed with the refresh key');
+    assertRawError(await refresh(sign(rpayload, SESSION_KEY)), 401, 16, 'Refresh token invalid or expired.');
+    assertRawError(await refresh(sign(rpayload, 'defaultrefreshencryptionkey')), 401, 16, 'Refresh token invalid or expired.');
+  });
+
+  test('well-signed tokens with bad claims are 401', async () => {
+    const res = await fx.server.raw('POST', DEVICE, { basic: KEY, body: { id: newDeviceId() } });
+    const { payload } = decodeJwt(res.json.token);
+    const now = Math.floor(Date.now() / 1000);
+    const { tid, ...noTid } = payload;
+    const { exp, ...noExp } = payload;
+    assert.ok(tid && exp);
+    const cases = {
+      'no tid': noTid,
+      'no exp': noExp,
+      'uid not a UUID': { ...payload, uid: 'not-a-uuid' },
+      'expired a second ago': { ...payload, exp: now - 1 },
+      'exp is now (expired from its exp second on)': { ...payload, exp: now },
+      'exp as a string': { ...payload, exp: String(payload.exp) },
+    };
+    for (const [name, claims] of Object.entries(cases)) {
+      const r = await getAccount(sign(claims, SESSION_KEY));
+      assert.equal(r.status, 401, `${name}: ${r.text}`);
+      assert.equal(r.json?.code, 16, `${name}: ${r.text}`);
+    }
   });
 });

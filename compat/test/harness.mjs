@@ -244,6 +244,18 @@ class LatchkeyServer {
     return res;
   }
 
+  /** Kills the server without a chance to clean up (a crash); start() brings it back. */
+  async kill(signal = 'SIGKILL') {
+    const child = this.child;
+    if (!child) return this.exitInfo;
+    this.stopping = true;
+    if (!this.exitInfo) child.kill(signal);
+    const res = await this.exited;
+    this.child = null;
+    liveServers.delete(this);
+    return res;
+  }
+
   /** Stops the server and starts it again on the same port with the same data dir. */
   async restart() {
     const res = await this.stop();
