@@ -31,6 +31,10 @@ type Deps struct {
 	BcryptCost int
 	// MaxConcurrentHashes bounds concurrent bcrypt work; 0 means half the CPUs, at least one.
 	MaxConcurrentHashes int
+	// CacheTTL enables the account read cache of Account with this lifetime; 0 disables it.
+	CacheTTL time.Duration
+	// CacheSize bounds the cache's entries; 0 means 10,000.
+	CacheSize int
 }
 
 // Service resolves and manages accounts.
@@ -40,6 +44,7 @@ type Service struct {
 	rand   io.Reader
 	cost   int
 	hashes chan struct{} // a counting semaphore: one token per bcrypt operation in flight
+	cache  *cache        // nil when disabled
 }
 
 // New returns a Service.
@@ -59,6 +64,13 @@ func New(d Deps) *Service {
 		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	s.hashes = make(chan struct{}, n)
+	if d.CacheTTL > 0 {
+		size := d.CacheSize
+		if size <= 0 {
+			size = 10000
+		}
+		s.cache = newCache(d.CacheTTL, size, s.clock)
+	}
 	return s
 }
 
@@ -215,14 +227,33 @@ func (s *Service) create(ctx context.Context, kind storage.IdentityKind, identit
 	}
 }
 
-// Account returns the account with the given id.
+// Account returns the account with the given id for display, from the read cache when it is enabled.
+// The result has no password hash. Decisions (bans, credentials) must use AccountFresh.
 func (s *Service) Account(ctx context.Context, userID string) (*storage.User, error) {
+	if u := s.cache.get(userID); u != nil {
+		return u, nil
+	}
+	gen := s.cache.generation()
+	u, err := s.AccountFresh(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(u, gen)
+	u.Password = nil
+	return u, nil
+}
+
+// AccountFresh reads the account from the store, bypassing the cache.
+func (s *Service) AccountFresh(ctx context.Context, userID string) (*storage.User, error) {
 	u, err := s.users.UserByID(ctx, userID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrAccountNotFound
 	}
 	return u, err
 }
+
+// Invalidate drops a cached account; call it after changing the account other than through this service.
+func (s *Service) Invalidate(userID string) { s.cache.invalidate(userID) }
 
 // Profile is a requested profile change; nil fields are unchanged and "" clears a field (a username can
 // not be cleared).
@@ -276,6 +307,8 @@ func (s *Service) UpdateAccount(ctx context.Context, userID string, p Profile) e
 		return ErrNoFieldsToUpdate
 	}
 	err := s.users.UpdateProfile(ctx, userID, upd)
+	// Invalidate even on error: a failure after the write (a lost connection) must not leave a stale entry.
+	s.cache.invalidate(userID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return ErrAccountNotFound

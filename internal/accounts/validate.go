@@ -69,8 +69,10 @@ func emailShape(s string) bool {
 		return false
 	}
 	at++
-	dot := strings.LastIndexByte(s, '.')
-	return dot >= at+2 && dot <= len(s)-2
+	// The regex may pick any dot that leaves at least one character on each side of it, so look
+	// for the last dot before the final character.
+	dot := strings.LastIndexByte(s[:len(s)-1], '.')
+	return dot >= at+2
 }
 
 func validatePassword(p string) error {

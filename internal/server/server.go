@@ -45,6 +45,10 @@ func OpenBackend(ctx context.Context, cfg config.Config) (Backend, string, error
 	return nil, "", errors.New("database.address: only the embedded SQLite store is available in this build; leave database.address empty")
 }
 
+// accountCacheTTL bounds how long GET /v2/account can miss a change made by another process on the same
+// store; writes through this node invalidate at once.
+const accountCacheTTL = 5 * time.Second
+
 // Options are what the server needs besides its config.
 type Options struct {
 	Logger *slog.Logger
@@ -97,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s := &Server{cfg: cfg, log: log, store: st}
 	s.Accounts = accounts.New(accounts.Deps{
 		Users: st, Clock: clock, BcryptCost: cfg.Auth.BcryptCost, MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
+		CacheTTL: accountCacheTTL,
 	})
 	s.Sessions = sessions.New(sessions.Config{
 		TokenExpiry:   time.Duration(cfg.Session.TokenExpirySec) * time.Second,
