@@ -35,21 +35,21 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *server.Server
 	http  *httptest.Server
 	clock *fakeClock
 	cfg   config.Config
 }
 
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Auth.BcryptCost = 4
 	return cfg
 }
 
-func newEnv(t *testing.T, cfg config.Config, opts ...func(*server.Options)) *env {
+func newEnv(t testing.TB, cfg config.Config, opts ...func(*server.Options)) *env {
 	t.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	o := server.Options{Clock: clock.Now}
@@ -73,6 +73,13 @@ type response struct {
 	Header http.Header
 	Body   map[string]any
 	Raw    string
+}
+
+// with returns a copy of e that reports to t, for use inside a fuzz function or a subtest.
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // do sends a request; auth is "basic", "basic:KEY", "bearer:TOKEN", a raw header value or "".
@@ -108,7 +115,7 @@ func (e *env) do(method, path, auth, body string) response {
 }
 
 // wantError checks Nakama's error body.
-func (r response) wantError(t *testing.T, status int, code float64, msg string) {
+func (r response) wantError(t testing.TB, status int, code float64, msg string) {
 	t.Helper()
 	if r.Status != status {
 		t.Errorf("status = %d, want %d (body %s)", r.Status, status, r.Raw)
@@ -121,7 +128,7 @@ func (r response) wantError(t *testing.T, status int, code float64, msg string) 
 	}
 }
 
-func (r response) wantOK(t *testing.T) {
+func (r response) wantOK(t testing.TB) {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("status = %d, want 200 (body %s)", r.Status, r.Raw)
