@@ -22,6 +22,10 @@ var (
 	ErrIdentityTaken = errors.New("storage: identity taken")
 	// ErrConflict is returned by compare-and-swap updates whose precondition no longer holds.
 	ErrConflict = errors.New("storage: conflict")
+	// ErrUnavailable wraps a failure to reach the database (refused or lost connection, server shutting
+	// down, pool exhausted past the context deadline). The operation may or may not have been applied only
+	// when the connection was lost after the statement was sent; callers answer "try again" in every case.
+	ErrUnavailable = errors.New("storage: unavailable")
 )
 
 // IdentityKind names the kind of external identifier an account can be found by.
@@ -190,6 +194,16 @@ type Sessions interface {
 	// DeleteExpiredSessions removes sessions (and their feed entries) whose ExpireTime is before `before`,
 	// and returns how many sessions it removed.
 	DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error)
+}
+
+// FeedWatcher is implemented by backends that can push a signal when the revocation feed grows, so that
+// followers need not wait for their next poll. Followers still poll: a signal only wakes them early.
+type FeedWatcher interface {
+	// WatchFeed calls wake after each committed transaction that appended to the revocation feed (signals
+	// may be coalesced), and once after every (re)connection, so that the caller catches up on whatever it
+	// missed while disconnected. It blocks until ctx is done, reconnecting with a bounded backoff, and
+	// never calls wake concurrently with itself.
+	WatchFeed(ctx context.Context, wake func())
 }
 
 // Store is a complete backend.
