@@ -8,10 +8,14 @@
 // removed) when the test file ends, even if a test fails. Its stderr is kept and printed when a test
 // fails or when the process dies on its own.
 //
+// Store: the embedded SQLite default, or, when $LATCHKEY_COMPAT_POSTGRES holds a PostgreSQL server URL on
+// which the user may create databases, a fresh database on that server per server process (created with
+// psql, dropped when the test file ends), so the same suite proves both backends.
+//
 // When node --test runs this file itself (it lives in test/, so the runner picks it up), it checks the
 // harness: the binary exists, a server starts, answers /healthcheck, and stops cleanly on SIGTERM.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -46,6 +50,29 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const liveServers = new Set();
 const tempDirs = new Set();
+const databases = new Set();
+
+/** The PostgreSQL server to run against, or undefined for the embedded SQLite store. */
+export const POSTGRES = process.env.LATCHKEY_COMPAT_POSTGRES || undefined;
+
+function psql(url, sql) {
+  return new Promise((resolve, reject) => {
+    execFile('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], (err, stdout, stderr) => {
+      if (err) reject(new Error(`psql: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** Creates a database on POSTGRES and returns its URL. */
+async function createDatabase() {
+  const name = `compat_${randomUUID().replaceAll('-', '')}`;
+  await psql(POSTGRES, `CREATE DATABASE ${name}`);
+  databases.add(name);
+  const u = new URL(POSTGRES);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
 
 // nakama-js races every request against `setTimeout(reject, timeoutMs, "Request timed out.")` and
 // never clears that timer, so each request keeps the test process alive for up to 5 s after the last
@@ -82,6 +109,10 @@ after(async () => {
   }
   for (const dir of tempDirs) await fs.rm(dir, { recursive: true, force: true });
   tempDirs.clear();
+  for (const name of databases) {
+    await psql(POSTGRES, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err) => console.error(String(err)));
+  }
+  databases.clear();
   for (const t of clientTimers) t.unref();
 });
 
@@ -114,8 +145,9 @@ export function freePort() {
 }
 
 class LatchkeyServer {
-  constructor({ port, dataDir, args }) {
+  constructor({ port, dataDir, args, databaseURL }) {
     this.port = port;
+    this.databaseURL = databaseURL;
     this.dataDir = dataDir;
     this.url = `http://127.0.0.1:${port}`;
     this.extraArgs = args;
@@ -136,6 +168,7 @@ class LatchkeyServer {
       '--data_dir', this.dataDir,
       '--auth.bcrypt_cost', '4',
       '--logger.level', 'warn',
+      ...(this.databaseURL ? ['--database.address', this.databaseURL] : []),
       ...this.extraArgs,
     ];
   }
@@ -303,7 +336,8 @@ export async function startServer({ args = [], t } = {}) {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-'));
   tempDirs.add(dataDir);
   const port = await freePort();
-  const server = new LatchkeyServer({ port, dataDir, args });
+  const databaseURL = POSTGRES ? await createDatabase() : undefined;
+  const server = new LatchkeyServer({ port, dataDir, args, databaseURL });
   if (t) {
     t.after(async () => {
       if (t.passed === false) server.dumpLog(`(test "${t.name}" failed)`);

@@ -48,7 +48,13 @@ func (c *cache) get(id string) *storage.User {
 }
 
 // generation is read before a store read; put stores the result only if no invalidation happened since.
-func (c *cache) generation() uint64 { return c.gen.Load() }
+// A nil cache (caching off) has generation 0.
+func (c *cache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.gen.Load()
+}
 
 func (c *cache) put(u *storage.User, gen uint64) {
 	if c == nil {

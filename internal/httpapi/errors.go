@@ -10,6 +10,7 @@ import (
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/storage"
 )
 
 // Errors raised by this package itself.
@@ -75,6 +76,10 @@ var wireErrors = []struct {
 	{sessions.ErrLogoutTokenInvalid, api.CodeInvalidArgument, "Session token invalid."},
 	{sessions.ErrLogoutRefreshInvalid, api.CodeInvalidArgument, "Refresh token invalid."},
 
+	// The database cannot be reached: requests that need it fail cleanly and can be retried, while requests
+	// that only validate a token keep being served from memory. (Latchkey)
+	{storage.ErrUnavailable, api.CodeUnavailable, "Service temporarily unavailable, try again."},
+
 	{context.DeadlineExceeded, api.CodeDeadlineExceeded, "Request timed out."},
 	{context.Canceled, api.CodeCanceled, "Request canceled."},
 }
@@ -123,6 +128,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Nakama puts the message here rather than a scheme challenge, which also keeps browsers from
 		// popping up a credentials dialog on the Basic-auth routes.
 		w.Header().Set("WWW-Authenticate", e.Message)
+	}
+	if e.Code == api.CodeUnavailable {
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.Code.HTTPStatus(), e)
 }

@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,25 +14,21 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
-	"github.com/latchkeyhq/latchkey/internal/migrate"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
 // Backend is a store that can also manage its schema.
-type Backend interface {
-	storage.Store
-	MigrateUp(ctx context.Context) ([]migrate.Migration, error)
-	MigrateDown(ctx context.Context, steps int) ([]migrate.Migration, error)
-	MigrateStatus(ctx context.Context) ([]migrate.State, error)
-}
+type Backend = storage.Backend
 
 // OpenBackend opens the store the config selects: the embedded SQLite database in data_dir when
-// database.address is empty.
+// database.address is empty, PostgreSQL otherwise. The description it returns names the store for logs and
+// never contains a password.
 func OpenBackend(ctx context.Context, cfg config.Config) (Backend, string, error) {
-	addr := cfg.Database.Address.First()
+	addr := cfg.DatabaseAddress()
 	if addr == "" {
 		path := filepath.Join(cfg.DataDir, "latchkey.db")
 		st, err := sqlite.Open(ctx, path)
@@ -42,12 +37,23 @@ func OpenBackend(ctx context.Context, cfg config.Config) (Backend, string, error
 		}
 		return st, "sqlite:" + path, nil
 	}
-	return nil, "", errors.New("database.address: only the embedded SQLite store is available in this build; leave database.address empty")
+	st, err := postgres.Open(ctx, addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("opening PostgreSQL database: %w", err)
+	}
+	return st, "postgres:" + st.Describe(), nil
 }
 
 // accountCacheTTL bounds how long GET /v2/account can miss a change made by another process on the same
-// store; writes through this node invalidate at once.
+// embedded store; writes through this node invalidate at once. With a shared database (several nodes
+// behind a load balancer) there is no cache: a client that updates its account on one node and reads it
+// on another must see its write.
 const accountCacheTTL = 5 * time.Second
+
+// feedPollInterval is how often a node reads the revocation feed when nothing wakes it earlier. It bounds
+// how long another process's revocation takes to reach this node on SQLite (an admin command on the same
+// file), and is the fallback on PostgreSQL when a notification is lost.
+const feedPollInterval = 500 * time.Millisecond
 
 // Options are what the server needs besides its config.
 type Options struct {
@@ -99,9 +105,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, fmt.Errorf("refresh keys: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, store: st}
+	cacheTTL := accountCacheTTL
+	if cfg.DatabaseAddress() != "" {
+		cacheTTL = 0
+	}
 	s.Accounts = accounts.New(accounts.Deps{
 		Users: st, Clock: clock, BcryptCost: cfg.Auth.BcryptCost, MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
-		CacheTTL: accountCacheTTL,
+		CacheTTL: cacheTTL,
 	})
 	s.Sessions = sessions.New(sessions.Config{
 		TokenExpiry:   time.Duration(cfg.Session.TokenExpirySec) * time.Second,
@@ -129,8 +139,16 @@ func (s *Server) Close() error { return s.store.Close() }
 // Serve answers HTTP on ln until ctx ends, then drains in-flight requests for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	// Every request gets a deadline, so that a database that stops answering turns into a timely error
+	// rather than a request parked until the client gives up.
+	deadline := ms(s.cfg.Socket.WriteTimeoutMs)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), deadline)
+		defer cancel()
+		s.API.ServeHTTP(w, r.WithContext(ctx))
+	})
 	srv := &http.Server{
-		Handler:           s.API,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       ms(s.cfg.Socket.ReadTimeoutMs),
 		WriteTimeout:      ms(s.cfg.Socket.WriteTimeoutMs),
@@ -141,7 +159,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	go s.Sessions.Follow(bg, time.Second)
+	go s.Sessions.Follow(bg, feedPollInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

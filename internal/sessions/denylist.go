@@ -29,9 +29,20 @@ func (d *Denylist) Revoked(sessionID string) bool {
 	return ok
 }
 
-// Apply adds feed entries, remembering the highest sequence seen. Entries without a sequence (a local
-// revocation of a session the store does not know) are added but move no watermark.
+// Apply adds entries read from the feed, in feed order, and moves the watermark to the highest sequence
+// among them. Only a reader of the feed may call it: the feed is complete up to any sequence it returns.
 func (d *Denylist) Apply(revs ...storage.Revocation) {
+	d.add(revs, true)
+}
+
+// Add adds entries this process wrote itself, so that they take effect before the next catch-up, without
+// moving the watermark: another process may have committed entries with lower sequences that this one has
+// not read yet, and jumping past them would lose them.
+func (d *Denylist) Add(revs ...storage.Revocation) {
+	d.add(revs, false)
+}
+
+func (d *Denylist) add(revs []storage.Revocation, fromFeed bool) {
 	if len(revs) == 0 {
 		return
 	}
@@ -41,7 +52,7 @@ func (d *Denylist) Apply(revs ...storage.Revocation) {
 		if cur, ok := d.revoked[r.SessionID]; !ok || exp > cur {
 			d.revoked[r.SessionID] = exp
 		}
-		if r.Seq > d.seq {
+		if fromFeed && r.Seq > d.seq {
 			d.seq = r.Seq
 		}
 	}

@@ -253,7 +253,7 @@ func (m *Manager) Revoke(ctx context.Context, sessionID, reason string) error {
 	case err != nil:
 		return err
 	case rev != nil:
-		m.deny.Apply(*rev)
+		m.deny.Add(*rev)
 	}
 	return nil
 }
@@ -264,7 +264,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string, keep []string, 
 	if err != nil {
 		return 0, err
 	}
-	m.deny.Apply(revs...)
+	m.deny.Add(revs...)
 	return len(revs), nil
 }
 
@@ -288,11 +288,22 @@ func (m *Manager) catchUp(ctx context.Context) error {
 	}
 }
 
-// Follow keeps the denylist in step with the store's revocation feed until ctx ends: it catches up every
-// interval (so revocations made by other processes on the same store reach this one within about one
-// interval) and prunes expired entries. Store errors are logged and retried; validation keeps working
-// from memory meanwhile.
+// Follow keeps the denylist in step with the store's revocation feed until ctx ends. It catches up every
+// interval, and at once whenever the store signals new entries (storage.FeedWatcher, PostgreSQL's
+// LISTEN/NOTIFY), so revocations made by other processes on the same store reach this one within one
+// interval at worst and usually within milliseconds. It also prunes expired entries. Store errors are
+// logged once and retried; validation keeps working from memory meanwhile, and the catch-up by sequence
+// after the store comes back applies everything missed.
 func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
+	wake := make(chan struct{}, 1)
+	if w, ok := m.store.(storage.FeedWatcher); ok {
+		go w.WatchFeed(ctx, func() {
+			select {
+			case wake <- struct{}{}:
+			default: // a catch-up is already pending; it will read this entry too
+			}
+		})
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastPrune := m.clock()
@@ -302,6 +313,7 @@ func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		if err := m.catchUp(ctx); err != nil {
 			if ctx.Err() != nil {

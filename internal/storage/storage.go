@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/migrate"
 )
 
 // Sentinel errors. Backends wrap driver errors into these so that callers can use errors.Is.
@@ -159,7 +161,9 @@ type SessionRefresh struct {
 }
 
 // Revocation is one entry of the revocation feed: session SessionID of user UserID was revoked, and its
-// tokens can be valid at most until ExpireTime. Seq increases strictly with each entry.
+// tokens can be valid at most until ExpireTime. Seq increases strictly in commit order: a reader that sees
+// an entry sees every entry with a smaller Seq, which is what lets followers resume after the last Seq they
+// read. A Seq is never reused, even after old entries are deleted.
 type Revocation struct {
 	Seq        int64
 	SessionID  string
@@ -213,4 +217,12 @@ type Store interface {
 	// Ping checks the backend is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Backend is a Store that also manages its own schema with the migrate package, as every backend does.
+type Backend interface {
+	Store
+	MigrateUp(ctx context.Context) ([]migrate.Migration, error)
+	MigrateDown(ctx context.Context, steps int) ([]migrate.Migration, error)
+	MigrateStatus(ctx context.Context) ([]migrate.State, error)
 }

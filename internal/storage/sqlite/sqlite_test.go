@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,89 +38,50 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Store { return newStore(t) })
 }
 
-func tables(t *testing.T, st *sqlite.Store) []string {
+// inspect lists the tables and the explicitly created indexes; sqlite_sequence belongs to SQLite
+// (AUTOINCREMENT bookkeeping) and outlives the tables that used it.
+func inspect(t *testing.T, st storagetest.Migratable) storagetest.Schema {
 	t.Helper()
-	// sqlite_sequence belongs to SQLite (AUTOINCREMENT bookkeeping) and outlives the tables that used it.
-	rows, err := st.DB().Query(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+	db := st.(*sqlite.Store).DB()
+	list := func(q string) []string {
+		rows, err := db.Query(q)
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, name)
+		defer rows.Close()
+		out := []string{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, name)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+	return storagetest.Schema{
+		Tables:  list(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`),
+		Indexes: list(`SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`),
 	}
-	return out
 }
 
-func TestMigrateUpDownUp(t *testing.T) {
-	ctx := t.Context()
-	st := open(t, filepath.Join(t.TempDir(), "nested", "dir", "latchkey.db"))
+func TestMigrations(t *testing.T) {
 	all, err := migrate.Parse(sqlite.Migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := all[len(all)-1].Version
-	applied := func(want int) {
-		t.Helper()
-		states, err := st.MigrateStatus(ctx)
-		if err != nil {
-			t.Fatalf("MigrateStatus: %v", err)
-		}
-		n := 0
-		for _, s := range states {
-			if s.Applied {
-				n++
-			}
-		}
-		if n != want || len(states) != len(all) {
-			t.Errorf("MigrateStatus = %+v, want %d of %d applied", states, want, len(all))
-		}
-	}
-
-	applied(0)
-	for pass := range 2 {
-		ran, err := st.MigrateUp(ctx)
-		if err != nil {
-			t.Fatalf("pass %d: MigrateUp: %v", pass, err)
-		}
-		if len(ran) != len(all) || ran[len(ran)-1].Version != head {
-			t.Errorf("pass %d: MigrateUp applied %d migrations, want %d", pass, len(ran), len(all))
-		}
-		applied(len(all))
-		want := []string{migrate.Table, "session_revocations", "sessions", "user_device", "users"}
-		if got := tables(t, st); !slices.Equal(got, want) {
-			t.Errorf("pass %d: tables at head = %v, want %v", pass, got, want)
-		}
-		// The schema at head must be usable, not just present.
-		if _, err := st.CreateUser(ctx, storage.NewUser{
-			ID: "00000000-0000-4000-8000-000000000001", Username: "u", Kind: storage.IdentityDevice, Identity: "device-0001", Time: time.Now(),
-		}); err != nil {
-			t.Fatalf("pass %d: CreateUser at head: %v", pass, err)
-		}
-
-		if _, err := st.MigrateDown(ctx, 0); err != nil {
-			t.Fatalf("pass %d: MigrateDown: %v", pass, err)
-		}
-		applied(0)
-		if got, want := tables(t, st), []string{migrate.Table}; !slices.Equal(got, want) {
-			t.Errorf("pass %d: tables after MigrateDown = %v, want %v", pass, got, want)
-		}
-		var indexes int
-		if err := st.DB().QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL`).Scan(&indexes); err != nil {
-			t.Fatal(err)
-		}
-		if indexes != 0 {
-			t.Errorf("pass %d: %d indexes left after MigrateDown", pass, indexes)
-		}
-	}
+	storagetest.RunMigrations(t, storagetest.MigrationTarget{
+		Open: func(t *testing.T) storagetest.Migratable {
+			return open(t, filepath.Join(t.TempDir(), "nested", "dir", "latchkey.db"))
+		},
+		Count:   len(all),
+		Inspect: inspect,
+		Head:    storagetest.Schema{Tables: []string{migrate.Table, "session_revocations", "sessions", "user_device", "users"}},
+		Base:    storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{}},
+	})
 }
 
 func TestReopen(t *testing.T) {

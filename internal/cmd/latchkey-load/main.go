@@ -1,0 +1,279 @@
+// Command latchkey-load sends a bounded HTTP load to a Latchkey server on a loopback address and reports
+// throughput, latency percentiles and every failed request; see 'latchkey-load -h'.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `Usage: latchkey-load [flags]
+
+Sends a bounded load to a Latchkey (or Nakama) server on a loopback address. Setup (creating the accounts
+and sessions a scenario needs) and warmup are not measured. The measured phase stops at --requests or
+--duration, whichever comes first. The exit status is 1 if any warmup or measured request failed (a
+transport error or a non-2xx status), so a broken server is never reported as fast; 2 for bad flags.
+
+Scenarios:
+  auth-new        each request authenticates a device id never seen before (creates an account)
+  auth-existing   each request logs in again one of --pool devices created in setup
+  refresh         each request refreshes one of --pool sessions, always with that session's newest
+                  refresh token
+  logout          each request logs out one of (--warmup + --requests) sessions created in setup
+  get-account     each request reads the account of one of --pool sessions created in setup
+
+Flags:
+`
+
+// scenarioNames lists the scenarios in the order scripts/bench-backends runs them.
+var scenarioNames = []string{"auth-new", "auth-existing", "refresh", "logout", "get-account"}
+
+// options are the parsed flags.
+type options struct {
+	url          string
+	serverKey    string
+	scenario     string
+	concurrency  int
+	requests     int
+	duration     time.Duration
+	warmup       int
+	pool         int
+	timeout      time.Duration
+	setupTimeout time.Duration
+	json         bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("latchkey-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:7350", "server base URL; the host must be a loopback address (127.0.0.0/8, ::1, localhost)")
+	fs.StringVar(&o.serverKey, "server-key", "defaultkey", "server key, sent as the HTTP Basic user name")
+	fs.StringVar(&o.scenario, "scenario", "", "one of "+strings.Join(scenarioNames, ", "))
+	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at once (one keep-alive connection each)")
+	fs.IntVar(&o.requests, "requests", 20000, "cap on measured requests")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "cap on the wall time of the measured phase (and, separately, of the warmup)")
+	fs.IntVar(&o.warmup, "warmup", 1000, "requests sent before the measured phase, not measured")
+	fs.IntVar(&o.pool, "pool", 1000, "devices or sessions created in setup for auth-existing, refresh, get-account and logout")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.DurationVar(&o.setupTimeout, "setup-timeout", 2*time.Minute, "cap on the wall time of setup")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return o, o.validate()
+}
+
+// validate reports every problem with the flags at once.
+func (o *options) validate() error {
+	var errs []error
+	base, err := loopbackBase(o.url)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.url = base
+	if !slices.Contains(scenarioNames, o.scenario) {
+		errs = append(errs, fmt.Errorf("--scenario must be one of %s", strings.Join(scenarioNames, ", ")))
+	}
+	if o.concurrency < 1 || o.concurrency > 4096 {
+		errs = append(errs, errors.New("--concurrency must be between 1 and 4096"))
+	}
+	if o.requests < 1 {
+		errs = append(errs, errors.New("--requests must be at least 1"))
+	}
+	if o.duration <= 0 || o.timeout <= 0 || o.setupTimeout <= 0 {
+		errs = append(errs, errors.New("--duration, --timeout and --setup-timeout must be positive"))
+	}
+	if o.warmup < 0 {
+		errs = append(errs, errors.New("--warmup must not be negative"))
+	}
+	if o.pool < 1 {
+		errs = append(errs, errors.New("--pool must be at least 1"))
+	}
+	// A refresh slot is held by one request at a time, so that a rotated refresh token is never used twice;
+	// fewer slots than workers would measure waiting for a slot, not the server.
+	if o.scenario == "refresh" && o.pool < o.concurrency {
+		errs = append(errs, errors.New("--pool must be at least --concurrency for refresh"))
+	}
+	return errors.Join(errs...)
+}
+
+// loopbackBase checks that raw is an http(s) URL with nothing but a scheme and a loopback host (and port),
+// and returns it without a trailing slash. Host names other than "localhost" are refused rather than
+// resolved, and the dialer checks the address it connects to as well (see loopbackOnly).
+func loopbackBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("--url: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("--url %q: the scheme must be http or https", raw)
+	}
+	if u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("--url %q: give only scheme://host:port", raw)
+	}
+	if !isLoopbackHost(u.Hostname()) {
+		return "", fmt.Errorf("--url %q: refusing a host that is not a loopback address (127.0.0.0/8, ::1, localhost)", raw)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// isLoopbackHost reports whether h is "localhost" or a literal loopback IP address.
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	if err != nil {
+		return false
+	}
+	return ip.WithZone("").Unmap().IsLoopback()
+}
+
+// result is what one run reports; its JSON form is what --json prints.
+type result struct {
+	Scenario      string         `json:"scenario"`
+	URL           string         `json:"url"`
+	Concurrency   int            `json:"concurrency"`
+	Warmup        int            `json:"warmup"`
+	WarmupErrors  int            `json:"warmup_errors"`
+	Requests      int            `json:"requests"`
+	Errors        int            `json:"errors"`
+	StoppedBy     string         `json:"stopped_by"`
+	ElapsedSec    float64        `json:"elapsed_s"`
+	Throughput    float64        `json:"throughput_rps"`
+	P50Ms         float64        `json:"p50_ms"`
+	P90Ms         float64        `json:"p90_ms"`
+	P99Ms         float64        `json:"p99_ms"`
+	MaxMs         float64        `json:"max_ms"`
+	Status        map[string]int `json:"status"`
+	ErrorExamples []string       `json:"error_examples,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey-load: %v\n", err)
+		return 2
+	}
+	t := newTarget(o)
+	defer t.client.CloseIdleConnections()
+	sc := newScenario(o.scenario, t, o)
+
+	setupCtx, cancel := context.WithTimeout(ctx, o.setupTimeout)
+	err = t.healthy(setupCtx)
+	if err == nil {
+		err = sc.setup(setupCtx)
+	}
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey-load: %s setup: %v\n", o.scenario, err)
+		return 1
+	}
+
+	var warm phaseResult
+	if o.warmup > 0 {
+		warm = runPhase(ctx, o.concurrency, o.warmup, o.duration, 0, sc.request)
+	}
+	measured := runPhase(ctx, o.concurrency, o.requests, o.duration, o.warmup, sc.request)
+	res := summarize(o, warm, measured)
+
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(res); err != nil {
+			fmt.Fprintf(stderr, "latchkey-load: %v\n", err)
+			return 1
+		}
+	} else {
+		printResult(stdout, res)
+	}
+	switch {
+	case res.Errors > 0 || res.WarmupErrors > 0:
+		fmt.Fprintf(stderr, "latchkey-load: %s: %d of %d measured requests and %d warmup requests failed\n",
+			o.scenario, res.Errors, res.Requests, res.WarmupErrors)
+		return 1
+	case res.StoppedBy == "interrupt":
+		fmt.Fprintf(stderr, "latchkey-load: %s: interrupted\n", o.scenario)
+		return 1
+	}
+	return 0
+}
+
+// summarize turns the phases into the reported result; it sorts measured.lat in place.
+func summarize(o options, warm, measured phaseResult) result {
+	slices.Sort(measured.lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res := result{
+		Scenario:      o.scenario,
+		URL:           o.url,
+		Concurrency:   o.concurrency,
+		Warmup:        len(warm.lat),
+		WarmupErrors:  warm.failed,
+		Requests:      len(measured.lat),
+		Errors:        measured.failed,
+		StoppedBy:     measured.stoppedBy,
+		ElapsedSec:    measured.elapsed.Seconds(),
+		P50Ms:         ms(percentile(measured.lat, 50)),
+		P90Ms:         ms(percentile(measured.lat, 90)),
+		P99Ms:         ms(percentile(measured.lat, 99)),
+		MaxMs:         ms(percentile(measured.lat, 100)),
+		Status:        measured.status,
+		ErrorExamples: appendExamples(slices.Clone(measured.examples), warm.examples...),
+	}
+	if measured.elapsed > 0 {
+		res.Throughput = float64(len(measured.lat)) / measured.elapsed.Seconds()
+	}
+	return res
+}
+
+func printResult(w io.Writer, r result) {
+	fmt.Fprintf(w, "scenario     %s against %s, concurrency %d, warmup %d (%d failed)\n",
+		r.Scenario, r.URL, r.Concurrency, r.Warmup, r.WarmupErrors)
+	fmt.Fprintf(w, "requests     %d (stopped by %s)\n", r.Requests, r.StoppedBy)
+	fmt.Fprintf(w, "errors       %d\n", r.Errors)
+	fmt.Fprintf(w, "elapsed      %.3fs\n", r.ElapsedSec)
+	fmt.Fprintf(w, "throughput   %.1f req/s\n", r.Throughput)
+	fmt.Fprintf(w, "latency      p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
+	keys := make([]string, 0, len(r.Status))
+	for k := range r.Status {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, r.Status[k]))
+	}
+	fmt.Fprintf(w, "status       %s\n", strings.Join(parts, ", "))
+	for _, e := range r.ErrorExamples {
+		fmt.Fprintf(w, "error        %s\n", e)
+	}
+}

@@ -1,0 +1,109 @@
+package postgres
+
+// feedChannel is the NOTIFY channel of the revocation feed. Every statement that appends to the feed
+// notifies it with the new highest seq as payload; PostgreSQL delivers the notification when the statement's
+// transaction commits, and drops it if the transaction rolls back.
+const feedChannel = "latchkey_feed"
+
+// userColumns selects a whole account, its device ids included, so that every lookup is one round trip.
+// The devices are sorted in Go rather than in SQL, whose text order depends on the database's collation.
+const userColumns = `u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone,
+	u.metadata, u.wallet, coalesce(u.email, ''), u.password, coalesce(u.custom_id, ''),
+	u.create_time, u.update_time, u.verify_time, u.disable_time,
+	ARRAY(SELECT d.id FROM user_device d WHERE d.user_id = u.id)`
+
+const (
+	qUserByID       = `SELECT ` + userColumns + ` FROM users u WHERE u.id = $1`
+	qUserByDevice   = `SELECT ` + userColumns + ` FROM user_device ud JOIN users u ON u.id = ud.user_id WHERE ud.id = $1`
+	qUserByEmail    = `SELECT ` + userColumns + ` FROM users u WHERE u.email = $1`
+	qUserByCustom   = `SELECT ` + userColumns + ` FROM users u WHERE u.custom_id = $1`
+	qUserByUsername = `SELECT ` + userColumns + ` FROM users u WHERE u.username = $1`
+	qUserExists     = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+
+	// qCreateUser inserts the account and, when $7 is not NULL, its device, in one statement and so in one
+	// transaction: a unique violation on either insert leaves nothing behind. The device insert reads the
+	// account's id from the first insert's RETURNING, which also orders the foreign key check after it.
+	qCreateUser = `WITH nu AS (
+		INSERT INTO users (id, username, email, password, custom_id, create_time, update_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)
+		RETURNING id
+	)
+	INSERT INTO user_device (id, user_id) SELECT $7, nu.id FROM nu WHERE $7::text IS NOT NULL`
+
+	qSetDisableTime = `UPDATE users SET disable_time = $1 WHERE id = $2`
+)
+
+const sessionColumns = `id, user_id, create_time, refresh_time, expire_time, revoke_time, revoke_reason,
+	refresh_seq, vars, user_agent, client_ip`
+
+const (
+	qInsertSession = `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	qSessionByID     = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
+	qSessionExists   = `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`
+	qExtendSession   = `UPDATE sessions SET expire_time = GREATEST(expire_time, $1) WHERE id = $2`
+	qListUserSession = `SELECT ` + sessionColumns + ` FROM sessions
+		WHERE user_id = $1 AND revoke_time IS NULL AND expire_time > $2
+		ORDER BY create_time DESC, id DESC`
+
+	// qRefreshSession is the compare-and-swap: it matches only a live session (unrevoked, ExpireTime after
+	// the refresh) still at the expected seq, or at any seq when $5 is negative (storage.AnySeq). Concurrent
+	// refreshes queue on the row lock, and each re-checks the condition against the row its predecessor
+	// committed, so exactly one of them wins a given seq.
+	qRefreshSession = `UPDATE sessions
+		SET refresh_seq = refresh_seq + 1, refresh_time = $1, expire_time = GREATEST(expire_time, $2), vars = $3
+		WHERE id = $4 AND ($5 < 0 OR refresh_seq = $5) AND revoke_time IS NULL AND expire_time > $1
+		RETURNING ` + sessionColumns
+
+	// qRevokeSession revokes one session and appends its feed entry in one statement. The counter row is
+	// updated (and so locked until commit) only when the session was actually revoked, which makes feed
+	// appends commit in seq order: an append that waited for the lock reads the seq its predecessor
+	// committed. Revoking an already revoked session returns no row and writes nothing.
+	qRevokeSession = `WITH rev AS (
+		UPDATE sessions SET revoke_time = $1, revoke_reason = $2
+		WHERE id = $3 AND revoke_time IS NULL
+		RETURNING id, user_id, expire_time
+	), ctr AS (
+		UPDATE latchkey_feed_counter SET seq = seq + 1
+		WHERE EXISTS (SELECT 1 FROM rev)
+		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
+	), ins AS (
+		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time)
+		SELECT ctr.seq, rev.id, rev.user_id, rev.expire_time, $1 FROM rev CROSS JOIN ctr
+	)
+	SELECT ctr.seq, rev.user_id, rev.expire_time FROM rev CROSS JOIN ctr`
+
+	// qRevokeUserSessions revokes every live session of a user but those in $4 and appends their feed
+	// entries, numbered from the counter in one step, in one statement. The sessions are locked in id order
+	// first, so that two such statements for the same user cannot deadlock on each other's rows.
+	qRevokeUserSessions = `WITH target AS (
+		SELECT id FROM sessions
+		WHERE user_id = $3 AND revoke_time IS NULL AND expire_time > $1 AND id <> ALL ($4)
+		ORDER BY id
+		FOR UPDATE
+	), rev AS (
+		UPDATE sessions s SET revoke_time = $1, revoke_reason = $2
+		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
+		RETURNING s.id, s.expire_time
+	), ctr AS (
+		UPDATE latchkey_feed_counter SET seq = seq + (SELECT count(*) FROM rev)
+		WHERE EXISTS (SELECT 1 FROM rev)
+		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
+	), ins AS (
+		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time)
+		SELECT ctr.seq - count(*) OVER () + row_number() OVER (ORDER BY rev.id), rev.id, $3, rev.expire_time, $1
+		FROM rev CROSS JOIN ctr
+		RETURNING seq, session_id, expire_time
+	)
+	SELECT seq, session_id, expire_time FROM ins ORDER BY seq`
+
+	qRevocationsSince = `SELECT seq, session_id, user_id, expire_time, revoke_time FROM session_revocations
+		WHERE seq > $1 AND expire_time > $2 ORDER BY seq LIMIT $3`
+
+	// The sweeps delete in batches so that a large backlog does not hold many row locks, or write a burst of
+	// WAL, in one transaction.
+	qDeleteExpiredSessions = `DELETE FROM sessions WHERE id IN
+		(SELECT id FROM sessions WHERE expire_time < $1 LIMIT $2)`
+	qDeleteExpiredRevocations = `DELETE FROM session_revocations WHERE seq IN
+		(SELECT seq FROM session_revocations WHERE expire_time < $1 LIMIT $2)`
+)

@@ -1,0 +1,101 @@
+package storagetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+// Migratable is a backend that manages its own schema.
+type Migratable = storage.Backend
+
+// Schema lists what a backend's database holds: its tables and indexes, sorted, leaving out objects the
+// database engine itself owns (SQLite's sqlite_sequence, for example).
+type Schema struct {
+	Tables, Indexes []string
+}
+
+// MigrationTarget describes one backend to RunMigrations.
+type MigrationTarget struct {
+	// Open returns a fresh store on an empty, unmigrated database, closed at the test's cleanup.
+	Open func(t *testing.T) Migratable
+	// Count is the number of migrations the backend ships.
+	Count int
+	// Inspect reads the current schema.
+	Inspect func(t *testing.T, st Migratable) Schema
+	// Head is the schema at the newest migration; Base is what is left after reverting them all (the
+	// migrator's bookkeeping table and its index).
+	Head, Base Schema
+}
+
+// RunMigrations proves that a backend's migrations apply, revert completely and apply again: status before
+// and after, the schema at head and after a full revert, a second MigrateUp at head doing nothing, and the
+// schema at head being usable for every aggregate, feed included.
+func RunMigrations(t *testing.T, tgt MigrationTarget) {
+	ctx := t.Context()
+	st := tgt.Open(t)
+	applied := func(want int) {
+		t.Helper()
+		states, err := st.MigrateStatus(ctx)
+		if err != nil {
+			t.Fatalf("MigrateStatus: %v", err)
+		}
+		n := 0
+		for _, s := range states {
+			if s.Applied {
+				n++
+			}
+		}
+		if n != want || len(states) != tgt.Count {
+			t.Errorf("MigrateStatus = %+v, want %d of %d applied", states, want, tgt.Count)
+		}
+	}
+	schemaIs := func(what string, want Schema) {
+		t.Helper()
+		got := tgt.Inspect(t, st)
+		if !slices.Equal(got.Tables, want.Tables) {
+			t.Errorf("%s: tables = %v, want %v", what, got.Tables, want.Tables)
+		}
+		if want.Indexes != nil && !slices.Equal(got.Indexes, want.Indexes) {
+			t.Errorf("%s: indexes = %v, want %v", what, got.Indexes, want.Indexes)
+		}
+	}
+
+	applied(0)
+	for pass := range 2 {
+		ran, err := st.MigrateUp(ctx)
+		if err != nil {
+			t.Fatalf("pass %d: MigrateUp: %v", pass, err)
+		}
+		if len(ran) != tgt.Count {
+			t.Errorf("pass %d: MigrateUp applied %d migrations, want %d", pass, len(ran), tgt.Count)
+		}
+		applied(tgt.Count)
+		if again, err := st.MigrateUp(ctx); err != nil || len(again) != 0 {
+			t.Errorf("pass %d: MigrateUp at head = %d migrations, %v; want none", pass, len(again), err)
+		}
+		schemaIs("at head", tgt.Head)
+
+		// The schema at head must be usable, not just present.
+		now := time.Now().UTC()
+		u, err := st.CreateUser(ctx, storage.NewUser{ID: newID(), Username: "u", Kind: storage.IdentityDevice, Identity: "device-0001", Time: now})
+		if err != nil {
+			t.Fatalf("pass %d: CreateUser at head: %v", pass, err)
+		}
+		s := storage.Session{ID: newID(), UserID: u.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
+		if err := st.CreateSession(ctx, s); err != nil {
+			t.Fatalf("pass %d: CreateSession at head: %v", pass, err)
+		}
+		if rev, err := st.RevokeSession(ctx, s.ID, "logout", now); err != nil || rev == nil {
+			t.Fatalf("pass %d: RevokeSession at head = %+v, %v", pass, rev, err)
+		}
+
+		if _, err := st.MigrateDown(ctx, 0); err != nil {
+			t.Fatalf("pass %d: MigrateDown: %v", pass, err)
+		}
+		applied(0)
+		schemaIs("after reverting every migration", tgt.Base)
+	}
+}
