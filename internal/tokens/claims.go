@@ -22,7 +22,7 @@ func parseClaims(payload []byte) (Claims, error) {
 }
 
 func validateClaims(c Claims) (Claims, error) {
-	if c.ExpiresAt == 0 {
+	if c.ExpiresAt == 0 || c.RefreshSeq < 0 {
 		return Claims{}, ErrMalformed
 	}
 	if !canonicalUUID(c.UserID) {
@@ -52,7 +52,8 @@ func parseClaimsFast(s string) (Claims, bool) {
 		return c, false
 	}
 	if p.consume('}') {
-		return c, true
+		p.space()
+		return c, p.i == len(p.s)
 	}
 	seen := 0
 	for {
@@ -80,6 +81,9 @@ func parseClaimsFast(s string) (Claims, bool) {
 		case "vrs":
 			bit = 32
 			c.Vars, ok = p.vars()
+		case "rsq":
+			bit = 64
+			c.RefreshSeq, ok = p.int()
 		default:
 			// Unknown claims are legal; let encoding/json skip them.
 			return c, false
@@ -232,6 +236,7 @@ func parseClaimsSlow(payload []byte) (Claims, error) {
 		Vars     map[string]string `json:"vrs"`
 		Exp      *float64          `json:"exp"`
 		Iat      *float64          `json:"iat"`
+		Rsq      *float64          `json:"rsq"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return Claims{}, ErrMalformed
@@ -245,6 +250,9 @@ func parseClaimsSlow(payload []byte) (Claims, error) {
 		return Claims{}, ErrMalformed
 	}
 	if c.IssuedAt, ok = seconds(raw.Iat); !ok {
+		return Claims{}, ErrMalformed
+	}
+	if c.RefreshSeq, ok = seconds(raw.Rsq); !ok {
 		return Claims{}, ErrMalformed
 	}
 	return c, nil

@@ -35,6 +35,10 @@ type Claims struct {
 	Vars      map[string]string // vrs: session variables, nil when none
 	ExpiresAt int64             // exp, Unix seconds
 	IssuedAt  int64             // iat, Unix seconds
+	// RefreshSeq (rsq, a Latchkey claim, refresh tokens only) is the session's refresh count when the token
+	// was issued. With refresh-token rotation, only the newest refresh token of a session is current; an
+	// older one presented again is a replay. 0 and absent are the same (a first login, or a Nakama token).
+	RefreshSeq int64
 }
 
 // Key is one HMAC signing key. An empty ID means the key signs tokens without a `kid` header, as Nakama does.
@@ -234,7 +238,8 @@ func (kr *Keyring) keyFor(headerSeg string) (*keyState, error) {
 	return ks, nil
 }
 
-// appendClaims writes the payload JSON in Nakama's claim order: tid, uid, usn, vrs, exp, iat; empty
+// appendClaims writes the payload JSON in Nakama's claim order: tid, uid, usn, vrs, exp, iat (then
+// Latchkey's rsq); empty
 // strings and empty vars are omitted as Nakama's omitempty tags do.
 func appendClaims(b []byte, c *Claims) []byte {
 	b = append(b, '{')
@@ -285,6 +290,10 @@ func appendClaims(b []byte, c *Claims) []byte {
 	if c.IssuedAt != 0 {
 		field("iat")
 		b = strconv.AppendInt(b, c.IssuedAt, 10)
+	}
+	if c.RefreshSeq != 0 {
+		field("rsq")
+		b = strconv.AppendInt(b, c.RefreshSeq, 10)
 	}
 	return append(b, '}')
 }
