@@ -53,6 +53,9 @@ const usage = `Latchkey: Nakama-compatible authentication and sessions for games
 Usage:
   latchkey [serve] [flags]           start the server (the default command)
   latchkey migrate up|down|status    manage the database schema
+  latchkey users ban|unban USER_ID   ban or unban an account (takes effect on running servers)
+  latchkey sessions list|events --user USER_ID
+                                     a user's live sessions or security events
   latchkey version                   print the version
   latchkey help [command]            show help
 
@@ -96,6 +99,10 @@ func (a *App) Main(ctx context.Context, args []string) int {
 		err = a.serve(ctx, args)
 	case "migrate":
 		err = a.migrate(ctx, args)
+	case "users":
+		err = a.users(ctx, args)
+	case "sessions":
+		err = a.sessions(ctx, args)
 	case "version":
 		fmt.Fprintln(a.stdout, "latchkey", Version)
 	case "help":
@@ -140,6 +147,10 @@ func (a *App) help(topic string) int {
 		fmt.Fprint(a.stdout, serveUsage)
 	case "migrate":
 		fmt.Fprint(a.stdout, migrateUsage)
+	case "users":
+		fmt.Fprint(a.stdout, usersUsage)
+	case "sessions":
+		fmt.Fprint(a.stdout, sessionsUsage)
 	case "config":
 		fmt.Fprint(a.stdout, "Configuration keys (YAML key, flag --KEY, environment LATCHKEY_KEY):\n\n")
 		config.FormatKeys(a.stdout)

@@ -59,11 +59,35 @@ type SessionRefreshRequest struct {
 	Vars  map[string]string `json:"vars,omitempty"`
 }
 
-// SessionLogoutRequest is the body of POST /v2/session/logout. With neither token, every session of the
-// caller ends.
+// SessionLogoutRequest is the body of POST /v2/session/logout. Without a scope, Nakama's rules apply: the
+// named tokens' sessions end, and with neither token every session of the caller ends. Scope (Latchkey)
+// is "current" (the calling session), "others" (every other session of the caller) or "all".
 type SessionLogoutRequest struct {
 	Token        string `json:"token,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// SessionInfo describes one live session of the caller (Latchkey: GET /v2/account/sessions). Times are
+// RFC 3339 in UTC, as Nakama writes its timestamps.
+type SessionInfo struct {
+	ID          string `json:"id"`
+	CreateTime  string `json:"create_time"`
+	RefreshTime string `json:"refresh_time"`
+	ExpireTime  string `json:"expire_time"`
+	UserAgent   string `json:"user_agent"`
+	ClientIP    string `json:"client_ip"`
+	Current     bool   `json:"current"`
+}
+
+// SessionList is the answer of GET /v2/account/sessions, newest session first.
+type SessionList struct {
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+// SessionDeleteRequest names the session DELETE /v2/account/sessions/{id} ends.
+type SessionDeleteRequest struct {
+	ID string `json:"id"`
 }
 
 // User is a user's public profile as Nakama returns it.

@@ -2,6 +2,8 @@
 // loading from file, environment and flags, and its validation.
 package config
 
+import "strings"
+
 // Config is the whole server configuration. YAML keys (and the dotted flag and key names derived from them)
 // match Nakama's where Nakama has the setting, so an existing Nakama config file loads.
 type Config struct {
@@ -27,12 +29,43 @@ type SocketConfig struct {
 }
 
 // SessionConfig holds token keys and lifetimes.
+//
+// Without signing keys, tokens are signed and verified with EncryptionKey (or RefreshEncryptionKey) and carry
+// no `kid` header, exactly as Nakama's. With signing keys, new tokens are signed with the active key and carry
+// its id as their kid; tokens with a kid verify with the listed key of that id, and tokens without one still
+// verify with the encryption key, so Nakama's tokens and those issued before the keyring keep working.
 type SessionConfig struct {
-	EncryptionKey         string `yaml:"encryption_key"`
-	TokenExpirySec        int64  `yaml:"token_expiry_sec"`
-	RefreshEncryptionKey  string `yaml:"refresh_encryption_key"`
-	RefreshTokenExpirySec int64  `yaml:"refresh_token_expiry_sec"`
-	SingleSession         bool   `yaml:"single_session"`
+	EncryptionKey string `yaml:"encryption_key"`
+	// SigningKeys are "ID:SECRET" entries, split at the first colon (see ParseSigningKey).
+	SigningKeys           StringList `yaml:"signing_keys"`
+	ActiveKey             string     `yaml:"active_key"`
+	TokenExpirySec        int64      `yaml:"token_expiry_sec"`
+	RefreshEncryptionKey  string     `yaml:"refresh_encryption_key"`
+	RefreshSigningKeys    StringList `yaml:"refresh_signing_keys"`
+	RefreshActiveKey      string     `yaml:"refresh_active_key"`
+	RefreshTokenExpirySec int64      `yaml:"refresh_token_expiry_sec"`
+	SingleSession         bool       `yaml:"single_session"`
+	// RefreshRotation (Latchkey) makes every refresh supersede the refresh token it was given; a superseded
+	// token presented after RefreshReuseGraceSec ends the whole session. Off: Nakama's behaviour.
+	RefreshRotation      bool  `yaml:"refresh_rotation"`
+	RefreshReuseGraceSec int64 `yaml:"refresh_reuse_grace_sec"`
+}
+
+// SigningKey is one entry of session.signing_keys or session.refresh_signing_keys.
+type SigningKey struct {
+	ID     string // the token's kid header
+	Secret string
+}
+
+// ParseSigningKey splits an "ID:SECRET" entry at its first colon, so the secret may itself hold colons. ok is
+// false when there is no colon; k is then empty, because the whole entry may be a secret. It checks nothing
+// else; Validate does.
+func ParseSigningKey(entry string) (k SigningKey, ok bool) {
+	id, secret, ok := strings.Cut(entry, ":")
+	if !ok {
+		return SigningKey{}, false
+	}
+	return SigningKey{ID: id, Secret: secret}, true
 }
 
 // RuntimeConfig configures server code and the HTTP key that server-to-server calls use.

@@ -27,6 +27,8 @@ func Default() Config {
 			RefreshEncryptionKey:  "defaultrefreshencryptionkey",
 			RefreshTokenExpirySec: 3600,
 			SingleSession:         false,
+			RefreshRotation:       true,
+			RefreshReuseGraceSec:  10,
 		},
 		Runtime:  RuntimeConfig{HTTPKey: "defaulthttpkey"},
 		Database: DatabaseConfig{},

@@ -37,6 +37,10 @@ func TestKeys(t *testing.T) {
 		{Name: "socket.max_request_size_bytes", Type: "int", Default: "262144"},
 		{Name: "session.token_expiry_sec", Type: "int", Default: "60"},
 		{Name: "session.single_session", Type: "bool", Default: "false"},
+		{Name: "session.signing_keys", Type: "list", Default: "[]"},
+		{Name: "session.active_key", Type: "string", Default: `""`},
+		{Name: "session.refresh_signing_keys", Type: "list", Default: "[]"},
+		{Name: "session.refresh_active_key", Type: "string", Default: `""`},
 		{Name: "runtime.env", Type: "list", Default: "[]"},
 		{Name: "database.address", Type: "list", Default: "[]"},
 		{Name: "auth.bcrypt_cost", Type: "int", Default: "13"},
@@ -68,6 +72,7 @@ func TestEnvNames(t *testing.T) {
 		"data_dir":                 "LATCHKEY_DATA_DIR",
 		"session.token_expiry_sec": "LATCHKEY_SESSION_TOKEN_EXPIRY_SEC",
 		"runtime.http_key":         "LATCHKEY_RUNTIME_HTTP_KEY",
+		"session.signing_keys":     "LATCHKEY_SESSION_SIGNING_KEYS",
 	} {
 		if f, ok := lookupField(name); !ok || f.env != want {
 			t.Errorf("environment variable for %s = %q, want %q", name, f.env, want)

@@ -37,9 +37,10 @@ func errorOf(problems []string) error {
 //  4. flags --KEY VALUE or --KEY=VALUE, also with a single dash; a bool flag may be bare when no value
 //     follows (the next argument starts with "-" or there is none).
 //
-// A list key (runtime.env, database.address) set by the environment or by flags replaces the list from the
-// sources before; repeated flags each add an entry. In the environment a list has one entry per line, because
-// commas occur in the values (multi-host PostgreSQL URLs, JSON in runtime.env).
+// A list key (runtime.env, database.address, session.signing_keys, ...) set by the environment or by flags
+// replaces the list from the sources before; repeated flags each add an entry. In the environment a list has
+// one entry per line, because commas occur in the values (multi-host PostgreSQL URLs, JSON in runtime.env,
+// secrets).
 //
 // Arguments that are not flags are returned in rest, in order, as are -h, -help and --help; "--" ends the flags
 // and everything after it goes to rest. A nil getenv means an empty environment.

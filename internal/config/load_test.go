@@ -53,8 +53,12 @@ func TestDefault(t *testing.T) {
 		{"socket.read_timeout_ms", c.Socket.ReadTimeoutMs, 10000},
 		{"socket.write_timeout_ms", c.Socket.WriteTimeoutMs, 10000},
 		{"session.encryption_key", c.Session.EncryptionKey, "defaultencryptionkey"},
+		{"session.signing_keys", len(c.Session.SigningKeys), 0},
+		{"session.active_key", c.Session.ActiveKey, ""},
 		{"session.token_expiry_sec", c.Session.TokenExpirySec, int64(60)},
 		{"session.refresh_encryption_key", c.Session.RefreshEncryptionKey, "defaultrefreshencryptionkey"},
+		{"session.refresh_signing_keys", len(c.Session.RefreshSigningKeys), 0},
+		{"session.refresh_active_key", c.Session.RefreshActiveKey, ""},
 		{"session.refresh_token_expiry_sec", c.Session.RefreshTokenExpirySec, int64(3600)},
 		{"session.single_session", c.Session.SingleSession, false},
 		{"runtime.http_key", c.Runtime.HTTPKey, "defaulthttpkey"},
@@ -462,5 +466,111 @@ database:
 	}
 	if got := c.DatabaseAddress(); got != "root@localhost:26257" {
 		t.Errorf("DatabaseAddress() = %q", got)
+	}
+}
+
+func TestLoadSigningKeys(t *testing.T) {
+	const (
+		a = "secret-a-0123456789abcdefghijklmnop"
+		b = "secret-b-0123456789abcdefghijklmnop:with:colons"
+		r = "secret-r-0123456789abcdefghijklmnop"
+	)
+	file := writeFile(t, "keys.yaml", `
+session:
+  encryption_key: nakama-era-key
+  signing_keys:
+    - 2025-01-01:`+a+`
+    - "2025-06-01:`+b+`"
+  active_key: 2025-06-01
+  refresh_encryption_key: nakama-era-refresh-key
+  refresh_signing_keys: r1:`+r+`
+  refresh_active_key: r1
+`)
+	tests := []struct {
+		name                 string
+		args                 []string
+		env                  map[string]string
+		signing              StringList
+		active               string
+		refresh              StringList
+		refreshActive        string
+		encryption, rEncrypt string
+	}{
+		{
+			name:    "YAML list, and a single string for a list",
+			args:    []string{"--config", file},
+			signing: StringList{"2025-01-01:" + a, "2025-06-01:" + b}, active: "2025-06-01",
+			refresh: StringList{"r1:" + r}, refreshActive: "r1",
+			encryption: "nakama-era-key", rEncrypt: "nakama-era-refresh-key",
+		},
+		{
+			name: "environment, one entry per line, replaces the file's list",
+			args: []string{"--config", file},
+			env: map[string]string{
+				"LATCHKEY_SESSION_SIGNING_KEYS":         "k1:" + a + "\r\nk2:" + b + "\n",
+				"LATCHKEY_SESSION_ACTIVE_KEY":           "k2",
+				"LATCHKEY_SESSION_REFRESH_SIGNING_KEYS": "r2:" + r,
+				"LATCHKEY_SESSION_REFRESH_ACTIVE_KEY":   "r2",
+			},
+			signing: StringList{"k1:" + a, "k2:" + b}, active: "k2",
+			refresh: StringList{"r2:" + r}, refreshActive: "r2",
+			encryption: "nakama-era-key", rEncrypt: "nakama-era-refresh-key",
+		},
+		{
+			name: "repeated flags replace the file's list, then add entries",
+			args: []string{
+				"--config", file,
+				"--session.signing_keys", "k1:" + a, "--session.signing_keys=k2:" + b, "--session.active_key", "k1",
+				"--session.refresh_signing_keys", "r3:" + r, "--session.refresh_active_key=r3",
+			},
+			signing: StringList{"k1:" + a, "k2:" + b}, active: "k1",
+			refresh: StringList{"r3:" + r}, refreshActive: "r3",
+			encryption: "nakama-era-key", rEncrypt: "nakama-era-refresh-key",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := Load(tt.args, env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			s := c.Session
+			if !reflect.DeepEqual(s.SigningKeys, tt.signing) || s.ActiveKey != tt.active {
+				t.Errorf("signing_keys = %q, active_key = %q; want %q, %q", s.SigningKeys, s.ActiveKey, tt.signing, tt.active)
+			}
+			if !reflect.DeepEqual(s.RefreshSigningKeys, tt.refresh) || s.RefreshActiveKey != tt.refreshActive {
+				t.Errorf("refresh_signing_keys = %q, refresh_active_key = %q; want %q, %q",
+					s.RefreshSigningKeys, s.RefreshActiveKey, tt.refresh, tt.refreshActive)
+			}
+			if s.EncryptionKey != tt.encryption || s.RefreshEncryptionKey != tt.rEncrypt {
+				t.Errorf("encryption keys = %q, %q; want %q, %q", s.EncryptionKey, s.RefreshEncryptionKey, tt.encryption, tt.rEncrypt)
+			}
+			// Every form loads a keyring that validates, with the Nakama-era keys kept and warned about.
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadSigningKeysWrongShape(t *testing.T) {
+	// "- k1: secret" (a space after the colon) is a YAML mapping, not an ID:SECRET string.
+	path := writeFile(t, "c.yaml", "session:\n  signing_keys:\n    - k1: secret-in-a-mapping\n  active_key: [k1]\n")
+	_, _, err := Load([]string{"--config", path}, nil)
+	got := problems(t, err)
+	want := []string{
+		"c.yaml:3:5: session.signing_keys: want a string or a list of strings, got a list holding a mapping",
+		"c.yaml:4:15: session.active_key: want a string, got a list",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("problems = %q, want %d", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasSuffix(got[i], want[i]) {
+			t.Errorf("problem %d = %q, want it to end %q", i, got[i], want[i])
+		}
+	}
+	if strings.Contains(err.Error(), "secret-in-a-mapping") {
+		t.Errorf("problems quote a secret:\n%v", err)
 	}
 }

@@ -48,9 +48,22 @@ func (c Config) Validate() error {
 	if ss.RefreshEncryptionKey == "" {
 		add("session.refresh_encryption_key: must not be empty")
 	}
-	if ss.EncryptionKey != "" && ss.EncryptionKey == ss.RefreshEncryptionKey {
-		// Session and refresh tokens are told apart only by the key that verifies them.
-		add("session.refresh_encryption_key: must differ from session.encryption_key")
+	sessionSecrets := append([]namedSecret{{"session.encryption_key", ss.EncryptionKey}},
+		checkKeyring(add, "session.signing_keys", "session.active_key", ss.SigningKeys, ss.ActiveKey)...)
+	refreshSecrets := append([]namedSecret{{"session.refresh_encryption_key", ss.RefreshEncryptionKey}},
+		checkKeyring(add, "session.refresh_signing_keys", "session.refresh_active_key", ss.RefreshSigningKeys, ss.RefreshActiveKey)...)
+	// Session and refresh tokens are told apart only by the key that verifies them, so no secret may verify
+	// both kinds. Each clash is reported once, under the refresh key's name.
+	sessionBySecret := map[string]string{}
+	for _, s := range sessionSecrets {
+		if _, seen := sessionBySecret[s.secret]; !seen && s.secret != "" {
+			sessionBySecret[s.secret] = s.name
+		}
+	}
+	for _, r := range refreshSecrets {
+		if other, clash := sessionBySecret[r.secret]; clash {
+			add("%s: must differ from %s", r.name, other)
+		}
 	}
 	if ss.TokenExpirySec < 1 {
 		add("session.token_expiry_sec: must be at least 1, got %d", ss.TokenExpirySec)
@@ -82,27 +95,104 @@ func (c Config) Validate() error {
 	if c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31 {
 		add("auth.bcrypt_cost: must be between 4 and 31, got %d", c.Auth.BcryptCost)
 	}
+	if ss.RefreshReuseGraceSec < 0 {
+		add("session.refresh_reuse_grace_sec: must not be negative, got %d", ss.RefreshReuseGraceSec)
+	}
 	if c.Auth.MaxConcurrentHashes < 0 {
 		add("auth.max_concurrent_hashes: must not be negative, got %d", c.Auth.MaxConcurrentHashes)
 	}
 	return errorOf(p)
 }
 
-// Warnings returns one message per key still at Nakama's published default, which anyone can look up. Messages
-// name the key, never its value.
+// minSigningKeyBytes is the shortest secret accepted in a keyring: RFC 7518 (section 3.2) requires an HS256 key
+// at least as long as the hash output, 256 bits.
+const minSigningKeyBytes = 32
+
+// namedSecret is a secret with the name of the setting it came from, so that messages can name it instead.
+type namedSecret struct {
+	name, secret string
+}
+
+// checkKeyring reports the problems of one kind of token's keyring, the entries of listName and the id in
+// activeName, through add. It returns the entries' secrets, named by entry, for the check across kinds.
+// Messages name entries by index and never quote them: a mistyped entry may be all secret.
+func checkKeyring(add func(string, ...any), listName, activeName string, entries StringList, active string) []namedSecret {
+	var secrets []namedSecret
+	ids := map[string]int{} // every id written, valid or not, to its first entry
+	for i, e := range entries {
+		name := fmt.Sprintf("%s[%d]", listName, i)
+		k, ok := ParseSigningKey(e)
+		if !ok {
+			add("%s: must be ID:SECRET", name)
+			continue
+		}
+		if first, dup := ids[k.ID]; dup {
+			add("%s: id is already used by %s[%d]", name, listName, first)
+		} else {
+			ids[k.ID] = i
+			if !validKeyID(k.ID) {
+				add("%s: id must be 1 to 64 letters, digits, '.', '_' or '-'", name)
+			}
+		}
+		switch {
+		case k.Secret == "":
+			add("%s: secret must not be empty", name)
+			continue
+		case len(k.Secret) < minSigningKeyBytes:
+			add("%s: secret must be at least %d bytes", name, minSigningKeyBytes)
+		}
+		secrets = append(secrets, namedSecret{name, k.Secret})
+	}
+	_, known := ids[active]
+	switch {
+	case len(entries) == 0 && active != "":
+		add("%s: must be empty when %s is empty", activeName, listName)
+	case len(entries) > 0 && active == "":
+		add("%s: must be set to the id of the %s entry that signs new tokens", activeName, listName)
+	case len(entries) > 0 && !known:
+		add("%s: must be the id of an entry in %s", activeName, listName)
+	}
+	return secrets
+}
+
+// validKeyID reports whether id is a usable kid: 1 to 64 characters from [A-Za-z0-9._-].
+func validKeyID(id string) bool {
+	if len(id) < 1 || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Warnings returns one message per key still at Nakama's published default, which anyone can look up, and one
+// per token encryption key shorter than a keyring allows. Messages name the key, never its value.
 func (c Config) Warnings() []string {
 	def := Default()
 	var w []string
 	for _, s := range []struct {
 		name, got, dflt, risk string
+		keyring               string // for a token key: the keyring to sign with instead of a short key
 	}{
-		{"socket.server_key", c.Socket.ServerKey, def.Socket.ServerKey, "any client can authenticate"},
-		{"runtime.http_key", c.Runtime.HTTPKey, def.Runtime.HTTPKey, "anyone can make server-to-server calls"},
-		{"session.encryption_key", c.Session.EncryptionKey, def.Session.EncryptionKey, "anyone can forge session tokens"},
-		{"session.refresh_encryption_key", c.Session.RefreshEncryptionKey, def.Session.RefreshEncryptionKey, "anyone can forge refresh tokens"},
+		{"socket.server_key", c.Socket.ServerKey, def.Socket.ServerKey, "any client can authenticate", ""},
+		{"runtime.http_key", c.Runtime.HTTPKey, def.Runtime.HTTPKey, "anyone can make server-to-server calls", ""},
+		{"session.encryption_key", c.Session.EncryptionKey, def.Session.EncryptionKey, "anyone can forge session tokens", "session.signing_keys"},
+		{"session.refresh_encryption_key", c.Session.RefreshEncryptionKey, def.Session.RefreshEncryptionKey, "anyone can forge refresh tokens", "session.refresh_signing_keys"},
 	} {
-		if s.got == s.dflt {
+		switch {
+		case s.got == s.dflt:
 			w = append(w, fmt.Sprintf("%s is still Nakama's published default, so %s; set a value of your own", s.name, s.risk))
+		case s.keyring != "" && s.got != "" && len(s.got) < minSigningKeyBytes:
+			// A short key is not an error, so that a studio moving from Nakama can keep verifying the
+			// tokens its players already hold.
+			w = append(w, fmt.Sprintf("%s is shorter than %d bytes, which makes forging tokens by guessing it easier; "+
+				"sign with %s, and once the tokens this key signed have expired, replace it with %d or more random bytes",
+				s.name, minSigningKeyBytes, s.keyring, minSigningKeyBytes))
 		}
 	}
 	return w

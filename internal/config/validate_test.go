@@ -140,13 +140,51 @@ func TestWarnings(t *testing.T) {
 
 	c := Default()
 	c.Socket.ServerKey, c.Runtime.HTTPKey = "s1", "s2"
-	c.Session.EncryptionKey, c.Session.RefreshEncryptionKey = "s3", "s4"
+	c.Session.EncryptionKey, c.Session.RefreshEncryptionKey = strings.Repeat("3", 32), strings.Repeat("4", 32)
 	if got := c.Warnings(); len(got) != 0 {
 		t.Errorf("Warnings() with private keys = %q, want none", got)
 	}
 	c.Runtime.HTTPKey = def.Runtime.HTTPKey
 	if got := c.Warnings(); len(got) != 1 || !strings.HasPrefix(got[0], "runtime.http_key ") {
 		t.Errorf("Warnings() = %q, want only runtime.http_key", got)
+	}
+}
+
+func TestWarningsShortTokenKeys(t *testing.T) {
+	c := Default()
+	c.Socket.ServerKey, c.Runtime.HTTPKey = "s1", "s2"
+	// A Nakama deployment's own short keys: accepted, so its players stay logged in, but warned about.
+	c.Session.EncryptionKey, c.Session.RefreshEncryptionKey = "studio-session-key", "studio-refresh-key"
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() with short encryption keys = %v, want nil", err)
+	}
+	got := c.Warnings()
+	want := []string{
+		"session.encryption_key is shorter than 32 bytes",
+		"session.refresh_encryption_key is shorter than 32 bytes",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Warnings() = %q, want %d warnings", got, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("warning %d = %q, want prefix %q", i, got[i], want[i])
+		}
+		if strings.Contains(got[i], "studio-") {
+			t.Errorf("warning %q contains a key", got[i])
+		}
+	}
+	// The Nakama defaults, also short, get the default warning only.
+	for _, w := range Default().Warnings() {
+		if strings.Contains(w, "shorter") {
+			t.Errorf("Default().Warnings() has %q, want only the default-key warnings", w)
+		}
+	}
+	// 32 bytes is enough.
+	c.Session.EncryptionKey = strings.Repeat("k", 31)
+	c.Session.RefreshEncryptionKey = strings.Repeat("r", 32)
+	if got := c.Warnings(); len(got) != 1 || !strings.HasPrefix(got[0], "session.encryption_key ") {
+		t.Errorf("Warnings() with 31- and 32-byte keys = %q, want one for session.encryption_key", got)
 	}
 }
 
@@ -202,6 +240,148 @@ func TestStringListUnmarshal(t *testing.T) {
 		}
 		if !tt.wantErr && !reflect.DeepEqual(v.A, tt.want) {
 			t.Errorf("Unmarshal(%q) = %#v, want %#v", tt.in, v.A, tt.want)
+		}
+	}
+}
+
+func TestValidateSigningKeys(t *testing.T) {
+	// Secrets are distinct and long, so that a message quoting one is caught below.
+	s1 := "secret-one-0123456789abcdefghijkl"   // 33 bytes
+	s2 := "secret-two-0123456789abcdefghijkl"   // 33 bytes
+	r1 := "secret-refresh-0123456789abcdefgh"   // 33 bytes
+	short := "secret-short-0123456789abcdefgh"  // 31 bytes
+	exact := "secret-exact-0123456789abcdefghi" // 32 bytes
+	if len(short) != 31 || len(exact) != 32 {
+		t.Fatalf("test secrets have lengths %d and %d, want 31 and 32", len(short), len(exact))
+	}
+	keyring := func(c *Config, active string, entries ...string) {
+		c.Session.SigningKeys, c.Session.ActiveKey = entries, active
+	}
+	refreshKeyring := func(c *Config, active string, entries ...string) {
+		c.Session.RefreshSigningKeys, c.Session.RefreshActiveKey = entries, active
+	}
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		want   []string // prefixes of every problem, in order; none for valid
+	}{
+		{"one key", func(c *Config) { keyring(c, "k1", "k1:"+s1) }, nil},
+		{"rotated", func(c *Config) { keyring(c, "k2", "k1:"+s1, "k2:"+s2) }, nil},
+		{"both kinds, ids may repeat across kinds", func(c *Config) {
+			keyring(c, "k1", "k1:"+s1)
+			refreshKeyring(c, "k1", "k1:"+r1)
+		}, nil},
+		{"secret holding colons", func(c *Config) { keyring(c, "k1", "k1:"+s1+":x:y") }, nil},
+		{"32-byte secret", func(c *Config) { keyring(c, "k1", "k1:"+exact) }, nil},
+		{"id of every allowed kind, 64 long", func(c *Config) {
+			id := "Az09._-" + strings.Repeat("x", 57)
+			keyring(c, id, id+":"+s1)
+		}, nil},
+		{"keyring secret equal to its own kind's encryption key", func(c *Config) {
+			c.Session.EncryptionKey = s1
+			keyring(c, "k1", "k1:"+s1)
+		}, nil},
+		{"entry without colon", func(c *Config) { keyring(c, "k1", "k1:"+s1, s2) },
+			[]string{"session.signing_keys[1]: must be ID:SECRET"}},
+		{"empty secret", func(c *Config) { keyring(c, "k1", "k1:"+s1, "k2:") },
+			[]string{"session.signing_keys[1]: secret must not be empty"}},
+		{"short secret", func(c *Config) { keyring(c, "k1", "k1:"+short) },
+			[]string{"session.signing_keys[0]: secret must be at least 32 bytes"}},
+		{"empty id", func(c *Config) { keyring(c, "k1", "k1:"+s1, ":"+s2) },
+			[]string{"session.signing_keys[1]: id must be 1 to 64 letters, digits, '.', '_' or '-'"}},
+		{"id with a space", func(c *Config) { keyring(c, "k1", "k1:"+s1, "k 2:"+s2) },
+			[]string{"session.signing_keys[1]: id must be"}},
+		{"id of 65", func(c *Config) {
+			id := strings.Repeat("x", 65)
+			keyring(c, id, id+":"+s1)
+		}, []string{"session.signing_keys[0]: id must be"}},
+		{"bad id and short secret in one entry", func(c *Config) { keyring(c, "k/1", "k/1:"+short) },
+			[]string{"session.signing_keys[0]: id must be", "session.signing_keys[0]: secret must be at least 32 bytes"}},
+		{"duplicate id", func(c *Config) { keyring(c, "k1", "k1:"+s1, "k2:"+s2, "k1:"+exact) },
+			[]string{"session.signing_keys[2]: id is already used by session.signing_keys[0]"}},
+		{"no active key", func(c *Config) { keyring(c, "", "k1:"+s1) },
+			[]string{"session.active_key: must be set to the id of the session.signing_keys entry that signs new tokens"}},
+		{"unknown active key", func(c *Config) { keyring(c, "k2", "k1:"+s1) },
+			[]string{"session.active_key: must be the id of an entry in session.signing_keys"}},
+		{"active key without keyring", func(c *Config) { keyring(c, "k1") },
+			[]string{"session.active_key: must be empty when session.signing_keys is empty"}},
+		{"refresh: no active key", func(c *Config) { refreshKeyring(c, "", "r1:"+r1) },
+			[]string{"session.refresh_active_key: must be set to the id of the session.refresh_signing_keys entry"}},
+		{"refresh: active key without keyring", func(c *Config) { refreshKeyring(c, "r1") },
+			[]string{"session.refresh_active_key: must be empty when session.refresh_signing_keys is empty"}},
+		{"refresh: short secret", func(c *Config) { refreshKeyring(c, "r1", "r1:"+short) },
+			[]string{"session.refresh_signing_keys[0]: secret must be at least 32 bytes"}},
+		{"secret in both keyrings", func(c *Config) {
+			keyring(c, "k1", "k1:"+s1, "k2:"+s2)
+			refreshKeyring(c, "r1", "r1:"+r1, "r2:"+s2)
+		}, []string{"session.refresh_signing_keys[1]: must differ from session.signing_keys[1]"}},
+		{"refresh keyring secret equal to session.encryption_key", func(c *Config) {
+			c.Session.EncryptionKey = s1
+			refreshKeyring(c, "r1", "r1:"+s1)
+		}, []string{"session.refresh_signing_keys[0]: must differ from session.encryption_key"}},
+		{"session keyring secret equal to session.refresh_encryption_key", func(c *Config) {
+			c.Session.RefreshEncryptionKey = s1
+			keyring(c, "k1", "k1:"+s1)
+		}, []string{"session.refresh_encryption_key: must differ from session.signing_keys[0]"}},
+		{"every problem at once", func(c *Config) {
+			keyring(c, "k9", s1, "k1:", "bad id:"+short, "k1:"+s2)
+			refreshKeyring(c, "", "r1:"+s2)
+		}, []string{
+			"session.signing_keys[0]: must be ID:SECRET",
+			"session.signing_keys[1]: secret must not be empty",
+			"session.signing_keys[2]: id must be",
+			"session.signing_keys[2]: secret must be at least 32 bytes",
+			"session.signing_keys[3]: id is already used by session.signing_keys[1]",
+			"session.active_key: must be the id of an entry",
+			"session.refresh_active_key: must be set",
+			"session.refresh_signing_keys[0]: must differ from session.signing_keys[3]",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.modify(&c)
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			got := problems(t, err)
+			if len(got) != len(tt.want) {
+				t.Errorf("got %d problems, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
+			}
+			for i := range min(len(got), len(tt.want)) {
+				if !strings.HasPrefix(got[i], tt.want[i]) {
+					t.Errorf("problem %d = %q, want prefix %q", i, got[i], tt.want[i])
+				}
+			}
+			// "secret-" starts every test secret; no message may quote any part of one.
+			if text := err.Error(); strings.Contains(text, "secret-") {
+				t.Errorf("problems quote a secret:\n%s", text)
+			}
+		})
+	}
+}
+
+func TestParseSigningKey(t *testing.T) {
+	tests := []struct {
+		entry  string
+		want   SigningKey
+		wantOK bool
+	}{
+		{"k1:abc", SigningKey{ID: "k1", Secret: "abc"}, true},
+		{"k1:a:b:c", SigningKey{ID: "k1", Secret: "a:b:c"}, true},
+		{":abc", SigningKey{ID: "", Secret: "abc"}, true},
+		{"k1:", SigningKey{ID: "k1", Secret: ""}, true},
+		{"no-colon-so-maybe-all-secret", SigningKey{}, false},
+		{"", SigningKey{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseSigningKey(tt.entry)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("ParseSigningKey(%q) = %+v, %v; want %+v, %v", tt.entry, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }

@@ -75,6 +75,8 @@ var wireErrors = []struct {
 	{sessions.ErrBanned, api.CodePermissionDenied, "User account banned."},
 	{sessions.ErrLogoutTokenInvalid, api.CodeInvalidArgument, "Session token invalid."},
 	{sessions.ErrLogoutRefreshInvalid, api.CodeInvalidArgument, "Refresh token invalid."},
+	{sessions.ErrLogoutScope, api.CodeInvalidArgument, "Invalid logout scope, must be current, others or all."}, // (Latchkey)
+	{sessions.ErrSessionNotFound, api.CodeNotFound, "Session not found."},                                       // (Latchkey)
 
 	// The database cannot be reached: requests that need it fail cleanly and can be retried, while requests
 	// that only validate a token keep being served from memory. (Latchkey)

@@ -158,7 +158,7 @@ func (a *API) sessionRefresh(w http.ResponseWriter, r *http.Request) error {
 		if err := checkVars(req.Vars); err != nil {
 			return nil, err
 		}
-		is, err := a.sessions.Refresh(ctx, req.Token, req.Vars)
+		is, err := a.sessions.Refresh(ctx, req.Token, req.Vars, clientMeta(r))
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,38 @@ func (a *API) sessionLogout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp, err := call(a, r.Context(), "sessionlogout", req, func(ctx context.Context, req *api.SessionLogoutRequest) (*api.Empty, error) {
-		if err := a.sessions.Logout(ctx, callerFrom(ctx).UserID, req.Token, req.RefreshToken); err != nil {
+		if err := a.sessions.Logout(ctx, callerFrom(ctx), req.Token, req.RefreshToken, req.Scope, clientMeta(r)); err != nil {
+			return nil, err
+		}
+		return &api.Empty{}, nil
+	})
+	return respond(w, resp, err)
+}
+
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
+	resp, err := call(a, r.Context(), "listsessions", &api.Empty{}, func(ctx context.Context, _ *api.Empty) (*api.SessionList, error) {
+		caller := callerFrom(ctx)
+		list, err := a.sessions.List(ctx, caller.UserID)
+		if err != nil {
+			return nil, err
+		}
+		out := &api.SessionList{Sessions: make([]api.SessionInfo, len(list))}
+		for i, s := range list {
+			out.Sessions[i] = api.SessionInfo{
+				ID: s.ID, CreateTime: timestamp(s.CreateTime), RefreshTime: timestamp(s.RefreshTime),
+				ExpireTime: timestamp(s.ExpireTime), UserAgent: s.UserAgent, ClientIP: s.ClientIP,
+				Current: s.ID == caller.TokenID,
+			}
+		}
+		return out, nil
+	})
+	return respond(w, resp, err)
+}
+
+func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	req := &api.SessionDeleteRequest{ID: r.PathValue("id")}
+	resp, err := call(a, r.Context(), "deletesession", req, func(ctx context.Context, req *api.SessionDeleteRequest) (*api.Empty, error) {
+		if err := a.sessions.End(ctx, callerFrom(ctx).UserID, req.ID, clientMeta(r)); err != nil {
 			return nil, err
 		}
 		return &api.Empty{}, nil

@@ -23,6 +23,8 @@ func (a *API) routes() []route {
 		{"POST", "/v2/session/logout", authSession, a.sessionLogout},
 		{"GET", "/v2/account", authSession, a.getAccount},
 		{"PUT", "/v2/account", authSession, a.updateAccount},
+		{"GET", "/v2/account/sessions", authSession, a.listSessions},
+		{"DELETE", "/v2/account/sessions/{id}", authSession, a.deleteSession},
 	}
 }
 

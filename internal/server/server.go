@@ -18,7 +18,6 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
-	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
 // Backend is a store that can also manage its schema.
@@ -94,15 +93,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	for _, m := range applied {
 		log.Info("applied migration", "version", m.Version, "name", m.Name)
 	}
-	skeys, err := tokens.NewKeyring(tokens.Key{Secret: []byte(cfg.Session.EncryptionKey)})
+	skeys, rkeys, err := Keyrings(cfg.Session)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("session keys: %w", err)
-	}
-	rkeys, err := tokens.NewKeyring(tokens.Key{Secret: []byte(cfg.Session.RefreshEncryptionKey)})
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("refresh keys: %w", err)
+		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st}
 	cacheTTL := accountCacheTTL
@@ -117,7 +111,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		TokenExpiry:   time.Duration(cfg.Session.TokenExpirySec) * time.Second,
 		RefreshExpiry: time.Duration(cfg.Session.RefreshTokenExpirySec) * time.Second,
 		SingleSession: cfg.Session.SingleSession,
-	}, sessions.Deps{Store: st, Users: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log})
+		Rotation:      cfg.Session.RefreshRotation,
+		ReuseGrace:    time.Duration(cfg.Session.RefreshReuseGraceSec) * time.Second,
+	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log})
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)

@@ -65,10 +65,10 @@ func TestLocalRevocationKeepsWatermark(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := a.Logout(ctx, ua.ID, sa.Token, ""); err != nil { // feed entry 1, written by A
+	if err := a.Logout(ctx, sa.Claims, sa.Token, "", "", Meta{}); err != nil { // feed entry 1, written by A
 		t.Fatal(err)
 	}
-	if err := b.Logout(ctx, ub.ID, sb.Token, ""); err != nil { // feed entry 2, written by B
+	if err := b.Logout(ctx, sb.Claims, sb.Token, "", "", Meta{}); err != nil { // feed entry 2, written by B
 		t.Fatal(err)
 	}
 	if _, err := b.Validate(sb.Token); !errors.Is(err, ErrRevoked) {
@@ -102,7 +102,7 @@ func TestFollowPolls(t *testing.T) {
 		t.Fatal(err)
 	}
 	go b.Follow(ctx, 20*time.Millisecond)
-	if err := a.Logout(ctx, u.ID, s.Token, ""); err != nil {
+	if err := a.Logout(ctx, s.Claims, s.Token, "", "", Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -36,6 +36,18 @@ var (
 	// verify or belongs to someone else.
 	ErrLogoutTokenInvalid   = errors.New("logout: session token invalid")
 	ErrLogoutRefreshInvalid = errors.New("logout: refresh token invalid")
+	// ErrLogoutScope rejects a logout scope other than current, others and all.
+	ErrLogoutScope = errors.New("logout: unknown scope")
+	// ErrSessionNotFound: the session to end does not exist, is not the caller's, or has already ended.
+	ErrSessionNotFound = errors.New("session not found")
+)
+
+// Logout scopes (POST /v2/session/logout `scope`).
+const (
+	ScopeNakama  = ""        // Nakama's per-field behaviour: the named tokens' sessions, or all when none named
+	ScopeCurrent = "current" // the calling session
+	ScopeOthers  = "others"  // every session of the caller but the calling one
+	ScopeAll     = "all"     // every session of the caller
 )
 
 // Config holds token lifetimes.
@@ -44,6 +56,13 @@ type Config struct {
 	RefreshExpiry time.Duration
 	// SingleSession ends a user's other sessions whenever they authenticate.
 	SingleSession bool
+	// Rotation makes every refresh supersede the refresh token it was given: presenting a superseded token
+	// again after ReuseGrace ends the whole session as a probable theft. Without it, a refresh token stays
+	// usable until it expires, as in Nakama.
+	Rotation bool
+	// ReuseGrace is how long after a rotation the superseded refresh token still answers, with the same
+	// successor pair, so that a retried request or two racing refreshes of one client are not punished.
+	ReuseGrace time.Duration
 }
 
 // Deps are the manager's collaborators.
@@ -55,6 +74,8 @@ type Deps struct {
 	Clock       func() time.Time
 	Rand        io.Reader // crypto/rand when nil
 	Logger      *slog.Logger
+	// Events records security events; nil records none.
+	Events storage.Events
 }
 
 // Manager issues, refreshes, validates and revokes sessions.
@@ -68,13 +89,14 @@ type Manager struct {
 	rand  io.Reader
 	log   *slog.Logger
 	deny  *Denylist
+	evs   storage.Events
 }
 
 // New returns a Manager. Call Load before serving, so that revocations survive restarts.
 func New(cfg Config, d Deps) *Manager {
 	m := &Manager{
 		cfg: cfg, store: d.Store, users: d.Users, skeys: d.SessionKeys, rkeys: d.RefreshKeys,
-		clock: d.Clock, rand: d.Rand, log: d.Logger, deny: NewDenylist(),
+		clock: d.Clock, rand: d.Rand, log: d.Logger, deny: NewDenylist(), evs: d.Events,
 	}
 	if m.clock == nil {
 		m.clock = time.Now
@@ -103,7 +125,7 @@ type Issued struct {
 func (m *Manager) Issue(ctx context.Context, user *storage.User, vars map[string]string, meta Meta) (Issued, error) {
 	now := m.clock().UTC()
 	if m.cfg.SingleSession {
-		if _, err := m.RevokeUser(ctx, user.ID, nil, "single_session"); err != nil {
+		if _, err := m.RevokeUser(ctx, user.ID, nil, storage.EventSessionRevoked, "single_session", meta.ClientIP); err != nil {
 			return Issued{}, err
 		}
 	}
@@ -124,42 +146,55 @@ func (m *Manager) Issue(ctx context.Context, user *storage.User, vars map[string
 		}
 		return Issued{}, err
 	}
+	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
 	c := tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: exp, IssuedAt: now.Unix()}
-	return m.sign(c, rexp), nil
+	return m.sign(c, rexp, 0), nil
 }
 
-func (m *Manager) sign(c tokens.Claims, refreshExp int64) Issued {
+func (m *Manager) sign(c tokens.Claims, refreshExp, refreshSeq int64) Issued {
 	rc := c
 	rc.ExpiresAt = refreshExp
+	rc.RefreshSeq = refreshSeq
 	return Issued{Token: m.skeys.Sign(&c), RefreshToken: m.rkeys.Sign(&rc), Claims: c, RefreshExp: refreshExp}
+}
+
+// pairAt signs the pair a refresh at refreshTime produced for session s: the lifetimes count from the
+// refresh time, and the refresh token carries the session's refresh count. Because signing is
+// deterministic, calling it again for the same refresh gives the same pair, which is how a retried refresh
+// within the grace window gets the successor it missed.
+func (m *Manager) pairAt(s *storage.Session, u *storage.User, issuedAt int64) Issued {
+	at := s.RefreshTime.Unix()
+	exp := at + int64(m.cfg.TokenExpiry/time.Second)
+	rexp := at + int64(m.cfg.RefreshExpiry/time.Second)
+	seq := int64(0)
+	if m.cfg.Rotation {
+		seq = s.RefreshSeq
+	}
+	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: s.Vars, ExpiresAt: exp, IssuedAt: issuedAt}
+	return m.sign(c, rexp, seq)
 }
 
 // Refresh exchanges a refresh token for a new token pair of the same session. Non-empty vars replace the
 // session's variables; empty vars keep the refresh token's. The username and the ban state come from the
 // account, not from the old token.
-func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[string]string) (Issued, error) {
+//
+// With rotation on, the pair carries the session's new refresh count and supersedes the token presented:
+// presenting the superseded token again within the grace window returns the same successor pair; after
+// it, or presenting any older token, ends the session (a refresh token was copied) and fails.
+func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[string]string, meta Meta) (Issued, error) {
 	if refreshToken == "" {
 		return Issued{}, ErrRefreshTokenRequired
 	}
 	now := m.clock().UTC()
 	rc, err := m.rkeys.Verify(refreshToken, now.Unix())
-	if err != nil || m.deny.Revoked(rc.TokenID) {
+	if err != nil {
 		return Issued{}, ErrRefreshTokenInvalid
 	}
 	if len(vars) == 0 {
 		vars = rc.Vars
 	}
 	vars = cloneVars(vars)
-	s, err := m.store.SessionByID(ctx, rc.TokenID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return Issued{}, ErrRefreshTokenInvalid
-	}
-	if err != nil {
-		return Issued{}, err
-	}
-	if s.Revoked() || s.UserID != rc.UserID {
-		return Issued{}, ErrRefreshTokenInvalid
-	}
+	// The account comes first, so that a banned player (whose sessions the ban ended) is told why.
 	u, err := m.users.UserByID(ctx, rc.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Issued{}, ErrUserNotFound
@@ -170,22 +205,63 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	if u.Banned() {
 		return Issued{}, ErrBanned
 	}
-	exp := now.Add(m.cfg.TokenExpiry).Unix()
-	rexp := now.Add(m.cfg.RefreshExpiry).Unix()
-	// Refreshes of one session do not exclude each other (Nakama lets a client refresh twice), so the
-	// update compares no sequence; it still fails if a revocation landed since the read above, and the
-	// revocation wins.
-	_, err = m.store.RefreshSession(ctx, storage.SessionRefresh{
-		ID: s.ID, ExpectSeq: storage.AnySeq, RefreshTime: now, ExpireTime: time.Unix(max(exp, rexp), 0).UTC(), Vars: vars,
-	})
-	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+	if m.deny.Revoked(rc.TokenID) {
 		return Issued{}, ErrRefreshTokenInvalid
 	}
-	if err != nil {
-		return Issued{}, err
+	// Two attempts: a refresh that loses a race with another refresh of the same token re-reads the
+	// session and is then served as a retry within the grace window.
+	for attempt := 0; ; attempt++ {
+		s, err := m.store.SessionByID(ctx, rc.TokenID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return Issued{}, ErrRefreshTokenInvalid
+		}
+		if err != nil {
+			return Issued{}, err
+		}
+		if s.Revoked() || s.UserID != rc.UserID {
+			return Issued{}, ErrRefreshTokenInvalid
+		}
+		expect := storage.AnySeq
+		if m.cfg.Rotation {
+			switch {
+			case rc.RefreshSeq == s.RefreshSeq:
+				expect = s.RefreshSeq
+			case rc.RefreshSeq == s.RefreshSeq-1 && !now.After(s.RefreshTime.Add(m.cfg.ReuseGrace)):
+				return m.pairAt(s, u, rc.IssuedAt), nil
+			case rc.RefreshSeq < s.RefreshSeq:
+				return Issued{}, m.reuseDetected(ctx, s, rc.RefreshSeq, meta)
+			default: // from the future: not a token this server issued for the session
+				return Issued{}, ErrRefreshTokenInvalid
+			}
+		}
+		exp := now.Add(m.cfg.TokenExpiry).Unix()
+		rexp := now.Add(m.cfg.RefreshExpiry).Unix()
+		ns, err := m.store.RefreshSession(ctx, storage.SessionRefresh{
+			ID: s.ID, ExpectSeq: expect, RefreshTime: now, ExpireTime: time.Unix(max(exp, rexp), 0).UTC(), Vars: vars,
+		})
+		if errors.Is(err, storage.ErrConflict) && m.cfg.Rotation && attempt == 0 {
+			continue // another refresh of this token won, or the session ended: decide on a fresh read
+		}
+		if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+			return Issued{}, ErrRefreshTokenInvalid
+		}
+		if err != nil {
+			return Issued{}, err
+		}
+		m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionRefreshed, UserID: u.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
+		return m.pairAt(ns, u, rc.IssuedAt), nil
 	}
-	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: vars, ExpiresAt: exp, IssuedAt: rc.IssuedAt}
-	return m.sign(c, rexp), nil
+}
+
+// reuseDetected ends a session whose superseded refresh token came back after the grace window.
+func (m *Manager) reuseDetected(ctx context.Context, s *storage.Session, presented int64, meta Meta) error {
+	m.log.Warn("refresh token reuse detected; session revoked", "user_id", s.UserID, "session_id", s.ID,
+		"presented_seq", presented, "current_seq", s.RefreshSeq)
+	if err := m.revoke(ctx, s.UserID, s.ID, storage.EventRefreshReuse,
+		fmt.Sprintf("refresh token %d presented after %d", presented, s.RefreshSeq), meta.ClientIP); err != nil {
+		return err
+	}
+	return ErrRefreshTokenInvalid
 }
 
 // Authenticate verifies a bearer session token: signature, expiry and the denylist, with no store read.
@@ -210,43 +286,105 @@ func (m *Manager) Validate(token string) (tokens.Claims, error) {
 	return c, nil
 }
 
-// Logout ends sessions for the caller. A session token or refresh token named in the body must verify and
-// belong to the caller; naming either ends its whole session (both tokens die). With neither named, every
-// session of the caller ends.
-func (m *Manager) Logout(ctx context.Context, callerID, token, refreshToken string) error {
+// Logout ends sessions of the caller, whose own session is callerSession.
+//
+// With ScopeNakama (no scope), the body's tokens decide, as in Nakama: a session token or refresh token
+// named must verify and belong to the caller, and naming either ends its whole session (both tokens die);
+// with neither named, every session of the caller ends. ScopeCurrent ends the calling session, ScopeOthers
+// every other session of the caller, ScopeAll every session; tokens named alongside a scope are checked
+// and their sessions ended too.
+func (m *Manager) Logout(ctx context.Context, caller tokens.Claims, token, refreshToken, scope string, meta Meta) error {
+	switch scope {
+	case ScopeNakama, ScopeCurrent, ScopeOthers, ScopeAll:
+	default:
+		return ErrLogoutScope
+	}
 	now := m.clock().Unix()
 	var ids []string
 	if token != "" {
 		c, err := m.skeys.Verify(token, now)
-		if err != nil || c.UserID != callerID {
+		if err != nil || c.UserID != caller.UserID {
 			return ErrLogoutTokenInvalid
 		}
 		ids = append(ids, c.TokenID)
 	}
 	if refreshToken != "" {
 		c, err := m.rkeys.Verify(refreshToken, now)
-		if err != nil || c.UserID != callerID {
+		if err != nil || c.UserID != caller.UserID {
 			return ErrLogoutRefreshInvalid
 		}
 		if len(ids) == 0 || ids[0] != c.TokenID {
 			ids = append(ids, c.TokenID)
 		}
 	}
-	if len(ids) == 0 {
-		_, err := m.RevokeUser(ctx, callerID, nil, "logout_all")
+	reason := "logout"
+	if scope != ScopeNakama {
+		reason = "logout " + scope
+	}
+	switch {
+	case scope == ScopeAll || (scope == ScopeNakama && len(ids) == 0):
+		_, err := m.RevokeUser(ctx, caller.UserID, nil, storage.EventLoggedOut, "logout all", meta.ClientIP)
 		return err
+	case scope == ScopeOthers:
+		keep := []string{caller.TokenID}
+		for _, id := range ids { // a token named in the body is ended even with scope "others"
+			if id != caller.TokenID {
+				if err := m.revoke(ctx, caller.UserID, id, storage.EventLoggedOut, reason, meta.ClientIP); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := m.RevokeUser(ctx, caller.UserID, keep, storage.EventLoggedOut, reason, meta.ClientIP)
+		return err
+	case scope == ScopeCurrent:
+		ids = append(ids, caller.TokenID)
 	}
 	for _, id := range ids {
-		if err := m.Revoke(ctx, id, "logout"); err != nil {
+		if err := m.revoke(ctx, caller.UserID, id, storage.EventLoggedOut, reason, meta.ClientIP); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Revoke ends one session. Ending an ended or unknown session is not an error.
+// List returns the user's live sessions, newest first.
+func (m *Manager) List(ctx context.Context, userID string) ([]storage.Session, error) {
+	return m.store.ListUserSessions(ctx, userID, m.clock().UTC())
+}
+
+// End ends one live session of the user (DELETE /v2/account/sessions/{id}). A session that does not
+// exist, is another user's or has already ended is ErrSessionNotFound, so that ids cannot be probed.
+func (m *Manager) End(ctx context.Context, userID, sessionID string, meta Meta) error {
+	s, err := m.store.SessionByID(ctx, sessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrSessionNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if s.UserID != userID || s.Revoked() || !s.ExpireTime.After(m.clock()) {
+		return ErrSessionNotFound
+	}
+	return m.revoke(ctx, userID, sessionID, storage.EventLoggedOut, "session deleted", meta.ClientIP)
+}
+
+// Revoke ends one session for server code or an administrator. Ending an ended or unknown session is not
+// an error.
 func (m *Manager) Revoke(ctx context.Context, sessionID, reason string) error {
-	rev, err := m.store.RevokeSession(ctx, sessionID, reason, m.clock().UTC())
+	s, err := m.store.SessionByID(ctx, sessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return m.revoke(ctx, s.UserID, sessionID, storage.EventSessionRevoked, reason, "")
+}
+
+// revoke ends one session and records why.
+func (m *Manager) revoke(ctx context.Context, userID, sessionID string, kind storage.EventKind, reason, clientIP string) error {
+	at := m.clock().UTC()
+	rev, err := m.store.RevokeSession(ctx, sessionID, reason, at)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil
@@ -254,18 +392,71 @@ func (m *Manager) Revoke(ctx context.Context, sessionID, reason string) error {
 		return err
 	case rev != nil:
 		m.deny.Add(*rev)
+		m.record(ctx, storage.Event{Time: at, Kind: kind, UserID: userID, SessionID: sessionID, ClientIP: clientIP, Reason: reason})
 	}
 	return nil
 }
 
-// RevokeUser ends every live session of a user except those in keep, and returns how many it ended.
-func (m *Manager) RevokeUser(ctx context.Context, userID string, keep []string, reason string) (int, error) {
-	revs, err := m.store.RevokeUserSessions(ctx, userID, keep, reason, m.clock().UTC())
+// RevokeUser ends every live session of a user except those in keep, records one event of the given kind
+// per session ended, and returns how many it ended.
+func (m *Manager) RevokeUser(ctx context.Context, userID string, keep []string, kind storage.EventKind, reason, clientIP string) (int, error) {
+	at := m.clock().UTC()
+	revs, err := m.store.RevokeUserSessions(ctx, userID, keep, reason, at)
 	if err != nil {
 		return 0, err
 	}
 	m.deny.Add(revs...)
+	evs := make([]storage.Event, len(revs))
+	for i, r := range revs {
+		evs[i] = storage.Event{Time: at, Kind: kind, UserID: userID, SessionID: r.SessionID, ClientIP: clientIP, Reason: reason}
+	}
+	m.record(ctx, evs...)
 	return len(revs), nil
+}
+
+// Ban disables the account and ends all its sessions at once: on this node immediately, on every other
+// node through the revocation feed. Banning a banned account ends any session it still has.
+func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {
+	at := m.clock().UTC()
+	if err := m.users.SetDisableTime(ctx, userID, at); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return 0, ErrUserNotFound
+		}
+		return 0, err
+	}
+	m.record(ctx, storage.Event{Time: at, Kind: storage.EventUserBanned, UserID: userID, Reason: reason})
+	return m.RevokeUser(ctx, userID, nil, storage.EventSessionRevoked, "ban", "")
+}
+
+// Unban enables the account again; its old sessions stay ended, so the player logs in afresh.
+func (m *Manager) Unban(ctx context.Context, userID, reason string) error {
+	if err := m.users.SetDisableTime(ctx, userID, time.Time{}); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrUserNotFound
+		}
+		return err
+	}
+	m.record(ctx, storage.Event{Time: m.clock().UTC(), Kind: storage.EventUserUnbanned, UserID: userID, Reason: reason})
+	return nil
+}
+
+// Events returns the user's security events, newest first; before > 0 pages backwards from that id.
+func (m *Manager) Events(ctx context.Context, userID string, before int64, limit int) ([]storage.Event, error) {
+	if m.evs == nil {
+		return nil, nil
+	}
+	return m.evs.ListEvents(ctx, userID, before, limit)
+}
+
+// record appends security events. The event log is an audit trail, not part of the operation: failing to
+// write it is logged and does not undo or fail what happened.
+func (m *Manager) record(ctx context.Context, evs ...storage.Event) {
+	if m.evs == nil || len(evs) == 0 {
+		return
+	}
+	if err := m.evs.AppendEvents(context.WithoutCancel(ctx), evs...); err != nil {
+		m.log.Warn("recording security events failed", "kind", evs[0].Kind, "user_id", evs[0].UserID, "count", len(evs), "err", err)
+	}
 }
 
 // Load fills the denylist from the store's revocation feed; call it once before serving.
@@ -331,8 +522,31 @@ func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
 		}
 		if now := m.clock(); now.Sub(lastPrune) >= time.Minute {
 			m.deny.Prune(now)
+			m.cleanUp(ctx, now.UTC())
 			lastPrune = now
 		}
+	}
+}
+
+// Retention of ended sessions and of security events. No token of a session can be valid after its
+// ExpireTime; the row is kept a day longer for administrators looking into an incident.
+const (
+	sessionRetention = 24 * time.Hour
+	eventRetention   = 90 * 24 * time.Hour
+)
+
+// cleanUp deletes what retention no longer needs. Every node runs it; the deletes are idempotent.
+func (m *Manager) cleanUp(ctx context.Context, now time.Time) {
+	if n, err := m.store.DeleteExpiredSessions(ctx, now.Add(-sessionRetention)); err != nil {
+		m.log.Warn("deleting expired sessions failed", "err", err)
+	} else if n > 0 {
+		m.log.Debug("deleted expired sessions", "count", n)
+	}
+	if m.evs == nil {
+		return
+	}
+	if _, err := m.evs.DeleteEventsBefore(ctx, now.Add(-eventRetention)); err != nil {
+		m.log.Warn("deleting old security events failed", "err", err)
 	}
 }
 

@@ -210,10 +210,49 @@ type FeedWatcher interface {
 	WatchFeed(ctx context.Context, wake func())
 }
 
+// EventKind names a security event.
+type EventKind string
+
+// Security event kinds.
+const (
+	EventSessionCreated   EventKind = "session_created"
+	EventSessionRefreshed EventKind = "session_refreshed"
+	EventLoggedOut        EventKind = "logged_out"      // the user ended the session (logout, DELETE session)
+	EventSessionRevoked   EventKind = "session_revoked" // ended by the server: ban, single_session, runtime code, admin
+	EventRefreshReuse     EventKind = "refresh_reuse_detected"
+	EventUserBanned       EventKind = "user_banned"
+	EventUserUnbanned     EventKind = "user_unbanned"
+)
+
+// Event is one entry of the security event log.
+type Event struct {
+	ID        int64 // assigned by the store, increasing with each append; ignored by AppendEvents
+	Time      time.Time
+	Kind      EventKind
+	UserID    string
+	SessionID string // empty for events about the account as a whole
+	ClientIP  string // empty when not made by a client request
+	Reason    string // short free text: the logout scope, "ban", "admin", ...
+}
+
+// Events is the security event log. It is append-only but for retention.
+type Events interface {
+	// AppendEvents stores the events in one transaction; the events of one call take increasing IDs in
+	// the order given. IDs are never reused, even after the newest events are deleted.
+	AppendEvents(ctx context.Context, evs ...Event) error
+	// ListEvents returns the user's events newest first (by ID): at most limit of them (limit < 1 is an
+	// error), and only those with ID < before when before > 0, so that callers can page backwards.
+	ListEvents(ctx context.Context, userID string, before int64, limit int) ([]Event, error)
+	// DeleteEventsBefore removes the events whose Time is before t (an event at exactly t is kept) and
+	// returns how many it removed.
+	DeleteEventsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Users
 	Sessions
+	Events
 	// Ping checks the backend is reachable.
 	Ping(ctx context.Context) error
 	Close() error

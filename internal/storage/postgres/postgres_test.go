@@ -121,7 +121,15 @@ func TestMigrations(t *testing.T) {
 			tables, indexes := schema(t, st.(*postgres.Store))
 			return storagetest.Schema{Tables: tables, Indexes: indexes}
 		},
-		Head: storagetest.Schema{Tables: []string{"latchkey_feed_counter", migrate.Table, "session_revocations", "sessions", "user_device", "users"}},
+		Head: storagetest.Schema{
+			Tables: []string{"latchkey_feed_counter", migrate.Table, "security_events", "session_revocations", "sessions", "user_device", "users"},
+			Indexes: []string{"latchkey_feed_counter_pkey", migrate.Table + "_pkey",
+				"security_events_event_time_idx", "security_events_pkey", "security_events_user_id_idx",
+				"session_revocations_expire_time_idx", "session_revocations_pkey",
+				"sessions_expire_time_idx", "sessions_pkey", "sessions_user_id_idx",
+				"user_device_pkey", "user_device_user_id_idx",
+				"users_custom_id_key", "users_email_key", "users_pkey", "users_username_key"},
+		},
 		Base: storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{migrate.Table + "_pkey"}},
 	})
 }
@@ -488,6 +496,11 @@ func TestErrUnavailable(t *testing.T) {
 			check("RevokeSession", err)
 			_, err = st.RevocationsSince(ctx, 0, base, 10)
 			check("RevocationsSince", err)
+			check("AppendEvents", st.AppendEvents(ctx, storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: newID()}))
+			_, err = st.ListEvents(ctx, newID(), 0, 10)
+			check("ListEvents", err)
+			_, err = st.DeleteEventsBefore(ctx, base)
+			check("DeleteEventsBefore", err)
 			_, err = st.MigrateUp(ctx)
 			check("MigrateUp", err)
 			t.Logf("error: %v", st.Ping(ctx))
@@ -533,6 +546,53 @@ func TestMalformedIDs(t *testing.T) {
 	revs, err := st.RevokeUserSessions(ctx, u.ID, []string{bad}, "logout_all", base)
 	if err != nil || len(revs) != 1 || revs[0].SessionID != s.ID {
 		t.Errorf("RevokeUserSessions with a malformed keep id = %+v, %v; want %s revoked", revs, err, s.ID)
+	}
+
+	// The event log: a malformed user id has no events, and callers never append one, so an append that
+	// names one (or a malformed session id) is an error that writes nothing.
+	if evs, err := st.ListEvents(ctx, bad, 0, 10); err != nil || len(evs) != 0 {
+		t.Errorf("ListEvents(%q) = %+v, %v; want none", bad, evs, err)
+	}
+	good := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: u.ID, SessionID: s.ID}
+	for _, ev := range []storage.Event{
+		{Time: base, Kind: storage.EventUserBanned, UserID: bad},
+		{Time: base, Kind: storage.EventSessionCreated, UserID: u.ID, SessionID: bad},
+	} {
+		if err := st.AppendEvents(ctx, good, ev); err == nil {
+			t.Errorf("AppendEvents(%+v) succeeded, want an error", ev)
+		}
+	}
+	if evs, err := st.ListEvents(ctx, u.ID, 0, 10); err != nil || len(evs) != 0 {
+		t.Errorf("events after rejected appends = %+v, %v; want none", evs, err)
+	}
+	// Upper-case hex is a UUID all the same, and reads back in canonical lower case.
+	upper := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: strings.ToUpper(u.ID), SessionID: strings.ToUpper(s.ID)}
+	if err := st.AppendEvents(ctx, upper); err != nil {
+		t.Fatalf("AppendEvents(upper-case ids): %v", err)
+	}
+	evs, err := st.ListEvents(ctx, strings.ToUpper(u.ID), 0, 10)
+	if err != nil || len(evs) != 1 || evs[0].UserID != u.ID || evs[0].SessionID != s.ID {
+		t.Errorf("ListEvents(upper-case id) = %+v, %v; want one event of %s, session %s", evs, err, u.ID, s.ID)
+	}
+}
+
+// TestAppendEventsAtomic checks that a batch the server rejects part way, here on a NUL byte that
+// PostgreSQL text cannot hold, leaves none of its events behind.
+func TestAppendEventsAtomic(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(t)
+	u := newID()
+	ok := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: u}
+	bad := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: u, Reason: "nul\x00byte"}
+	err := st.AppendEvents(ctx, ok, ok, bad)
+	if err == nil {
+		t.Fatal("AppendEvents with a NUL byte succeeded")
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("AppendEvents with a NUL byte: %v, want an error other than ErrUnavailable", err)
+	}
+	if evs, err := st.ListEvents(ctx, u, 0, 10); err != nil || len(evs) != 0 {
+		t.Errorf("events after a failed append = %+v, %v; want none", evs, err)
 	}
 }
 

@@ -107,3 +107,20 @@ const (
 	qDeleteExpiredRevocations = `DELETE FROM session_revocations WHERE seq IN
 		(SELECT seq FROM session_revocations WHERE expire_time < $1 LIMIT $2)`
 )
+
+const (
+	// qAppendEvents inserts a batch of events, passed as one array per column, in one statement and so in
+	// one transaction. Identity values are drawn as the rows leave the sort, so ids follow the order of the
+	// arrays. Ids travel as text so that an empty session id can become NULL.
+	qAppendEvents = `INSERT INTO security_events (event_time, kind, user_id, session_id, client_ip, reason)
+	SELECT e.event_time, e.kind, e.user_id::uuid, nullif(e.session_id, '')::uuid, e.client_ip, e.reason
+	FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+		WITH ORDINALITY AS e (event_time, kind, user_id, session_id, client_ip, reason, ord)
+	ORDER BY e.ord`
+
+	qListEvents = `SELECT id, event_time, kind, user_id, coalesce(session_id::text, ''), client_ip, reason
+	FROM security_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
+
+	qDeleteEventsBefore = `DELETE FROM security_events WHERE id IN
+		(SELECT id FROM security_events WHERE event_time < $1 LIMIT $2)`
+)

@@ -24,6 +24,9 @@ const (
 	qRevocationsSince
 	qDeleteExpiredSessions
 	qDeleteExpiredRevocations
+	qInsertEvent
+	qListEvents
+	qDeleteEventsBefore
 	numStmts
 )
 
@@ -69,4 +72,11 @@ var queries = [numStmts]string{
 		(SELECT rowid FROM sessions WHERE expire_time < ? LIMIT ?)`,
 	qDeleteExpiredRevocations: `DELETE FROM session_revocations WHERE seq IN
 		(SELECT seq FROM session_revocations WHERE expire_time < ? LIMIT ?)`,
+
+	qInsertEvent: `INSERT INTO security_events (event_time, kind, user_id, session_id, client_ip, reason)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+	qListEvents: `SELECT id, event_time, kind, user_id, session_id, client_ip, reason FROM security_events
+		WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+	qDeleteEventsBefore: `DELETE FROM security_events WHERE id IN
+		(SELECT id FROM security_events WHERE event_time < ? LIMIT ?)`,
 }

@@ -79,8 +79,13 @@ func TestMigrations(t *testing.T) {
 		},
 		Count:   len(all),
 		Inspect: inspect,
-		Head:    storagetest.Schema{Tables: []string{migrate.Table, "session_revocations", "sessions", "user_device", "users"}},
-		Base:    storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{}},
+		Head: storagetest.Schema{
+			Tables: []string{migrate.Table, "security_events", "session_revocations", "sessions", "user_device", "users"},
+			Indexes: []string{"security_events_event_time_idx", "security_events_user_id_idx",
+				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_id_idx",
+				"user_device_user_id_idx"},
+		},
+		Base: storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{}},
 	})
 }
 
@@ -224,4 +229,33 @@ func BenchmarkUserByID(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAppendEventsAtomic checks that a batch whose last insert fails leaves none of its events behind. A
+// trigger stands in for a failure, since SQLite itself accepts any event.
+func TestAppendEventsAtomic(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(t)
+	_, err := st.DB().ExecContext(ctx, `CREATE TRIGGER fail_event BEFORE INSERT ON security_events
+		WHEN NEW.reason = 'fail' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "00000000-0000-4000-8000-000000000001"
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ok := storage.Event{Time: at, Kind: storage.EventSessionCreated, UserID: user}
+	bad := storage.Event{Time: at, Kind: storage.EventSessionCreated, UserID: user, Reason: "fail"}
+	if err := st.AppendEvents(ctx, ok, ok, bad); err == nil {
+		t.Fatal("AppendEvents with a failing event succeeded")
+	}
+	if evs, err := st.ListEvents(ctx, user, 0, 10); err != nil || len(evs) != 0 {
+		t.Errorf("events after a failed append = %+v, %v; want none", evs, err)
+	}
+	// The write connection is usable again.
+	if err := st.AppendEvents(ctx, ok); err != nil {
+		t.Fatalf("AppendEvents after a failed one: %v", err)
+	}
+	if evs, err := st.ListEvents(ctx, user, 0, 10); err != nil || len(evs) != 1 {
+		t.Errorf("events = %+v, %v; want one", evs, err)
+	}
 }

@@ -32,7 +32,7 @@ type MigrationTarget struct {
 
 // RunMigrations proves that a backend's migrations apply, revert completely and apply again: status before
 // and after, the schema at head and after a full revert, a second MigrateUp at head doing nothing, and the
-// schema at head being usable for every aggregate, feed included.
+// schema at head being usable for every aggregate, feed and event log included.
 func RunMigrations(t *testing.T, tgt MigrationTarget) {
 	ctx := t.Context()
 	st := tgt.Open(t)
@@ -90,6 +90,13 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 		}
 		if rev, err := st.RevokeSession(ctx, s.ID, "logout", now); err != nil || rev == nil {
 			t.Fatalf("pass %d: RevokeSession at head = %+v, %v", pass, rev, err)
+		}
+		ev := storage.Event{Time: now, Kind: storage.EventLoggedOut, UserID: u.ID, SessionID: s.ID, Reason: "logout"}
+		if err := st.AppendEvents(ctx, ev); err != nil {
+			t.Fatalf("pass %d: AppendEvents at head: %v", pass, err)
+		}
+		if evs, err := st.ListEvents(ctx, u.ID, 0, 10); err != nil || len(evs) != 1 {
+			t.Fatalf("pass %d: ListEvents at head = %+v, %v; want one event", pass, evs, err)
 		}
 
 		if _, err := st.MigrateDown(ctx, 0); err != nil {

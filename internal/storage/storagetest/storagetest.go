@@ -42,12 +42,18 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ListUserSessions", testListUserSessions},
 		{"RevocationsSince", testRevocationsSince},
 		{"DeleteExpiredSessions", testDeleteExpiredSessions},
+		{"AppendAndListEvents", testAppendAndListEvents},
+		{"ListEventsPaging", testListEventsPaging},
+		{"EventsOutliveSessions", testEventsOutliveSessions},
+		{"DeleteEventsBefore", testDeleteEventsBefore},
+		{"AppendNoEvents", testAppendNoEvents},
 		{"Ping", testPing},
 		{"ConcurrentRefresh", testConcurrentRefresh},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentCreateSameDevice", testConcurrentCreateSameDevice},
 		{"ConcurrentCreateSameUsername", testConcurrentCreateSameUsername},
 		{"RefreshRacesRevoke", testRefreshRacesRevoke},
+		{"ConcurrentAppendEvents", testConcurrentAppendEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
