@@ -10,11 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
+	"github.com/latchkeyhq/latchkey/runtime"
 )
 
 // Version is the server version, set at build time with -ldflags "-X github.com/latchkeyhq/latchkey.Version=...".
@@ -25,17 +28,32 @@ type Options struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Modules are the studio's server code (see package runtime), loaded by serve before it listens.
+	Modules []runtime.InitModule
 }
 
 // App is one Latchkey program: the server and its subcommands.
 type App struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	modules        []runtime.InitModule
+}
+
+// Run is the whole main function of a Latchkey binary with the given modules: it runs the command line
+// (serve by default, and every subcommand of cmd/latchkey, with the same config and flags), stops
+// gracefully on SIGINT or SIGTERM, and exits with the command's status.
+//
+//	func main() { latchkey.Run(InitModule) }
+func Run(modules ...runtime.InitModule) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := New(Options{Modules: modules}).Main(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
 // New returns an App.
 func New(o Options) *App {
-	a := &App{stdout: o.Stdout, stderr: o.Stderr, getenv: o.Getenv}
+	a := &App{stdout: o.Stdout, stderr: o.Stderr, getenv: o.Getenv, modules: o.Modules}
 	if a.stdout == nil {
 		a.stdout = os.Stdout
 	}
@@ -198,7 +216,7 @@ func (a *App) serve(ctx context.Context, args []string) error {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
-	srv, err := server.New(ctx, cfg, server.Options{Logger: log})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Modules: a.modules})
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,8 @@ type RuntimeConfig struct {
 	HTTPKey string `yaml:"http_key"`
 	// Env entries are "key=value" strings, exposed to server code as the `env` context value.
 	Env []string `yaml:"env"`
+	// CallTimeoutMs (Latchkey) bounds every hook and RPC call.
+	CallTimeoutMs int `yaml:"call_timeout_ms"`
 }
 
 // DatabaseConfig selects the store. An empty Address means the embedded SQLite database in DataDir.

@@ -30,7 +30,7 @@ func Default() Config {
 			RefreshRotation:       true,
 			RefreshReuseGraceSec:  10,
 		},
-		Runtime:  RuntimeConfig{HTTPKey: "defaulthttpkey"},
+		Runtime:  RuntimeConfig{HTTPKey: "defaulthttpkey", CallTimeoutMs: 5000},
 		Database: DatabaseConfig{},
 		Logger:   LoggerConfig{Level: "info"},
 		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored

@@ -35,6 +35,7 @@ var descriptions = map[string]string{
 	"session.refresh_reuse_grace_sec":  "Seconds a superseded refresh token still returns the same successor pair (retries, racing refreshes).",
 	"runtime.http_key":                 "Key for server-to-server calls such as RPCs over HTTP.",
 	"runtime.env":                      "KEY=VALUE entries server code reads as its env; a later KEY wins.",
+	"runtime.call_timeout_ms":          "Deadline of every hook and RPC call; an overrun answers 504 and the server goes on.",
 	"database.address":                 "Database address (PostgreSQL URL); empty means embedded SQLite in data_dir.",
 	"logger.level":                     "Lowest level logged: debug, info, warn or error.",
 	"auth.bcrypt_cost":                 "Bcrypt cost for new password hashes (4-31); older hashes still verify.",

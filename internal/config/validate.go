@@ -98,6 +98,9 @@ func (c Config) Validate() error {
 	if ss.RefreshReuseGraceSec < 0 {
 		add("session.refresh_reuse_grace_sec: must not be negative, got %d", ss.RefreshReuseGraceSec)
 	}
+	if c.Runtime.CallTimeoutMs < 1 {
+		add("runtime.call_timeout_ms: must be at least 1, got %d", c.Runtime.CallTimeoutMs)
+	}
 	if c.Auth.MaxConcurrentHashes < 0 {
 		add("auth.max_concurrent_hashes: must not be negative, got %d", c.Auth.MaxConcurrentHashes)
 	}

@@ -34,6 +34,28 @@ type Deps struct {
 	MaxBodyBytes int64
 	Logger       *slog.Logger
 	Hooks        Hooks // optional
+	RPCs         RPCs  // optional: without it every RPC id is unknown
+	HTTPKey      string
+}
+
+// RPCs runs server-code RPCs by id. found is false for an unknown id.
+type RPCs interface {
+	Rpc(ctx context.Context, id, payload string) (result string, found bool, err error)
+}
+
+type requestKey struct{}
+
+// HTTPRequest returns the HTTP request behind a hook or RPC call (for its headers, query and client
+// address), or nil outside one.
+func HTTPRequest(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	return r
+}
+
+// Caller returns the authenticated caller of a hook or RPC call, if there is one.
+func Caller(ctx context.Context) (tokens.Claims, bool) {
+	c, ok := ctx.Value(callerKey{}).(tokens.Claims)
+	return c, ok
 }
 
 // API serves the HTTP routes.
@@ -44,6 +66,8 @@ type API struct {
 	maxBody   int64
 	log       *slog.Logger
 	hooks     Hooks
+	rpcs      RPCs
+	httpKey   []byte
 	mux       *http.ServeMux
 }
 
@@ -51,7 +75,7 @@ type API struct {
 func New(d Deps) *API {
 	a := &API{
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
-		log: d.Logger, hooks: d.Hooks, mux: http.NewServeMux(),
+		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), mux: http.NewServeMux(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -122,6 +146,7 @@ const (
 	authNone      authKind = iota
 	authServerKey          // HTTP Basic with the server key as the user name
 	authSession            // Bearer session token
+	authRPC                // the RPC route authenticates itself (http_key or Bearer), see rpc.go
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -151,6 +176,9 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+		}
+		if a.hooks != nil { // server code may read the request; without hooks nothing pays for it
+			r = r.WithContext(context.WithValue(r.Context(), requestKey{}, r))
 		}
 		if err := h(w, r); err != nil {
 			a.writeError(w, r, err)

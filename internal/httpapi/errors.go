@@ -44,6 +44,10 @@ var wireErrors = []struct {
 	{errMethodNotAllowed, api.CodeUnimplemented, "Method Not Allowed"},
 	{errHookDisabled, api.CodeNotFound, "Requested resource was not found."},
 	{errInternalPanic, api.CodeInternal, "Internal server error."},
+	{errRPCCredentials, api.CodeUnauthenticated, "Auth token or HTTP key required"},
+	{errHTTPKeyInvalid, api.CodeUnauthenticated, "HTTP key invalid"},
+	{errRPCIDRequired, api.CodeInvalidArgument, "RPC ID must be set"},
+	{errRPCNotFound, api.CodeNotFound, "RPC function not found"},
 
 	{accounts.ErrDeviceIDRequired, api.CodeInvalidArgument, "Device ID is required."},
 	{accounts.ErrDeviceIDChars, api.CodeInvalidArgument, "Device ID invalid, no spaces or control characters allowed."},

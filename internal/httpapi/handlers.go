@@ -218,7 +218,7 @@ func (a *API) getAccount(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		acc := accountJSON(u)
+		acc := AccountJSON(u)
 		acc.DisableTime = "" // never shown to the account's owner, as in Nakama
 		return acc, nil
 	})
@@ -263,7 +263,7 @@ func checkVars(vars map[string]string) error {
 }
 
 // AccountJSON converts a stored account to Nakama's Account message, disable_time included.
-func accountJSON(u *storage.User) *api.Account {
+func AccountJSON(u *storage.User) *api.Account {
 	acc := &api.Account{
 		User: &api.User{
 			ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL,

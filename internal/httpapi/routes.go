@@ -25,6 +25,8 @@ func (a *API) routes() []route {
 		{"PUT", "/v2/account", authSession, a.updateAccount},
 		{"GET", "/v2/account/sessions", authSession, a.listSessions},
 		{"DELETE", "/v2/account/sessions/{id}", authSession, a.deleteSession},
+		{"GET", "/v2/rpc/{id}", authRPC, a.rpc},
+		{"POST", "/v2/rpc/{id}", authRPC, a.rpc},
 	}
 }
 

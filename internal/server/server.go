@@ -14,10 +14,12 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/runtimehost"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/runtime"
 )
 
 // Backend is a store that can also manage its schema.
@@ -59,6 +61,8 @@ type Options struct {
 	Logger *slog.Logger
 	Clock  func() time.Time
 	Hooks  httpapi.Hooks
+	// Modules are the studio's server code, loaded before the API is built.
+	Modules []runtime.InitModule
 }
 
 // Server is a running Latchkey node's parts.
@@ -68,6 +72,7 @@ type Server struct {
 	store    Backend
 	Accounts *accounts.Service
 	Sessions *sessions.Manager
+	Runtime  *runtimehost.Host
 	API      *httpapi.API
 }
 
@@ -118,9 +123,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
+	s.Runtime = runtimehost.New(runtimehost.Deps{
+		Accounts: s.Accounts, Sessions: s.Sessions, DB: st.DB(), Logger: log, Env: cfg.Env(), Node: cfg.Name,
+		Timeout: time.Duration(cfg.Runtime.CallTimeoutMs) * time.Millisecond,
+	})
+	if err := s.Runtime.Load(ctx, opts.Modules...); err != nil {
+		st.Close()
+		return nil, err
+	}
+	hooks := opts.Hooks
+	if hooks == nil && !s.Runtime.Empty() {
+		hooks = s.Runtime
+	}
 	s.API = httpapi.New(httpapi.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, ServerKey: cfg.Socket.ServerKey,
-		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: opts.Hooks,
+		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
+		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey,
 	})
 	log.Info("store ready", "store", where, "revoked_sessions", s.Sessions.Denylist().Len())
 	return s, nil

@@ -253,6 +253,38 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	}
 }
 
+// ErrExpiryInPast refuses a token whose requested expiry is not in the future.
+var ErrExpiryInPast = errors.New("token expiry must be in the future")
+
+// Generate issues a session token for server code (runtime AuthenticateTokenGenerate): a session of its
+// own, stored like any login so that it validates everywhere and can be logged out, with a session token
+// and no refresh token, as in Nakama. exp 0 means the configured lifetime; otherwise the Unix second the
+// token expires.
+func (m *Manager) Generate(ctx context.Context, user *storage.User, exp int64, vars map[string]string) (Issued, error) {
+	now := m.clock().UTC()
+	if exp == 0 {
+		exp = now.Add(m.cfg.TokenExpiry).Unix()
+	}
+	if exp <= now.Unix() {
+		return Issued{}, ErrExpiryInPast
+	}
+	id, err := uuid.NewRandomFromReader(m.randReader())
+	if err != nil {
+		return Issued{}, fmt.Errorf("sessions: session id: %w", err)
+	}
+	vars = cloneVars(vars)
+	s := storage.Session{ID: id.String(), UserID: user.ID, CreateTime: now, RefreshTime: now, ExpireTime: time.Unix(exp, 0).UTC(), Vars: vars}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return Issued{}, ErrUserNotFound
+		}
+		return Issued{}, err
+	}
+	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, Reason: "server code"})
+	c := tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: exp, IssuedAt: now.Unix()}
+	return Issued{Token: m.skeys.Sign(&c), Claims: c}, nil
+}
+
 // reuseDetected ends a session whose superseded refresh token came back after the grace window.
 func (m *Manager) reuseDetected(ctx context.Context, s *storage.Session, presented int64, meta Meta) error {
 	m.log.Warn("refresh token reuse detected; session revoked", "user_id", s.UserID, "session_id", s.ID,

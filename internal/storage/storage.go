@@ -8,6 +8,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -261,6 +262,8 @@ type Store interface {
 // Backend is a Store that also manages its own schema with the migrate package, as every backend does.
 type Backend interface {
 	Store
+	// DB is a database/sql handle on the backend's database, for tools and server code.
+	DB() *sql.DB
 	MigrateUp(ctx context.Context) ([]migrate.Migration, error)
 	MigrateDown(ctx context.Context, steps int) ([]migrate.Migration, error)
 	MigrateStatus(ctx context.Context) ([]migrate.State, error)

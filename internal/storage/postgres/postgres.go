@@ -92,6 +92,9 @@ func Open(ctx context.Context, address string) (*Store, error) {
 // defaults and the PG* environment variables were applied. It never contains the password.
 func (s *Store) Describe() string { return s.desc }
 
+// DB returns a database/sql handle on the store's pool, for migrations, tools and server code.
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Pool returns the store's connection pool; it is meant for tools and tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 

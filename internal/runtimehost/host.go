@@ -1,0 +1,369 @@
+// Package runtimehost runs studio modules written against the public runtime package: it holds their
+// registered RPCs and hooks, runs each with a deadline and panic recovery on a context carrying Nakama's
+// runtime values, and implements the server functions (runtime.NakamaModule) over the domain services.
+package runtimehost
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/api"
+	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/runtime"
+)
+
+// Deps are the host's collaborators and settings.
+type Deps struct {
+	Accounts *accounts.Service
+	Sessions *sessions.Manager
+	DB       *sql.DB
+	Logger   *slog.Logger
+	Env      map[string]string
+	Node     string
+	// Timeout bounds every hook and RPC call; 0 means 5 s.
+	Timeout time.Duration
+}
+
+// Host implements runtime.Initializer for modules, httpapi.Hooks and httpapi.RPCs for the API, and
+// runtime.NakamaModule for the functions modules call.
+type Host struct {
+	d   Deps
+	log *slog.Logger
+	nk  *module
+
+	mu     sync.RWMutex
+	rpcs   map[string]runtime.RpcFunc
+	before map[string]func(ctx context.Context, req any) (any, error)
+	after  map[string]func(ctx context.Context, req, resp any) error
+}
+
+var (
+	_ runtime.Initializer = (*Host)(nil)
+	_ httpapi.Hooks       = (*Host)(nil)
+	_ httpapi.RPCs        = (*Host)(nil)
+)
+
+// New returns a host with nothing registered.
+func New(d Deps) *Host {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = 5 * time.Second
+	}
+	h := &Host{
+		d: d, log: d.Logger.With("component", "runtime"),
+		rpcs:   map[string]runtime.RpcFunc{},
+		before: map[string]func(context.Context, any) (any, error){},
+		after:  map[string]func(context.Context, any, any) error{},
+	}
+	h.nk = &module{h: h}
+	return h
+}
+
+// Module returns the server functions, for tests and tools.
+func (h *Host) Module() runtime.NakamaModule { return h.nk }
+
+// Load runs each module's InitModule; the first error stops the start.
+func (h *Host) Load(ctx context.Context, mods ...runtime.InitModule) error {
+	for i, m := range mods {
+		if err := m(h.runtimeCtx(ctx, "init"), h.logger("init"), h.d.DB, h.nk, h); err != nil {
+			return fmt.Errorf("runtime module %d: InitModule: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// Empty reports whether no hook or RPC is registered, so the server can skip the hooks layer.
+func (h *Host) Empty() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.rpcs) == 0 && len(h.before) == 0 && len(h.after) == 0
+}
+
+// Before implements httpapi.Hooks.
+func (h *Host) Before(ctx context.Context, name string, req any) (any, error) {
+	h.mu.RLock()
+	fn := h.before[name]
+	h.mu.RUnlock()
+	if fn == nil {
+		return req, nil
+	}
+	var out any
+	err := h.guard(ctx, "before "+name, func(ctx context.Context) error {
+		var err error
+		out, err = fn(h.runtimeCtx(ctx, "before"), req)
+		return err
+	})
+	return out, err
+}
+
+// After implements httpapi.Hooks. For authentication and refresh, whose callers are not authenticated,
+// the context carries the user of the session just issued.
+func (h *Host) After(ctx context.Context, name string, req, resp any) error {
+	h.mu.RLock()
+	fn := h.after[name]
+	h.mu.RUnlock()
+	if fn == nil {
+		return nil
+	}
+	if s, ok := resp.(*api.Session); ok && s.Token != "" {
+		if c, err := h.d.Sessions.Validate(s.Token); err == nil {
+			ctx = withCaller(ctx, c.UserID, c.Username, c.TokenID, c.Vars, c.ExpiresAt)
+		}
+	}
+	return h.guard(ctx, "after "+name, func(ctx context.Context) error {
+		return fn(h.runtimeCtx(ctx, "after"), req, resp)
+	})
+}
+
+// Rpc implements httpapi.RPCs.
+func (h *Host) Rpc(ctx context.Context, id, payload string) (string, bool, error) {
+	h.mu.RLock()
+	fn := h.rpcs[id]
+	h.mu.RUnlock()
+	if fn == nil {
+		return "", false, nil
+	}
+	var result string
+	err := h.guard(ctx, "rpc "+id, func(ctx context.Context) error {
+		var err error
+		result, err = fn(h.runtimeCtx(ctx, "rpc"), h.logger("rpc "+id), h.d.DB, h.nk, payload)
+		return err
+	})
+	return result, true, err
+}
+
+var (
+	errInternal = &api.Error{Code: api.CodeInternal, Message: "Internal server error."}
+	errTimeout  = &api.Error{Code: api.CodeDeadlineExceeded, Message: "Request timed out."}
+)
+
+// guard runs fn with the host's deadline, recovering a panic. A panic is logged with its stack and answered
+// as a generic internal error; an overrun is answered at the deadline while fn goes on in the background
+// (Go cannot stop it) with a cancelled context. A *runtime.Error passes its code and message to the client;
+// any other error is logged and answered as internal, so that no internal detail reaches the client.
+func (h *Host) guard(ctx context.Context, what string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, h.d.Timeout)
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("server code panicked", "call", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- errInternal
+			}
+		}()
+		done <- fn(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+		cancel()
+	case <-ctx.Done():
+		cancel()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			h.log.Error("server code overran its deadline", "call", what, "timeout", h.d.Timeout)
+			return errTimeout
+		}
+		return ctx.Err()
+	}
+	if err == nil {
+		return nil
+	}
+	var re *runtime.Error
+	if errors.As(err, &re) {
+		return &api.Error{Code: api.Code(re.Code), Message: re.Message}
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	h.log.Error("server code failed", "call", what, "err", err)
+	return errInternal
+}
+
+type modeKey struct{}
+
+// runtimeCtx adds Nakama's runtime values to ctx: always env, execution_mode and node; headers, query
+// parameters and client address for HTTP calls; the caller when one is authenticated. Maps are copies.
+func (h *Host) runtimeCtx(ctx context.Context, mode string) context.Context {
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_ENV, maps.Clone(h.d.Env))
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_MODE, mode)
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_NODE, h.d.Node)
+	if r := httpapi.HTTPRequest(ctx); r != nil {
+		headers := map[string][]string{}
+		for k, v := range r.Header {
+			headers[k] = append([]string(nil), v...)
+		}
+		query := map[string][]string{}
+		for k, v := range r.URL.Query() {
+			if k != "http_key" {
+				query[k] = v
+			}
+		}
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_HEADERS, headers)
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_QUERY_PARAMS, query)
+		ip, port, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_CLIENT_IP, ip)
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_CLIENT_PORT, port)
+	}
+	if c, ok := httpapi.Caller(ctx); ok {
+		ctx = withCaller(ctx, c.UserID, c.Username, c.TokenID, c.Vars, c.ExpiresAt)
+	}
+	return ctx
+}
+
+func withCaller(ctx context.Context, userID, username, sessionID string, vars map[string]string, exp int64) context.Context {
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_USER_ID, userID)
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_USERNAME, username)
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_SESSION_ID, sessionID)
+	ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_USER_SESSION_EXP, exp)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	return context.WithValue(ctx, runtime.RUNTIME_CTX_VARS, maps.Clone(vars))
+}
+
+// RegisterRpc implements runtime.Initializer. Ids are case-insensitive, as in Nakama.
+func (h *Host) RegisterRpc(id string, fn runtime.RpcFunc) error {
+	if id == "" || fn == nil {
+		return errors.New("RegisterRpc: id and function are required")
+	}
+	h.mu.Lock()
+	h.rpcs[strings.ToLower(id)] = fn
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *Host) setBefore(name string, fn func(ctx context.Context, req any) (any, error)) error {
+	h.mu.Lock()
+	h.before[name] = fn
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *Host) setAfter(name string, fn func(ctx context.Context, req, resp any) error) error {
+	h.mu.Lock()
+	h.after[name] = fn
+	h.mu.Unlock()
+	return nil
+}
+
+// before adapts a typed before-hook. A nil result refuses the call, as in Nakama.
+func before[Req any](h *Host, name string, fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *Req) (*Req, error)) error {
+	if fn == nil {
+		return errors.New("hook function is nil")
+	}
+	return h.setBefore(name, func(ctx context.Context, req any) (any, error) {
+		out, err := fn(ctx, h.logger("before "+name), h.d.DB, h.nk, req.(*Req))
+		if err != nil || out == nil {
+			return nil, err
+		}
+		return out, nil
+	})
+}
+
+// afterOut adapts a typed after-hook that sees the response and the request.
+func afterOut[Req, Resp any](h *Host, name string, fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *Resp, *Req) error) error {
+	if fn == nil {
+		return errors.New("hook function is nil")
+	}
+	return h.setAfter(name, func(ctx context.Context, req, resp any) error {
+		return fn(ctx, h.logger("after "+name), h.d.DB, h.nk, resp.(*Resp), req.(*Req))
+	})
+}
+
+// afterIn adapts a typed after-hook that sees only the request.
+func afterIn[Req any](h *Host, name string, fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *Req) error) error {
+	if fn == nil {
+		return errors.New("hook function is nil")
+	}
+	return h.setAfter(name, func(ctx context.Context, req, _ any) error {
+		return fn(ctx, h.logger("after "+name), h.d.DB, h.nk, req.(*Req))
+	})
+}
+
+// Hook names are the ones internal/httpapi passes to Hooks.
+
+func (h *Host) RegisterBeforeAuthenticateDevice(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.AuthenticateDeviceRequest) (*api.AuthenticateDeviceRequest, error)) error {
+	return before(h, "authenticatedevice", fn)
+}
+
+func (h *Host) RegisterAfterAuthenticateDevice(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.Session, *api.AuthenticateDeviceRequest) error) error {
+	return afterOut(h, "authenticatedevice", fn)
+}
+
+func (h *Host) RegisterBeforeAuthenticateEmail(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.AuthenticateEmailRequest) (*api.AuthenticateEmailRequest, error)) error {
+	return before(h, "authenticateemail", fn)
+}
+
+func (h *Host) RegisterAfterAuthenticateEmail(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.Session, *api.AuthenticateEmailRequest) error) error {
+	return afterOut(h, "authenticateemail", fn)
+}
+
+func (h *Host) RegisterBeforeAuthenticateCustom(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.AuthenticateCustomRequest) (*api.AuthenticateCustomRequest, error)) error {
+	return before(h, "authenticatecustom", fn)
+}
+
+func (h *Host) RegisterAfterAuthenticateCustom(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.Session, *api.AuthenticateCustomRequest) error) error {
+	return afterOut(h, "authenticatecustom", fn)
+}
+
+func (h *Host) RegisterBeforeSessionRefresh(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.SessionRefreshRequest) (*api.SessionRefreshRequest, error)) error {
+	return before(h, "sessionrefresh", fn)
+}
+
+func (h *Host) RegisterAfterSessionRefresh(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.Session, *api.SessionRefreshRequest) error) error {
+	return afterOut(h, "sessionrefresh", fn)
+}
+
+func (h *Host) RegisterBeforeSessionLogout(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.SessionLogoutRequest) (*api.SessionLogoutRequest, error)) error {
+	return before(h, "sessionlogout", fn)
+}
+
+func (h *Host) RegisterAfterSessionLogout(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.SessionLogoutRequest) error) error {
+	return afterIn(h, "sessionlogout", fn)
+}
+
+func (h *Host) RegisterBeforeGetAccount(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule) error) error {
+	if fn == nil {
+		return errors.New("hook function is nil")
+	}
+	return h.setBefore("getaccount", func(ctx context.Context, req any) (any, error) {
+		if err := fn(ctx, h.logger("before getaccount"), h.d.DB, h.nk); err != nil {
+			return nil, err
+		}
+		return req, nil
+	})
+}
+
+func (h *Host) RegisterAfterGetAccount(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.Account) error) error {
+	if fn == nil {
+		return errors.New("hook function is nil")
+	}
+	return h.setAfter("getaccount", func(ctx context.Context, _, resp any) error {
+		return fn(ctx, h.logger("after getaccount"), h.d.DB, h.nk, resp.(*api.Account))
+	})
+}
+
+func (h *Host) RegisterBeforeUpdateAccount(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.UpdateAccountRequest) (*api.UpdateAccountRequest, error)) error {
+	return before(h, "updateaccount", fn)
+}
+
+func (h *Host) RegisterAfterUpdateAccount(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.UpdateAccountRequest) error) error {
+	return afterIn(h, "updateaccount", fn)
+}

@@ -1,0 +1,251 @@
+package runtimehost_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/api"
+	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/server"
+	"github.com/latchkeyhq/latchkey/runtime"
+)
+
+// testModule registers what the tests below exercise.
+func testModule(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runtime.NakamaModule, init runtime.Initializer) error {
+	if db == nil {
+		return errors.New("no database handle")
+	}
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(init.RegisterRpc("Echo_Context", func(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runtime.NakamaModule, payload string) (string, error) {
+		out := map[string]any{"payload": payload}
+		for _, k := range []string{runtime.RUNTIME_CTX_ENV, runtime.RUNTIME_CTX_MODE, runtime.RUNTIME_CTX_NODE, runtime.RUNTIME_CTX_USER_ID,
+			runtime.RUNTIME_CTX_USERNAME, runtime.RUNTIME_CTX_VARS, runtime.RUNTIME_CTX_USER_SESSION_EXP, runtime.RUNTIME_CTX_SESSION_ID,
+			runtime.RUNTIME_CTX_QUERY_PARAMS, runtime.RUNTIME_CTX_CLIENT_IP} {
+			out[k] = ctx.Value(k)
+		}
+		b, _ := json.Marshal(out)
+		// Changing a context map changes nothing for the server or the next call.
+		if vars, ok := ctx.Value(runtime.RUNTIME_CTX_VARS).(map[string]string); ok {
+			vars["injected"] = "yes"
+		}
+		return string(b), nil
+	}))
+	must(init.RegisterRpc("panic", func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
+		panic("boom: secret detail")
+	}))
+	must(init.RegisterRpc("slow", func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, _ string) (string, error) {
+		time.Sleep(2 * time.Second) // ignores its context, as careless code does
+		return "late", nil
+	}))
+	must(init.RegisterRpc("fail", func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
+		return "", runtime.NewError("custom failure", 9)
+	}))
+	must(init.RegisterRpc("plain_error", func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
+		return "", errors.New("pq: password=hunter2 connection failed")
+	}))
+	must(init.RegisterBeforeAuthenticateCustom(func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, in *api.AuthenticateCustomRequest) (*api.AuthenticateCustomRequest, error) {
+		switch in.Account.ID {
+		case "refused-custom-id":
+			return nil, nil
+		case "forbidden-custom-id":
+			return nil, runtime.NewError("not today", 7)
+		}
+		if in.Account.Vars == nil {
+			in.Account.Vars = map[string]string{}
+		}
+		in.Account.Vars["from_hook"] = "1"
+		return in, nil
+	}))
+	must(init.RegisterAfterAuthenticateCustom(func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, out *api.Session, in *api.AuthenticateCustomRequest) error {
+		if ctx.Value(runtime.RUNTIME_CTX_USER_ID) == nil || out.Token == "" {
+			panic("after-hook without the new session's user")
+		}
+		return errors.New("after-hook errors are logged, not sent")
+	}))
+	must(init.RegisterBeforeGetAccount(func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule) error {
+		if vars, _ := ctx.Value(runtime.RUNTIME_CTX_VARS).(map[string]string); vars["from_hook"] != "1" {
+			return runtime.NewError("vars missing", 3)
+		}
+		return nil
+	}))
+	return nil
+}
+
+type env struct {
+	t   *testing.T
+	url string
+}
+
+func newEnv(t *testing.T) *env {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Auth.BcryptCost = 4
+	cfg.Name = "node-test"
+	cfg.Runtime.Env = []string{"region=eu"}
+	cfg.Runtime.CallTimeoutMs = 300
+	srv, err := server.New(context.Background(), cfg, server.Options{Modules: []runtime.InitModule{testModule}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.API)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return &env{t: t, url: hs.URL}
+}
+
+type answer struct {
+	status int
+	ctype  string
+	body   string
+	json   map[string]any
+}
+
+func (e *env) do(method, path, auth, body string, header ...string) answer {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	a := answer{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: string(b)}
+	json.Unmarshal(b, &a.json)
+	return a
+}
+
+func basic(user string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":")) }
+
+func (e *env) login(id string) string {
+	e.t.Helper()
+	a := e.do("POST", "/v2/account/authenticate/custom?username=u"+strings.ReplaceAll(id, "-", ""), basic("defaultkey"), `{"id":"`+id+`","vars":{"client":"x"}}`)
+	if a.status != 200 {
+		e.t.Fatalf("login: %d %s", a.status, a.body)
+	}
+	return a.json["token"].(string)
+}
+
+func (a answer) want(t *testing.T, status int, code float64, msg string) {
+	t.Helper()
+	if a.status != status || a.json["code"] != code || (msg != "" && a.json["message"] != msg) {
+		t.Errorf("got %d %s, want %d code %v %q", a.status, a.body, status, code, msg)
+	}
+}
+
+func TestHooks(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login("hooked-custom-id")
+	// The before-hook's var is in the token, next to the client's; the after-hook's error is not sent.
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if !strings.Contains(string(payload), `"from_hook":"1"`) || !strings.Contains(string(payload), `"client":"x"`) {
+		t.Errorf("token payload %s", payload)
+	}
+	// The before-get-account hook reads the caller's vars.
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.status != 200 {
+		t.Errorf("get account: %d %s", a.status, a.body)
+	}
+	// nil from a before-hook refuses the call; a runtime error sets code and message.
+	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"refused-custom-id"}`).want(t, 404, 5, "Requested resource was not found.")
+	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"forbidden-custom-id"}`).want(t, 403, 7, "not today")
+}
+
+func TestRPCContextAndWire(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login("rpc-custom-id")
+
+	// Bearer, default wrapping: the body is a JSON string, the answer {"payload": ...}.
+	a := e.do("POST", "/v2/rpc/echo_context?x=1", "Bearer "+tok, `"hello"`)
+	if a.status != 200 || a.ctype != "application/json" {
+		t.Fatalf("rpc: %d %s %s", a.status, a.ctype, a.body)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(a.json["payload"].(string)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["payload"] != "hello" || got["execution_mode"] != "rpc" || got["node"] != "node-test" || got["client_ip"] != "127.0.0.1" {
+		t.Errorf("context: %v", got)
+	}
+	if env, _ := got["env"].(map[string]any); env["region"] != "eu" {
+		t.Errorf("env: %v", got["env"])
+	}
+	if vars, _ := got["vars"].(map[string]any); vars["from_hook"] != "1" || got["user_id"] == nil || got["session_id"] == nil || got["user_session_exp"] == nil {
+		t.Errorf("caller: %v", got)
+	}
+	// The map the function changed was a copy.
+	again := e.do("POST", "/v2/rpc/ECHO_CONTEXT", "Bearer "+tok, `"x"`)
+	if strings.Contains(again.json["payload"].(string), "injected") {
+		t.Error("a context map change leaked into the next call")
+	}
+
+	// HTTP key, unwrap: raw body in and out, content type echoed, no user, http_key not passed on.
+	a = e.do("POST", "/v2/rpc/echo_context?http_key=defaulthttpkey&unwrap", "", `{"raw":true}`, "Content-Type", "application/json")
+	if a.status != 200 || a.ctype != "application/json" || !strings.Contains(a.body, `"payload":"{\"raw\":true}"`) || strings.Contains(a.body, "defaulthttpkey") || !strings.Contains(a.body, `"user_id":null`) {
+		t.Errorf("unwrap: %d %s %s", a.status, a.ctype, a.body)
+	}
+	// GET: empty payload; HTTP key as Basic user.
+	if a = e.do("GET", "/v2/rpc/echo_context", basic("defaulthttpkey"), ""); a.status != 200 {
+		t.Errorf("GET with Basic http key: %d %s", a.status, a.body)
+	}
+
+	// Credentials and ids.
+	e.do("GET", "/v2/rpc/echo_context", "", "").want(t, 401, 16, "Auth token or HTTP key required")
+	e.do("GET", "/v2/rpc/echo_context?http_key=wrong", "", "").want(t, 401, 16, "HTTP key invalid")
+	e.do("GET", "/v2/rpc/echo_context", basic("defaultkey"), "").want(t, 401, 16, "HTTP key invalid") // the server key is not the HTTP key
+	e.do("GET", "/v2/rpc/echo_context", "Bearer nope", "").want(t, 401, 16, "Auth token invalid")
+	e.do("GET", "/v2/rpc/nope", "Bearer "+tok, "").want(t, 404, 5, "RPC function not found")
+	e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `{"not":"a string"}`).want(t, 400, 3, "")
+	e.do("PUT", "/v2/rpc/echo_context", "Bearer "+tok, "").want(t, 501, 12, "")
+	// A runtime error keeps its code and message; any other error is internal, with no detail.
+	a = e.do("GET", "/v2/rpc/fail", "Bearer "+tok, "")
+	a.want(t, 400, 9, "custom failure")
+	if _, ok := a.json["error"]; !ok {
+		t.Errorf("RPC error body lacks Nakama's error key: %s", a.body)
+	}
+	a = e.do("GET", "/v2/rpc/plain_error", "Bearer "+tok, "")
+	a.want(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.body, "hunter2") {
+		t.Error("internal detail reached the client")
+	}
+}
+
+// TestPanicAndTimeout: a panicking or overrunning RPC answers a generic error and the server keeps serving.
+func TestPanicAndTimeout(t *testing.T) {
+	e := newEnv(t)
+	tok := e.login("panic-custom-id")
+	a := e.do("GET", "/v2/rpc/panic", "Bearer "+tok, "")
+	a.want(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.body, "boom") {
+		t.Errorf("panic detail reached the client: %s", a.body)
+	}
+	start := time.Now()
+	e.do("GET", "/v2/rpc/slow", "Bearer "+tok, "").want(t, 504, 4, "Request timed out.")
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("the overrun was answered after %v, want about the 300 ms deadline", d)
+	}
+	for range 3 {
+		if a := e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `"still here"`); a.status != 200 {
+			t.Fatalf("server stopped serving after a panic and an overrun: %d %s", a.status, a.body)
+		}
+	}
+}

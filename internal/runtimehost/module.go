@@ -1,0 +1,221 @@
+package runtimehost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/api"
+	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/tokens"
+	"github.com/latchkeyhq/latchkey/runtime"
+)
+
+// module implements runtime.NakamaModule over the domain services.
+type module struct{ h *Host }
+
+var _ runtime.NakamaModule = (*module)(nil)
+
+// callTimeout bounds the server functions Nakama declares without a context.
+const callTimeout = 10 * time.Second
+
+// userID checks and canonicalises a user id.
+func canonicalID(id string) (string, error) {
+	b, ok := tokens.ParseID(id)
+	if !ok {
+		return "", runtime.ErrUserIDInvalid
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+func (m *module) user(ctx context.Context, id string) (*storage.User, error) {
+	uid, err := canonicalID(id)
+	if err != nil {
+		return nil, err
+	}
+	u, err := m.h.d.Accounts.AccountFresh(ctx, uid)
+	if errors.Is(err, accounts.ErrAccountNotFound) || errors.Is(err, storage.ErrNotFound) {
+		return nil, runtime.ErrUserNotFound
+	}
+	return u, err
+}
+
+func (m *module) AuthenticateTokenGenerate(userID, username string, exp int64, vars map[string]string) (string, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	u, err := m.user(ctx, userID)
+	if err != nil {
+		return "", 0, err
+	}
+	if username != "" && username != u.Username {
+		// The token says what the caller asks, as in Nakama, but only a valid username.
+		if err := accounts.ValidateUsername(username); err != nil {
+			return "", 0, fmt.Errorf("AuthenticateTokenGenerate: %w", err)
+		}
+		v := *u
+		v.Username = username
+		u = &v
+	}
+	is, err := m.h.d.Sessions.Generate(ctx, u, exp, vars)
+	if err != nil {
+		return "", 0, err
+	}
+	return is.Token, is.Claims.ExpiresAt, nil
+}
+
+func (m *module) SessionValidate(ctx context.Context, token string) (*runtime.Session, error) {
+	c, err := m.h.d.Sessions.Validate(token)
+	switch {
+	case err == nil:
+		return &runtime.Session{SessionID: c.TokenID, UserID: c.UserID, Username: c.Username, Vars: maps.Clone(c.Vars), ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt}, nil
+	case errors.Is(err, tokens.ErrExpired):
+		return nil, runtime.ErrTokenExpired
+	case errors.Is(err, tokens.ErrSignature):
+		return nil, runtime.ErrTokenSignature
+	case errors.Is(err, sessions.ErrRevoked):
+		return nil, runtime.ErrSessionRevoked
+	default:
+		return nil, runtime.ErrTokenMalformed
+	}
+}
+
+func (m *module) SessionLogout(userID, token, refreshToken string) error {
+	uid, err := canonicalID(userID)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	return m.h.d.Sessions.Logout(ctx, tokens.Claims{UserID: uid}, token, refreshToken, sessions.ScopeNakama, sessions.Meta{})
+}
+
+func (m *module) SessionsList(ctx context.Context, userID string) ([]*runtime.SessionInfo, error) {
+	uid, err := canonicalID(userID)
+	if err != nil {
+		return nil, err
+	}
+	list, err := m.h.d.Sessions.List(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*runtime.SessionInfo, len(list))
+	for i, s := range list {
+		out[i] = &runtime.SessionInfo{
+			ID: s.ID, CreateTime: s.CreateTime.Unix(), RefreshTime: s.RefreshTime.Unix(), ExpireTime: s.ExpireTime.Unix(),
+			UserAgent: s.UserAgent, ClientIP: s.ClientIP,
+		}
+	}
+	return out, nil
+}
+
+func (m *module) SessionRevoke(ctx context.Context, userID, sessionID string) error {
+	uid, err := canonicalID(userID)
+	if err != nil {
+		return err
+	}
+	err = m.h.d.Sessions.End(ctx, uid, sessionID, sessions.Meta{})
+	if errors.Is(err, sessions.ErrSessionNotFound) {
+		return runtime.ErrSessionNotFound
+	}
+	return err
+}
+
+func (m *module) AccountGetId(ctx context.Context, userID string) (*api.Account, error) {
+	u, err := m.user(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.AccountJSON(u), nil
+}
+
+func (m *module) AccountUpdateId(ctx context.Context, userID, username string, metadata map[string]interface{}, displayName, timezone, location, langTag, avatarUrl string) error {
+	uid, err := canonicalID(userID)
+	if err != nil {
+		return err
+	}
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	p := accounts.Profile{
+		Username: opt(username), DisplayName: opt(displayName), Timezone: opt(timezone), Location: opt(location),
+		LangTag: opt(langTag), AvatarURL: opt(avatarUrl),
+	}
+	if metadata != nil {
+		b, err := json.Marshal(metadata)
+		if err != nil {
+			return fmt.Errorf("AccountUpdateId: metadata: %w", err)
+		}
+		s := string(b)
+		p.Metadata = &s
+	}
+	err = m.h.d.Accounts.UpdateAccount(ctx, uid, p)
+	if errors.Is(err, accounts.ErrAccountNotFound) || errors.Is(err, accounts.ErrUserNotFound) {
+		return runtime.ErrUserNotFound
+	}
+	return err
+}
+
+func (m *module) UsersBanId(ctx context.Context, userIDs []string) error {
+	for _, id := range userIDs {
+		uid, err := canonicalID(id)
+		if err != nil {
+			return err
+		}
+		if _, err := m.h.d.Sessions.Ban(ctx, uid, "server code"); err != nil {
+			if errors.Is(err, sessions.ErrUserNotFound) {
+				return runtime.ErrUserNotFound
+			}
+			return err
+		}
+		m.h.d.Accounts.Invalidate(uid)
+	}
+	return nil
+}
+
+func (m *module) UsersUnbanId(ctx context.Context, userIDs []string) error {
+	for _, id := range userIDs {
+		uid, err := canonicalID(id)
+		if err != nil {
+			return err
+		}
+		if err := m.h.d.Sessions.Unban(ctx, uid, "server code"); err != nil {
+			if errors.Is(err, sessions.ErrUserNotFound) {
+				return runtime.ErrUserNotFound
+			}
+			return err
+		}
+		m.h.d.Accounts.Invalidate(uid)
+	}
+	return nil
+}
+
+// logger adapts slog to runtime.Logger.
+type logger struct{ l *slog.Logger }
+
+func (h *Host) logger(call string) runtime.Logger { return logger{h.log.With("call", call)} }
+
+func (l logger) Debug(format string, v ...interface{}) { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l logger) Info(format string, v ...interface{})  { l.l.Info(fmt.Sprintf(format, v...)) }
+func (l logger) Warn(format string, v ...interface{})  { l.l.Warn(fmt.Sprintf(format, v...)) }
+func (l logger) Error(format string, v ...interface{}) { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l logger) WithField(key string, v interface{}) runtime.Logger {
+	return logger{l.l.With(key, v)}
+}
+func (l logger) WithFields(fields map[string]interface{}) runtime.Logger {
+	args := make([]any, 0, 2*len(fields))
+	for k, v := range fields {
+		args = append(args, k, v)
+	}
+	return logger{l.l.With(args...)}
+}
+func (l logger) Fields() map[string]interface{} { return map[string]interface{}{} }

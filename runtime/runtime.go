@@ -1,0 +1,168 @@
+// Package runtime is Latchkey's server framework for Go: the interfaces a studio's module uses to register
+// RPCs and before/after hooks, and to call server functions such as generating or validating a token.
+//
+// Names and signatures mirror Nakama's runtime package (github.com/heroiclabs/nakama-common/runtime) where
+// Nakama has the same thing, so that a Nakama Go module ports by changing its imports to this package and
+// to github.com/latchkeyhq/latchkey/api. Modules are compiled into the server binary (no Go plugins): a
+// studio writes its own main.go that passes its InitModule to latchkey.Run; see examples/.
+//
+// Every hook and RPC runs with a deadline (runtime.call_timeout_ms, default 5 s) and with panic recovery:
+// a panic or an overrun answers the client with a generic error (500 Internal or 504 DeadlineExceeded)
+// and the server goes on serving.
+package runtime
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/latchkeyhq/latchkey/api"
+)
+
+// Context keys, Nakama's names. Values are set by the server on the context of every hook and RPC and must
+// be treated as read-only: they are copies, and changing them changes nothing for the server.
+//
+//	env               map[string]string   runtime.env entries
+//	execution_mode    string              "before", "after" or "rpc"
+//	node              string              the node's name
+//	headers           map[string][]string request headers (HTTP calls)
+//	query_params      map[string][]string query parameters, http_key excepted
+//	user_id           string              the caller, when known
+//	username          string              the caller's username, when known
+//	vars              map[string]string   the caller's session variables, when known
+//	user_session_exp  int64               the caller's session token expiry (Unix seconds), when known
+//	session_id        string              the caller's session id (the token's tid), when known
+//	client_ip         string              the client's address
+//	client_port       string              the client's port
+const (
+	RUNTIME_CTX_ENV              = "env"
+	RUNTIME_CTX_MODE             = "execution_mode"
+	RUNTIME_CTX_NODE             = "node"
+	RUNTIME_CTX_HEADERS          = "headers"
+	RUNTIME_CTX_QUERY_PARAMS     = "query_params"
+	RUNTIME_CTX_USER_ID          = "user_id"
+	RUNTIME_CTX_USERNAME         = "username"
+	RUNTIME_CTX_VARS             = "vars"
+	RUNTIME_CTX_USER_SESSION_EXP = "user_session_exp"
+	RUNTIME_CTX_SESSION_ID       = "session_id"
+	RUNTIME_CTX_CLIENT_IP        = "client_ip"
+	RUNTIME_CTX_CLIENT_PORT      = "client_port"
+)
+
+// Error is an error with a gRPC status code that a hook or RPC returns to decide what the client sees:
+// the code sets the HTTP status (3 → 400, 5 → 404, 7 → 403, 16 → 401, ...) and Message is sent as is.
+type Error struct {
+	Message string
+	Code    int
+}
+
+// NewError returns an Error, as Nakama's runtime.NewError does.
+func NewError(message string, code int) *Error {
+	return &Error{Message: message, Code: code}
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Logger is the module's logger; lines carry the hook or RPC they come from.
+type Logger interface {
+	Debug(format string, v ...interface{})
+	Info(format string, v ...interface{})
+	Warn(format string, v ...interface{})
+	Error(format string, v ...interface{})
+	WithField(key string, v interface{}) Logger
+	WithFields(fields map[string]interface{}) Logger
+	Fields() map[string]interface{}
+}
+
+// Reasons SessionValidate gives for a token it refuses; test them with errors.Is.
+var (
+	ErrTokenMalformed  = errors.New("token malformed")
+	ErrTokenSignature  = errors.New("token signature invalid")
+	ErrTokenExpired    = errors.New("token expired")
+	ErrSessionRevoked  = errors.New("session revoked")
+	ErrUserIDInvalid   = errors.New("user id must be a UUID")
+	ErrUserNotFound    = errors.New("user not found")
+	ErrSessionNotFound = errors.New("session not found")
+)
+
+// Session is what a valid session token says about its holder.
+type Session struct {
+	SessionID string            // the token's tid; every token of one login shares it
+	UserID    string            // uid
+	Username  string            // usn, as when the token was issued
+	Vars      map[string]string // vrs
+	ExpiresAt int64             // exp, Unix seconds
+	IssuedAt  int64             // iat, Unix seconds
+}
+
+// SessionInfo is one live session of a user.
+type SessionInfo struct {
+	ID          string
+	CreateTime  int64 // Unix seconds
+	RefreshTime int64
+	ExpireTime  int64
+	UserAgent   string
+	ClientIP    string
+}
+
+// NakamaModule is the server functions a module can call.
+type NakamaModule interface {
+	// AuthenticateTokenGenerate issues a session token for an existing account, backed by a real session
+	// that validates everywhere and can be logged out. An empty username means the account's current
+	// username; exp 0 means now + session.token_expiry_sec, otherwise the Unix second it expires. It returns
+	// the token and its expiry. A malformed user id is ErrUserIDInvalid, an unknown one ErrUserNotFound.
+	AuthenticateTokenGenerate(userID, username string, exp int64, vars map[string]string) (string, int64, error)
+	// SessionValidate checks a session token as the server does on every request and returns what it says,
+	// or an error that is (errors.Is) ErrTokenMalformed, ErrTokenSignature, ErrTokenExpired or
+	// ErrSessionRevoked. (Latchkey: Nakama has no supported way to do this.)
+	SessionValidate(ctx context.Context, token string) (*Session, error)
+	// SessionLogout ends the sessions of the given tokens of userID, as POST /v2/session/logout does; with
+	// both empty, every session of the user.
+	SessionLogout(userID, token, refreshToken string) error
+	// SessionsList returns the user's live sessions, newest first. (Latchkey)
+	SessionsList(ctx context.Context, userID string) ([]*SessionInfo, error)
+	// SessionRevoke ends one session of the user; ErrSessionNotFound if it is not a live session of theirs.
+	// (Latchkey)
+	SessionRevoke(ctx context.Context, userID, sessionID string) error
+	// AccountGetId returns the account, including its disable time.
+	AccountGetId(ctx context.Context, userID string) (*api.Account, error)
+	// AccountUpdateId changes the account; empty strings and a nil metadata leave a field unchanged, as in
+	// Nakama.
+	AccountUpdateId(ctx context.Context, userID, username string, metadata map[string]interface{}, displayName, timezone, location, langTag, avatarUrl string) error
+	// UsersBanId bans the accounts and ends all their sessions on every node.
+	UsersBanId(ctx context.Context, userIDs []string) error
+	// UsersUnbanId lets the accounts authenticate again.
+	UsersUnbanId(ctx context.Context, userIDs []string) error
+}
+
+// RpcFunc is an RPC: it gets the payload and returns the response payload.
+type RpcFunc = func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, payload string) (string, error)
+
+// Initializer registers a module's RPCs and hooks. Registering twice for the same id or hook replaces the
+// earlier function. A before-hook returns the request to go on with (changed or not), nil to refuse the
+// call (404), or an error; an after-hook sees the result and its error is logged, not sent.
+type Initializer interface {
+	RegisterRpc(id string, fn RpcFunc) error
+
+	RegisterBeforeAuthenticateDevice(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateDeviceRequest) (*api.AuthenticateDeviceRequest, error)) error
+	RegisterAfterAuthenticateDevice(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateDeviceRequest) error) error
+	RegisterBeforeAuthenticateEmail(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateEmailRequest) (*api.AuthenticateEmailRequest, error)) error
+	RegisterAfterAuthenticateEmail(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateEmailRequest) error) error
+	RegisterBeforeAuthenticateCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateCustomRequest) (*api.AuthenticateCustomRequest, error)) error
+	RegisterAfterAuthenticateCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateCustomRequest) error) error
+
+	RegisterBeforeSessionRefresh(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.SessionRefreshRequest) (*api.SessionRefreshRequest, error)) error
+	RegisterAfterSessionRefresh(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.SessionRefreshRequest) error) error
+	RegisterBeforeSessionLogout(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.SessionLogoutRequest) (*api.SessionLogoutRequest, error)) error
+	RegisterAfterSessionLogout(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.SessionLogoutRequest) error) error
+
+	RegisterBeforeGetAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule) error) error
+	RegisterAfterGetAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Account) error) error
+	RegisterBeforeUpdateAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.UpdateAccountRequest) (*api.UpdateAccountRequest, error)) error
+	RegisterAfterUpdateAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.UpdateAccountRequest) error) error
+}
+
+// InitModule is a module's entry point, Nakama's InitModule signature. It runs once at start, before the
+// server listens; an error stops the start. db is the server's own database (SQLite or PostgreSQL): read
+// it if you must, but keep your data in tables of your own.
+type InitModule = func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, initializer Initializer) error
