@@ -62,6 +62,11 @@ func testModule(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runti
 			return nil, nil
 		case "forbidden-custom-id":
 			return nil, runtime.NewError("not today", 7)
+		case "hook-panics-custom-id":
+			var m map[string]string
+			m["x"] = "nil map write" // a real bug, not a deliberate panic(...)
+		case "hook-hangs-custom-id":
+			time.Sleep(2 * time.Second)
 		}
 		if in.Account.Vars == nil {
 			in.Account.Vars = map[string]string{}
@@ -168,6 +173,12 @@ func TestHooks(t *testing.T) {
 	// nil from a before-hook refuses the call; a runtime error sets code and message.
 	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"refused-custom-id"}`).want(t, 404, 5, "Requested resource was not found.")
 	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"forbidden-custom-id"}`).want(t, 403, 7, "not today")
+	// A hook that panics or hangs fails its call only.
+	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"hook-panics-custom-id"}`).want(t, 500, 13, "Internal server error.")
+	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"hook-hangs-custom-id"}`).want(t, 504, 4, "Request timed out.")
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.status != 200 {
+		t.Errorf("server not serving after a hook panic and overrun: %d %s", a.status, a.body)
+	}
 }
 
 func TestRPCContextAndWire(t *testing.T) {
