@@ -83,6 +83,7 @@ var (
 	ErrUserIDInvalid   = errors.New("user id must be a UUID")
 	ErrUserNotFound    = errors.New("user not found")
 	ErrSessionNotFound = errors.New("session not found")
+	ErrUsernameTaken   = errors.New("username is already in use")
 )
 
 // Session is what a valid session token says about its holder.

@@ -122,6 +122,14 @@ func toWire(err error) (e api.Error, known bool) {
 	return api.Error{Code: api.CodeInternal, Message: "Internal server error."}, false
 }
 
+// WireError is the wire error a domain error maps to, and whether it is a known one (not an internal
+// failure). Server code uses it so that a server function's domain error (a taken username, say) reaches
+// the client as the same answer the REST API gives.
+func WireError(err error) (api.Error, bool) {
+	e, known := toWire(err)
+	return e, known && e.Code != api.CodeInternal
+}
+
 // writeError writes Nakama's error body with the status its code maps to.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e, known := toWire(err)

@@ -84,7 +84,7 @@ func (a *API) rpc(w http.ResponseWriter, r *http.Request) error {
 		return a.rpcError(w, r, errRPCNotFound)
 	}
 	if err != nil {
-		return a.rpcError(w, r, err)
+		return a.rpcFuncError(w, r, err)
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store, no-cache, must-revalidate")
@@ -104,16 +104,26 @@ func (a *API) rpc(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rpcError writes Nakama's RPC error body. Auth failures carry the message in "error" as well; errors from
-// the function carry an empty object there, as Nakama's map marshalling produces.
+// rpcError writes Nakama's RPC error body for a request refused before the function ran: the message
+// is in "error" as well.
 func (a *API) rpcError(w http.ResponseWriter, r *http.Request, err error) error {
+	return a.writeRPCError(w, r, err, false)
+}
+
+// rpcFuncError writes the error a function returned: "error" is an empty object, as Nakama's map
+// marshalling produces.
+func (a *API) rpcFuncError(w http.ResponseWriter, r *http.Request, err error) error {
+	return a.writeRPCError(w, r, err, true)
+}
+
+func (a *API) writeRPCError(w http.ResponseWriter, r *http.Request, err error, fromFunc bool) error {
 	e, known := toWire(err)
 	if !known {
 		a.log.Error("rpc failed", "path", r.URL.Path, "err", err)
 	}
-	var detail any = struct{}{}
-	if e.Code == api.CodeUnauthenticated {
-		detail = e.Message
+	var detail any = e.Message
+	if fromFunc {
+		detail = struct{}{}
 	}
 	writeJSON(w, e.Code.HTTPStatus(), struct {
 		Code    api.Code `json:"code"`

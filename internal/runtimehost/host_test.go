@@ -56,6 +56,10 @@ func testModule(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runti
 	must(init.RegisterRpc("plain_error", func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
 		return "", errors.New("pq: password=hunter2 connection failed")
 	}))
+	must(init.RegisterRpc("rename_raw", func(ctx context.Context, _ runtime.Logger, _ *sql.DB, nk runtime.NakamaModule, payload string) (string, error) {
+		uid, _ := ctx.Value(runtime.RUNTIME_CTX_USER_ID).(string)
+		return "", nk.AccountUpdateId(ctx, uid, payload, nil, "", "", "", "", "") // errors passed on unchanged
+	}))
 	must(init.RegisterBeforeAuthenticateCustom(func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, in *api.AuthenticateCustomRequest) (*api.AuthenticateCustomRequest, error) {
 		switch in.Account.ID {
 		case "refused-custom-id":
@@ -233,6 +237,10 @@ func TestRPCContextAndWire(t *testing.T) {
 	if _, ok := a.json["error"]; !ok {
 		t.Errorf("RPC error body lacks Nakama's error key: %s", a.body)
 	}
+	// A server function's domain error passed on unchanged is answered as the REST API answers it.
+	e.login("other-custom-id")
+	e.do("POST", "/v2/rpc/rename_raw?unwrap", "Bearer "+tok, "uothercustomid").want(t, 409, 6, "Username is already in use.")
+	e.do("POST", "/v2/rpc/rename_raw?unwrap", "Bearer "+tok, "has space").want(t, 400, 3, "")
 	a = e.do("GET", "/v2/rpc/plain_error", "Bearer "+tok, "")
 	a.want(t, 500, 13, "Internal server error.")
 	if strings.Contains(a.body, "hunter2") {

@@ -159,8 +159,11 @@ func (m *module) AccountUpdateId(ctx context.Context, userID, username string, m
 		p.Metadata = &s
 	}
 	err = m.h.d.Accounts.UpdateAccount(ctx, uid, p)
-	if errors.Is(err, accounts.ErrAccountNotFound) || errors.Is(err, accounts.ErrUserNotFound) {
+	switch {
+	case errors.Is(err, accounts.ErrAccountNotFound) || errors.Is(err, accounts.ErrUserNotFound):
 		return runtime.ErrUserNotFound
+	case errors.Is(err, accounts.ErrUsernameTaken):
+		return fmt.Errorf("%w: %w", runtime.ErrUsernameTaken, err)
 	}
 	return err
 }
