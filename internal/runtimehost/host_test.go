@@ -16,6 +16,7 @@ import (
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -266,5 +267,48 @@ func TestPanicAndTimeout(t *testing.T) {
 		if a := e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `"still here"`); a.status != 200 {
 			t.Fatalf("server stopped serving after a panic and an overrun: %d %s", a.status, a.body)
 		}
+	}
+}
+
+// BenchmarkRPC measures an authenticated RPC through the real handler (token check, context building,
+// the deadline goroutine), against GET /v2/account on the same server for scale.
+func BenchmarkRPC(b *testing.B) {
+	cfg := config.Default()
+	cfg.DataDir = b.TempDir()
+	cfg.Auth.BcryptCost = 4
+	cfg.Session.TokenExpirySec = 3600
+	srv, err := server.New(context.Background(), cfg, server.Options{Modules: []runtime.InitModule{func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, init runtime.Initializer) error {
+		return init.RegisterRpc("noop", func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
+			return "{}", nil
+		})
+	}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	res, err := srv.Accounts.AuthenticateDevice(context.Background(), "bench-device-0001", "", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	is, err := srv.Sessions.Issue(context.Background(), res.User, nil, sessions.Meta{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, method, path string }{
+		{"rpc", "POST", "/v2/rpc/noop?unwrap"},
+		{"getaccount", "GET", "/v2/account"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(c.method, c.path, strings.NewReader("{}"))
+				req.Header.Set("Authorization", "Bearer "+is.Token)
+				w := httptest.NewRecorder()
+				srv.API.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("%s: %d %s", c.name, w.Code, w.Body)
+				}
+			}
+		})
 	}
 }
