@@ -15,6 +15,11 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	Logger   LoggerConfig   `yaml:"logger"`
 	Auth     AuthConfig     `yaml:"auth"`
+
+	// ignored names the Nakama settings Latchkey does not use that Load met in files and flags (see
+	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
+	// not a key, and it never holds a value: only the names.
+	ignored []string
 }
 
 // SocketConfig is the client-facing HTTP listener.

@@ -173,21 +173,106 @@ func isSection(name string) bool {
 	return false
 }
 
-// suggest returns a hint naming the key with the same last segment as an unknown name, such as socket.port
-// for a bare --port, or "" when there is no single such key.
+// suggest returns a hint for an unknown name, or "" when there is no single good guess: the one name a couple
+// of typos away, such as session for sesion, or console.port for consol.port; failing that, the one key with the
+// same last segment, such as socket.port for a bare --port. Nakama's settings that Latchkey ignores count as
+// names too, so that a misspelt one is pointed at its real name.
 func suggest(name string) string {
+	if guess := nearest(name); guess != "" {
+		return " (did you mean " + guess + "?)"
+	}
 	last := name[strings.LastIndex(name, ".")+1:]
 	last = strings.ReplaceAll(last, "-", "_")
 	var found []string
-	for _, f := range fieldTable() {
-		if f.name != name && f.name[strings.LastIndex(f.name, ".")+1:] == last {
-			found = append(found, f.name)
+	for _, n := range knownNames() {
+		if n != name && n[strings.LastIndex(n, ".")+1:] == last {
+			found = append(found, n)
 		}
 	}
 	if len(found) != 1 {
 		return ""
 	}
 	return " (did you mean " + found[0] + "?)"
+}
+
+// nearest returns the one known name closest to name by edit distance, if it is close enough, or "". An ignored
+// Nakama entry is compared with as many leading segments of name as it has, and the rest of name is kept, since
+// any name under the entry is accepted.
+func nearest(name string) string {
+	const maxTypos = 2
+	best, bestDist, tie := "", maxTypos+1, false
+	consider := func(guess string, d int) {
+		switch {
+		case d < bestDist:
+			best, bestDist, tie = guess, d, false
+		case d == bestDist && best != "" && guess != best:
+			tie = true
+		}
+	}
+	for _, n := range append(knownNames(), sectionNames()...) {
+		consider(n, editDistance(name, n))
+	}
+	for _, e := range nakamaIgnored {
+		depth := strings.Count(e, ".") + 1
+		parts := strings.SplitN(name, ".", depth+1)
+		if len(parts) <= depth {
+			continue // name is no deeper than e, so it was compared whole above
+		}
+		head := strings.Join(parts[:depth], ".")
+		consider(e+"."+parts[depth], editDistance(head, e))
+	}
+	// A short name is a couple of edits away from too much ("nope" from "name"), so the allowance shrinks
+	// with the length.
+	if best == "" || tie || 3*bestDist > len(name) {
+		return ""
+	}
+	return best
+}
+
+// knownNames returns every name a key may have: Latchkey's keys, then the Nakama settings it ignores.
+func knownNames() []string {
+	names := make([]string, 0, len(fieldTable())+len(nakamaIgnored))
+	for _, f := range fieldTable() {
+		names = append(names, f.name)
+	}
+	return append(names, nakamaIgnored...)
+}
+
+// sectionNames returns the sections that hold Latchkey's keys, such as "socket", once each.
+func sectionNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range fieldTable() {
+		for i, c := range f.name {
+			if c == '.' && !seen[f.name[:i]] {
+				seen[f.name[:i]] = true
+				out = append(out, f.name[:i])
+			}
+		}
+	}
+	return out
+}
+
+// editDistance returns the Levenshtein distance between a and b, in bytes: how many single-byte insertions,
+// deletions and substitutions turn one into the other.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // formatValue formats a default for the key table.

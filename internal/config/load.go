@@ -47,6 +47,13 @@ func errorOf(problems []string) error {
 //
 // Unreadable files, unknown keys or flags and values of the wrong type are all collected into one *Error. The
 // returned cfg then holds whatever could be applied. Load does not call Validate.
+//
+// Settings of Nakama's that Latchkey does not use (whole sections such as console or metrics, and keys such as
+// socket.ssl_certificate) are not errors, in files or as flags, so that a Nakama config file and command line
+// work unchanged: their values are skipped unread, and Warnings names them. An ignored flag takes the next
+// argument as its value unless that starts with "-" or there is none, as a bool flag does. The environment is
+// read only for Latchkey's own keys, so any other LATCHKEY_ variable, a Nakama setting or a typo, goes
+// unnoticed.
 func Load(args []string, getenv func(string) string) (cfg Config, rest []string, err error) {
 	cfg = Default()
 	files, flags, rest := parseArgs(args)
@@ -59,14 +66,17 @@ func Load(args []string, getenv func(string) string) (cfg Config, rest []string,
 		problems = append(problems, applyEnv(&cfg, getenv)...)
 	}
 	problems = append(problems, applyFlags(&cfg, flags)...)
+	cfg.ignored = sortedUnique(cfg.ignored)
 	return cfg, rest, errorOf(problems)
 }
 
-// flagArg is one parsed flag: a key and its raw value, or the problem that made it unusable.
+// flagArg is one parsed flag: a key and its raw value, an ignored Nakama setting, or the problem that made it
+// unusable.
 type flagArg struct {
 	spelled string // as written, for messages: "--socket.port"
 	field   field
 	value   string
+	ignored string // the entry of nakamaIgnored that covers the flag; its value is dropped
 	problem string
 }
 
@@ -110,6 +120,14 @@ func parseArgs(args []string) (files []string, flags []flagArg, rest []string) {
 			continue
 		}
 		f, ok := lookupField(name)
+		if entry, ignored := nakamaIgnoredEntry(name); ignored {
+			// Its type is unknown here, so it is read like a bool flag: a value follows unless a flag does.
+			if !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+			}
+			flags = append(flags, flagArg{spelled: spelled, ignored: entry})
+			continue
+		}
 		if !ok {
 			// An unknown flag does not take the next argument: it might have been meant as a bool.
 			flags = append(flags, flagArg{spelled: spelled, problem: "unknown flag " + spelled + suggest(name)})
@@ -162,6 +180,10 @@ func applyFlags(cfg *Config, flags []flagArg) []string {
 	for _, fl := range flags {
 		if fl.problem != "" {
 			problems = append(problems, fl.problem)
+			continue
+		}
+		if fl.ignored != "" {
+			cfg.ignored = append(cfg.ignored, fl.ignored)
 			continue
 		}
 		dst := v.FieldByIndex(fl.field.index)

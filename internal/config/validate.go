@@ -173,8 +173,9 @@ func validKeyID(id string) bool {
 	return true
 }
 
-// Warnings returns one message per key still at Nakama's published default, which anyone can look up, and one
-// per token encryption key shorter than a keyring allows. Messages name the key, never its value.
+// Warnings returns one message per key still at Nakama's published default, which anyone can look up, one per
+// token encryption key shorter than a keyring allows, and, last, one naming every Nakama setting that Load
+// accepted but Latchkey does not use. Messages name keys, never their values.
 func (c Config) Warnings() []string {
 	def := Default()
 	var w []string
@@ -196,6 +197,15 @@ func (c Config) Warnings() []string {
 			w = append(w, fmt.Sprintf("%s is shorter than %d bytes, which makes forging tokens by guessing it easier; "+
 				"sign with %s, and once the tokens this key signed have expired, replace it with %d or more random bytes",
 				s.name, minSigningKeyBytes, s.keyring, minSigningKeyBytes))
+		}
+	}
+	if msg := ignoredWarning(c.ignored); msg != "" {
+		w = append(w, msg)
+	}
+	for _, k := range c.ignored {
+		if k == "socket.ssl_certificate" || k == "socket.ssl_private_key" {
+			w = append(w, "socket.ssl_certificate/ssl_private_key are set, but Latchkey serves plain HTTP: terminate TLS in a proxy or load balancer in front of it")
+			break
 		}
 	}
 	return w

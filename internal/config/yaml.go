@@ -40,6 +40,7 @@ func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
 // loadFile applies one YAML file to cfg and returns its problems. It walks the node tree itself rather than
 // using Decoder.KnownFields, so that every unknown key is reported with its dotted name and line, and a value
 // of the wrong type never has its text quoted unless the key is a number or bool (string keys hold secrets).
+// Nakama settings that Latchkey does not use (nakamaIgnored) are added to cfg.ignored, their values unread.
 func loadFile(cfg *Config, path string) []string {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -63,6 +64,7 @@ func loadFile(cfg *Config, path string) []string {
 			w := walker{path: path, cfg: reflect.ValueOf(cfg).Elem()}
 			w.mapping(root, "")
 			problems = append(problems, w.problems...)
+			cfg.ignored = append(cfg.ignored, w.ignored...)
 		}
 	}
 	var extra yaml.Node
@@ -72,11 +74,12 @@ func loadFile(cfg *Config, path string) []string {
 	return problems
 }
 
-// walker applies a YAML mapping to a Config, collecting problems.
+// walker applies a YAML mapping to a Config, collecting problems and the Nakama settings it ignored.
 type walker struct {
 	path     string
 	cfg      reflect.Value
 	problems []string
+	ignored  []string // entries of nakamaIgnored
 }
 
 func (w *walker) problemf(n *yaml.Node, format string, args ...any) {
@@ -106,6 +109,11 @@ func (w *walker) mapping(n *yaml.Node, prefix string) {
 			if msg := decodeLeaf(w.cfg.FieldByIndex(f.index), f.kind, v); msg != "" {
 				w.problemf(v, "%s: %s", name, msg)
 			}
+			continue
+		}
+		if entry, ok := nakamaIgnoredEntry(name); ok {
+			// The value is neither decoded nor checked: it may have any shape, and may be a secret.
+			w.ignored = append(w.ignored, entry)
 			continue
 		}
 		if !isSection(name) {

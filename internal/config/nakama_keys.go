@@ -1,0 +1,119 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// nakamaIgnored lists the settings of Nakama's config file that Latchkey accepts but does not use, so that a
+// Nakama config file loads unchanged. Each entry covers itself and every key beneath it: "console" is the whole
+// console section, "socket.ssl_certificate" is one key.
+//
+// The names are the yaml tags of Nakama's server/config.go (heroiclabs/nakama v3.x: type config and its
+// section types), except cluster, which is Nakama Enterprise's. They were written down by hand, not generated,
+// so an entry is added only for a setting known to be Nakama's: anything else stays an unknown key, because
+// a typo must stop the start. A test checks that no entry names or contains one of Latchkey's own keys.
+var nakamaIgnored = []string{
+	// Top-level keys.
+	"config", // Nakama's list of config files; Latchkey reads only --config
+	"shutdown_grace_sec",
+
+	// Whole sections for features Latchkey does not have.
+	"cluster",
+	"console",
+	"google_auth",
+	"iap",
+	"leaderboard",
+	"match",
+	"matchmaker",
+	"metrics",
+	"mfa",
+	"party",
+	"satori",
+	"social",
+	"storage",
+	"tracker",
+
+	// Keys in sections Latchkey shares with Nakama.
+	"database.conn_max_lifetime_ms",
+	"database.dns_scan_interval_sec",
+	"database.max_idle_conns",
+	"database.max_open_conns",
+
+	"logger.compress",
+	"logger.file",
+	"logger.format",
+	"logger.local_time",
+	"logger.max_age",
+	"logger.max_backups",
+	"logger.max_size",
+	"logger.rotation",
+	"logger.stdout",
+
+	"runtime.call_stack_size", // the unprefixed Lua settings are Nakama 2's, still accepted by Nakama 3
+	"runtime.event_queue_size",
+	"runtime.event_queue_workers",
+	"runtime.js_entrypoint",
+	"runtime.js_max_count",
+	"runtime.js_min_count",
+	"runtime.js_read_only_globals",
+	"runtime.lua_api_stacktrace",
+	"runtime.lua_call_stack_size",
+	"runtime.lua_max_count",
+	"runtime.lua_min_count",
+	"runtime.lua_read_only_globals",
+	"runtime.lua_registry_size",
+	"runtime.max_count",
+	"runtime.min_count",
+	"runtime.path",
+	"runtime.read_only_globals",
+	"runtime.registry_size",
+
+	"session.single_match",
+	"session.single_party",
+	"session.single_socket",
+
+	"socket.max_message_size_bytes",
+	"socket.outgoing_queue_size",
+	"socket.ping_backoff_threshold",
+	"socket.ping_period_ms",
+	"socket.pong_wait_ms",
+	"socket.protocol",
+	"socket.read_buffer_size_bytes",
+	"socket.response_headers",
+	"socket.ssl_certificate",
+	"socket.ssl_private_key",
+	"socket.write_buffer_size_bytes",
+	"socket.write_wait_ms",
+}
+
+// nakamaIgnoredEntry returns the entry of nakamaIgnored that covers the dotted name: the name itself, or the
+// section holding it.
+func nakamaIgnoredEntry(name string) (string, bool) {
+	for _, e := range nakamaIgnored {
+		if name == e || strings.HasPrefix(name, e+".") {
+			return e, true
+		}
+	}
+	return "", false
+}
+
+// ignoredWarning returns the one warning naming every ignored Nakama setting, or "" when there is none. It
+// names settings only: their values may be secrets (console.signing_key, social.steam.publisher_key, ...).
+func ignoredWarning(ignored []string) string {
+	if len(ignored) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ignored Nakama settings Latchkey does not use: %s", strings.Join(ignored, ", "))
+}
+
+// sortedUnique returns names sorted, without repeats, in a new slice.
+func sortedUnique(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
