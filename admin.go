@@ -75,12 +75,12 @@ func (a *App) admin(ctx context.Context, args []string) (*server.Server, []strin
 	return srv, rest, nil
 }
 
+// userID checks that s is a user id: a UUID in the canonical lowercase form the store uses.
 func userID(s string) (string, error) {
-	id, ok := tokens.ParseID(s)
-	if !ok {
+	if _, ok := tokens.ParseID(s); !ok {
 		return "", fmt.Errorf("%q is not a user id (a UUID)", s)
 	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16]), nil
+	return s, nil
 }
 
 func (a *App) users(ctx context.Context, args []string) error {

@@ -155,7 +155,7 @@ type callerKey struct{}
 
 // callerFrom returns the request's caller; only valid on authSession routes.
 func callerFrom(ctx context.Context) tokens.Claims {
-	c, _ := ctx.Value(callerKey{}).(tokens.Claims)
+	c, _ := Caller(ctx)
 	return c
 }
 

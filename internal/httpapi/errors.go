@@ -11,6 +11,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/runtime"
 )
 
 // Errors raised by this package itself.
@@ -85,6 +86,16 @@ var wireErrors = []struct {
 	// The database cannot be reached: requests that need it fail cleanly and can be retried, while requests
 	// that only validate a token keep being served from memory. (Latchkey)
 	{storage.ErrUnavailable, api.CodeUnavailable, "Service temporarily unavailable, try again."},
+
+	// The runtime package's errors, which server code may pass on unchanged.
+	{runtime.ErrUserIDInvalid, api.CodeInvalidArgument, "User ID must be a valid UUID."},
+	{runtime.ErrUserNotFound, api.CodeNotFound, "User account not found."},
+	{runtime.ErrSessionNotFound, api.CodeNotFound, "Session not found."},
+	{runtime.ErrUsernameTaken, api.CodeAlreadyExists, "Username is already in use."},
+	{runtime.ErrTokenMalformed, api.CodeUnauthenticated, "Auth token invalid"},
+	{runtime.ErrTokenSignature, api.CodeUnauthenticated, "Auth token invalid"},
+	{runtime.ErrTokenExpired, api.CodeUnauthenticated, "Auth token invalid"},
+	{runtime.ErrSessionRevoked, api.CodeUnauthenticated, "Auth token invalid"},
 
 	{context.DeadlineExceeded, api.CodeDeadlineExceeded, "Request timed out."},
 	{context.Canceled, api.CodeCanceled, "Request canceled."},

@@ -192,34 +192,8 @@ func (h *Host) guard(ctx context.Context, what string, fn func(context.Context) 
 	if e, known := httpapi.WireError(err); known {
 		return &e // a server function's domain error, answered as the REST API answers it
 	}
-	if re, ok := runtimeErrorFor(err); ok {
-		return re
-	}
 	h.log.Error("server code failed", "call", what, "err", err)
 	return errInternal
-}
-
-// runtimeErrorFor answers the runtime package's sentinel errors, which a module may pass on unchanged.
-func runtimeErrorFor(err error) (*api.Error, bool) {
-	for _, m := range []struct {
-		err  error
-		code api.Code
-		msg  string
-	}{
-		{runtime.ErrUserIDInvalid, api.CodeInvalidArgument, "User ID must be a valid UUID."},
-		{runtime.ErrUserNotFound, api.CodeNotFound, "User account not found."},
-		{runtime.ErrSessionNotFound, api.CodeNotFound, "Session not found."},
-		{runtime.ErrUsernameTaken, api.CodeAlreadyExists, "Username is already in use."},
-		{runtime.ErrTokenMalformed, api.CodeUnauthenticated, "Auth token invalid"},
-		{runtime.ErrTokenSignature, api.CodeUnauthenticated, "Auth token invalid"},
-		{runtime.ErrTokenExpired, api.CodeUnauthenticated, "Auth token invalid"},
-		{runtime.ErrSessionRevoked, api.CodeUnauthenticated, "Auth token invalid"},
-	} {
-		if errors.Is(err, m.err) {
-			return &api.Error{Code: m.code, Message: m.msg}, true
-		}
-	}
-	return nil, false
 }
 
 // runtimeCtx adds Nakama's runtime values to ctx: always env, execution_mode and node; headers, query

@@ -26,13 +26,12 @@ var _ runtime.NakamaModule = (*module)(nil)
 // callTimeout bounds the server functions Nakama declares without a context.
 const callTimeout = 10 * time.Second
 
-// userID checks and canonicalises a user id.
+// canonicalID checks that id is a user id: a UUID in the canonical lowercase form the store uses.
 func canonicalID(id string) (string, error) {
-	b, ok := tokens.ParseID(id)
-	if !ok {
+	if _, ok := tokens.ParseID(id); !ok {
 		return "", runtime.ErrUserIDInvalid
 	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+	return id, nil
 }
 
 func (m *module) user(ctx context.Context, id string) (*storage.User, error) {

@@ -129,26 +129,36 @@ func (m *Manager) Issue(ctx context.Context, user *storage.User, vars map[string
 			return Issued{}, err
 		}
 	}
-	id, err := uuid.NewRandomFromReader(m.randReader())
-	if err != nil {
-		return Issued{}, fmt.Errorf("sessions: session id: %w", err)
-	}
 	exp := now.Add(m.cfg.TokenExpiry).Unix()
 	rexp := now.Add(m.cfg.RefreshExpiry).Unix()
+	c, err := m.start(ctx, user, now, max(exp, rexp), vars, meta, "")
+	if err != nil {
+		return Issued{}, err
+	}
+	c.ExpiresAt = exp
+	return m.sign(c, rexp, 0), nil
+}
+
+// start stores a new session of the user that lasts until expire (Unix seconds), records its creation,
+// and returns the claims of its tokens (ExpiresAt set to expire).
+func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, expire int64, vars map[string]string, meta Meta, reason string) (tokens.Claims, error) {
+	id, err := uuid.NewRandomFromReader(m.randReader())
+	if err != nil {
+		return tokens.Claims{}, fmt.Errorf("sessions: session id: %w", err)
+	}
 	vars = cloneVars(vars)
 	s := storage.Session{
 		ID: id.String(), UserID: user.ID, CreateTime: now, RefreshTime: now,
-		ExpireTime: time.Unix(max(exp, rexp), 0).UTC(), Vars: vars, UserAgent: meta.UserAgent, ClientIP: meta.ClientIP,
+		ExpireTime: time.Unix(expire, 0).UTC(), Vars: vars, UserAgent: meta.UserAgent, ClientIP: meta.ClientIP,
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return Issued{}, ErrUserNotFound
+			return tokens.Claims{}, ErrUserNotFound
 		}
-		return Issued{}, err
+		return tokens.Claims{}, err
 	}
-	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
-	c := tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: exp, IssuedAt: now.Unix()}
-	return m.sign(c, rexp, 0), nil
+	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP, Reason: reason})
+	return tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix()}, nil
 }
 
 func (m *Manager) sign(c tokens.Claims, refreshExp, refreshSeq int64) Issued {
@@ -268,20 +278,10 @@ func (m *Manager) Generate(ctx context.Context, user *storage.User, exp int64, v
 	if exp <= now.Unix() {
 		return Issued{}, ErrExpiryInPast
 	}
-	id, err := uuid.NewRandomFromReader(m.randReader())
+	c, err := m.start(ctx, user, now, exp, vars, Meta{}, "server code")
 	if err != nil {
-		return Issued{}, fmt.Errorf("sessions: session id: %w", err)
-	}
-	vars = cloneVars(vars)
-	s := storage.Session{ID: id.String(), UserID: user.ID, CreateTime: now, RefreshTime: now, ExpireTime: time.Unix(exp, 0).UTC(), Vars: vars}
-	if err := m.store.CreateSession(ctx, s); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return Issued{}, ErrUserNotFound
-		}
 		return Issued{}, err
 	}
-	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, Reason: "server code"})
-	c := tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: exp, IssuedAt: now.Unix()}
 	return Issued{Token: m.skeys.Sign(&c), Claims: c}, nil
 }
 
@@ -358,15 +358,8 @@ func (m *Manager) Logout(ctx context.Context, caller tokens.Claims, token, refre
 		_, err := m.RevokeUser(ctx, caller.UserID, nil, storage.EventLoggedOut, "logout all", meta.ClientIP)
 		return err
 	case scope == ScopeOthers:
-		keep := []string{caller.TokenID}
-		for _, id := range ids { // a token named in the body is ended even with scope "others"
-			if id != caller.TokenID {
-				if err := m.revoke(ctx, caller.UserID, id, storage.EventLoggedOut, reason, meta.ClientIP); err != nil {
-					return err
-				}
-			}
-		}
-		_, err := m.RevokeUser(ctx, caller.UserID, keep, storage.EventLoggedOut, reason, meta.ClientIP)
+		// Tokens named in the body are the caller's (checked above), so their sessions end with the others.
+		_, err := m.RevokeUser(ctx, caller.UserID, []string{caller.TokenID}, storage.EventLoggedOut, reason, meta.ClientIP)
 		return err
 	case scope == ScopeCurrent:
 		ids = append(ids, caller.TokenID)

@@ -25,20 +25,13 @@ func validateClaims(c Claims) (Claims, error) {
 	if c.ExpiresAt == 0 || c.RefreshSeq < 0 {
 		return Claims{}, ErrMalformed
 	}
-	if !canonicalUUID(c.UserID) {
-		lower := strings.ToLower(c.UserID)
-		if !canonicalUUID(lower) {
-			return Claims{}, ErrMalformed
-		}
-		c.UserID = lower
+	var ok bool
+	if c.UserID, ok = CanonicalID(c.UserID); !ok {
+		return Claims{}, ErrMalformed
 	}
 	// Latchkey revokes by token id, so a token without a usable tid could never be logged out: refuse it.
-	if !canonicalUUID(c.TokenID) {
-		lower := strings.ToLower(c.TokenID)
-		if !canonicalUUID(lower) {
-			return Claims{}, ErrMalformed
-		}
-		c.TokenID = lower
+	if c.TokenID, ok = CanonicalID(c.TokenID); !ok {
+		return Claims{}, ErrMalformed
 	}
 	return c, nil
 }
@@ -282,6 +275,16 @@ func canonicalUUID(s string) bool {
 
 // uuidHexAt lists the positions of the 32 hex digits in the canonical UUID form.
 var uuidHexAt = [32]uint8{0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35}
+
+// CanonicalID returns s as a canonical lowercase UUID (8-4-4-4-12 hex digits), accepting upper-case
+// digits, and reports false for anything else. It allocates only when s has upper-case digits.
+func CanonicalID(s string) (string, bool) {
+	if canonicalUUID(s) {
+		return s, true
+	}
+	lower := strings.ToLower(s)
+	return lower, canonicalUUID(lower)
+}
 
 // ParseID converts a canonical lowercase UUID to its 16 bytes without allocating. It reports false for
 // anything else.

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -53,18 +52,10 @@ func TestConformance(t *testing.T) {
 // base is far from time.Now, like the conformance suite's clock, so that using the real clock shows.
 var base = time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 func mustUser(t testing.TB, st storage.Store) *storage.User {
 	t.Helper()
 	u, err := st.CreateUser(context.Background(), storage.NewUser{
-		ID: newID(), Username: "user-" + newID(), Kind: storage.IdentityDevice, Identity: "device-" + newID(), Time: base,
+		ID: storagetest.NewID(), Username: "user-" + storagetest.NewID(), Kind: storage.IdentityDevice, Identity: "device-" + storagetest.NewID(), Time: base,
 	})
 	if err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -74,7 +65,7 @@ func mustUser(t testing.TB, st storage.Store) *storage.User {
 
 func mustSession(t testing.TB, st storage.Store, userID string) storage.Session {
 	t.Helper()
-	s := storage.Session{ID: newID(), UserID: userID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour)}
+	s := storage.Session{ID: storagetest.NewID(), UserID: userID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour)}
 	if err := st.CreateSession(context.Background(), s); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
@@ -488,16 +479,16 @@ func TestErrUnavailable(t *testing.T) {
 			}
 			defer st.Close()
 			check("Ping", st.Ping(ctx))
-			_, err = st.UserByID(ctx, newID())
+			_, err = st.UserByID(ctx, storagetest.NewID())
 			check("UserByID", err)
-			_, err = st.CreateUser(ctx, storage.NewUser{ID: newID(), Username: "u", Kind: storage.IdentityDevice, Identity: "device-1", Time: base})
+			_, err = st.CreateUser(ctx, storage.NewUser{ID: storagetest.NewID(), Username: "u", Kind: storage.IdentityDevice, Identity: "device-1", Time: base})
 			check("CreateUser", err)
-			_, err = st.RevokeSession(ctx, newID(), "logout", base)
+			_, err = st.RevokeSession(ctx, storagetest.NewID(), "logout", base)
 			check("RevokeSession", err)
 			_, err = st.RevocationsSince(ctx, 0, base, 10)
 			check("RevocationsSince", err)
-			check("AppendEvents", st.AppendEvents(ctx, storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: newID()}))
-			_, err = st.ListEvents(ctx, newID(), 0, 10)
+			check("AppendEvents", st.AppendEvents(ctx, storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: storagetest.NewID()}))
+			_, err = st.ListEvents(ctx, storagetest.NewID(), 0, 10)
 			check("ListEvents", err)
 			_, err = st.DeleteEventsBefore(ctx, base)
 			check("DeleteEventsBefore", err)
@@ -536,7 +527,7 @@ func TestMalformedIDs(t *testing.T) {
 	if _, err := st.RevokeSession(ctx, bad, "logout", base); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("RevokeSession: %v, want ErrNotFound", err)
 	}
-	if err := st.CreateSession(ctx, storage.Session{ID: newID(), UserID: bad, CreateTime: base, ExpireTime: base}); !errors.Is(err, storage.ErrNotFound) {
+	if err := st.CreateSession(ctx, storage.Session{ID: storagetest.NewID(), UserID: bad, CreateTime: base, ExpireTime: base}); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CreateSession(unknown user): %v, want ErrNotFound", err)
 	}
 	if _, err := st.UserByIdentity(ctx, storage.IdentityDevice, "nul\x00byte"); !errors.Is(err, storage.ErrNotFound) {
@@ -581,7 +572,7 @@ func TestMalformedIDs(t *testing.T) {
 func TestAppendEventsAtomic(t *testing.T) {
 	ctx := t.Context()
 	st := newStore(t)
-	u := newID()
+	u := storagetest.NewID()
 	ok := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: u}
 	bad := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: u, Reason: "nul\x00byte"}
 	err := st.AppendEvents(ctx, ok, ok, bad)
@@ -597,20 +588,7 @@ func TestAppendEventsAtomic(t *testing.T) {
 }
 
 // BenchmarkUserByID measures the account read on the hot path of GET /v2/account.
-func BenchmarkUserByID(b *testing.B) {
-	ctx := context.Background()
-	st := newStore(b)
-	u := mustUser(b, st)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := st.UserByID(ctx, u.ID); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkUserByID(b *testing.B) { storagetest.BenchUserByID(b, newStore(b)) }
 
 // BenchmarkRevokeSession measures feed appends, which all queue on the counter row.
 func BenchmarkRevokeSession(b *testing.B) {

@@ -210,26 +210,7 @@ func TestOpenRejectsNonFilePaths(t *testing.T) {
 }
 
 // BenchmarkUserByID measures the account read on the hot path of GET /v2/account.
-func BenchmarkUserByID(b *testing.B) {
-	ctx := context.Background()
-	st := newStore(b)
-	u, err := st.CreateUser(ctx, storage.NewUser{
-		ID: "00000000-0000-4000-8000-000000000001", Username: "bench", Kind: storage.IdentityDevice,
-		Identity: "device-bench-0001", Time: time.Now(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := st.UserByID(ctx, u.ID); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkUserByID(b *testing.B) { storagetest.BenchUserByID(b, newStore(b)) }
 
 // TestAppendEventsAtomic checks that a batch whose last insert fails leaves none of its events behind. A
 // trigger stands in for a failure, since SQLite itself accepts any event.

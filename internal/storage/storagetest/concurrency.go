@@ -107,7 +107,7 @@ func testConcurrentCreateSameDevice(t *testing.T, st storage.Store) {
 			device := identityFor(storage.IdentityDevice)
 			users := make([]storage.NewUser, racers)
 			for i := range users {
-				users[i] = storage.NewUser{ID: newID(), Username: fmt.Sprintf("racer_%v_%d", sameName, i), Kind: storage.IdentityDevice, Identity: device, Time: base}
+				users[i] = storage.NewUser{ID: NewID(), Username: fmt.Sprintf("racer_%v_%d", sameName, i), Kind: storage.IdentityDevice, Identity: device, Time: base}
 				if sameName {
 					users[i].Username = fmt.Sprintf("racer_%v", sameName)
 				}
@@ -146,7 +146,7 @@ func testConcurrentCreateSameUsername(t *testing.T, st storage.Store) {
 	users := make([]storage.NewUser, racers)
 	for i := range users {
 		kind := kinds[i%len(kinds)]
-		users[i] = storage.NewUser{ID: newID(), Username: "contested", Kind: kind, Identity: identityFor(kind), Time: base}
+		users[i] = storage.NewUser{ID: NewID(), Username: "contested", Kind: kind, Identity: identityFor(kind), Time: base}
 	}
 	errs := race(racers, func(i int) error {
 		_, err := st.CreateUser(ctx, users[i])

@@ -73,7 +73,7 @@ func testAppendAndListEvents(t *testing.T, st storage.Store) {
 	ctx := t.Context()
 	u := mustUser(t, st, "owner")
 	other := mustUser(t, st, "other")
-	sid, otherSID := newID(), newID()
+	sid, otherSID := NewID(), NewID()
 	// Times with a sub-millisecond part, which a backend may drop, in base's non-UTC zone.
 	at := func(d time.Duration) time.Time { return base.Add(d + 123_456*time.Nanosecond) }
 	mine := []storage.Event{
@@ -111,17 +111,17 @@ func testAppendAndListEvents(t *testing.T, st storage.Store) {
 		}
 	}
 
-	if evs, err := st.ListEvents(ctx, newID(), 0, 100); err != nil || len(evs) != 0 {
+	if evs, err := st.ListEvents(ctx, NewID(), 0, 100); err != nil || len(evs) != 0 {
 		t.Errorf("ListEvents(unknown user) = %+v, %v; want none", evs, err)
 	}
 }
 
 func testListEventsPaging(t *testing.T, st storage.Store) {
 	ctx := t.Context()
-	u := newID()
+	u := NewID()
 	var appended []storage.Event
 	for i := range 7 {
-		ev := storage.Event{Time: base.Add(time.Duration(i) * time.Second), Kind: storage.EventSessionRefreshed, UserID: u, SessionID: newID(), Reason: fmt.Sprint(i)}
+		ev := storage.Event{Time: base.Add(time.Duration(i) * time.Second), Kind: storage.EventSessionRefreshed, UserID: u, SessionID: NewID(), Reason: fmt.Sprint(i)}
 		mustAppend(t, st, ev)
 		appended = append(appended, ev)
 	}
@@ -201,17 +201,17 @@ func testEventsOutliveSessions(t *testing.T, st storage.Store) {
 	}
 	checkEvents(t, "events of a deleted session", mustList(t, st, u.ID), []storage.Event{out, created})
 
-	ghost := storage.Event{Time: base, Kind: storage.EventSessionRevoked, UserID: newID(), SessionID: newID(), Reason: "admin"}
+	ghost := storage.Event{Time: base, Kind: storage.EventSessionRevoked, UserID: NewID(), SessionID: NewID(), Reason: "admin"}
 	mustAppend(t, st, ghost)
 	checkEvents(t, "events of an unknown account", mustList(t, st, ghost.UserID), []storage.Event{ghost})
 }
 
 func testDeleteEventsBefore(t *testing.T, st storage.Store) {
 	ctx := t.Context()
-	u, v := newID(), newID()
+	u, v := NewID(), NewID()
 	cut := base.Add(time.Hour)
 	ev := func(user string, at time.Time, reason string) storage.Event {
-		return storage.Event{Time: at, Kind: storage.EventSessionCreated, UserID: user, SessionID: newID(), Reason: reason}
+		return storage.Event{Time: at, Kind: storage.EventSessionCreated, UserID: user, SessionID: NewID(), Reason: reason}
 	}
 	// Appended out of time order, so that a sweep by id rather than by time would show.
 	uGone := []storage.Event{ev(u, cut.Add(-time.Millisecond), "just before"), ev(u, base.AddDate(-1, 0, 0), "a year before")}
@@ -251,7 +251,7 @@ func testDeleteEventsBefore(t *testing.T, st storage.Store) {
 }
 
 func testAppendNoEvents(t *testing.T, st storage.Store) {
-	u := newID()
+	u := NewID()
 	if err := st.AppendEvents(t.Context()); err != nil {
 		t.Errorf("AppendEvents() = %v, want nil", err)
 	}
@@ -276,13 +276,13 @@ func testAppendNoEvents(t *testing.T, st storage.Store) {
 func testConcurrentAppendEvents(t *testing.T, st storage.Store) {
 	ctx := t.Context()
 	const perRacer = 6
-	u := newID()
+	u := NewID()
 	errs := race(racers, func(i int) error {
 		evs := make([]storage.Event, perRacer)
 		for j := range evs {
 			evs[j] = storage.Event{
 				Time: base.Add(time.Duration(j) * time.Second), Kind: storage.EventSessionRefreshed, UserID: u,
-				SessionID: newID(), Reason: fmt.Sprintf("%d/%d", i, j),
+				SessionID: NewID(), Reason: fmt.Sprintf("%d/%d", i, j),
 			}
 		}
 		if i%2 == 1 { // batches of two

@@ -80,11 +80,11 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 
 		// The schema at head must be usable, not just present.
 		now := time.Now().UTC()
-		u, err := st.CreateUser(ctx, storage.NewUser{ID: newID(), Username: "u", Kind: storage.IdentityDevice, Identity: "device-0001", Time: now})
+		u, err := st.CreateUser(ctx, storage.NewUser{ID: NewID(), Username: "u", Kind: storage.IdentityDevice, Identity: "device-0001", Time: now})
 		if err != nil {
 			t.Fatalf("pass %d: CreateUser at head: %v", pass, err)
 		}
-		s := storage.Session{ID: newID(), UserID: u.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
+		s := storage.Session{ID: NewID(), UserID: u.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
 		if err := st.CreateSession(ctx, s); err != nil {
 			t.Fatalf("pass %d: CreateSession at head: %v", pass, err)
 		}

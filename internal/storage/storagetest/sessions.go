@@ -17,11 +17,11 @@ func testCreateSession(t *testing.T, st storage.Store) {
 		sess storage.Session
 	}{
 		{"with vars", storage.Session{
-			ID: newID(), UserID: u.ID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
+			ID: NewID(), UserID: u.ID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
 			Vars: map[string]string{"a": "1", "b": "two"}, UserAgent: "agent/1.0", ClientIP: "2001:db8::1",
 		}},
 		{"bare", storage.Session{
-			ID: newID(), UserID: u.ID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
+			ID: NewID(), UserID: u.ID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
 		}},
 	}
 	for _, tt := range tests {
@@ -38,10 +38,10 @@ func testCreateSession(t *testing.T, st storage.Store) {
 	}
 
 	err := st.CreateSession(ctx, storage.Session{
-		ID: newID(), UserID: newID(), CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
+		ID: NewID(), UserID: NewID(), CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
 	})
 	checkErr(t, "CreateSession(unknown user)", err, storage.ErrNotFound)
-	_, err = st.SessionByID(ctx, newID())
+	_, err = st.SessionByID(ctx, NewID())
 	checkErr(t, "SessionByID(unknown)", err, storage.ErrNotFound)
 }
 
@@ -82,7 +82,7 @@ func testRefreshSession(t *testing.T, st storage.Store) {
 		t.Errorf("RefreshSeq after AnySeq = %d, want 3", got.RefreshSeq)
 	}
 
-	_, err = st.RefreshSession(ctx, storage.SessionRefresh{ID: newID(), RefreshTime: t1, ExpireTime: t1.Add(time.Hour)})
+	_, err = st.RefreshSession(ctx, storage.SessionRefresh{ID: NewID(), RefreshTime: t1, ExpireTime: t1.Add(time.Hour)})
 	checkErr(t, "RefreshSession(unknown)", err, storage.ErrNotFound)
 
 	// A revoked session cannot be refreshed even at its current seq.
@@ -166,7 +166,7 @@ func testRevokeSession(t *testing.T, st storage.Store) {
 	}
 	checkRevocations(t, feed, []storage.Revocation{*rev})
 
-	_, err = st.RevokeSession(ctx, newID(), "logout", at)
+	_, err = st.RevokeSession(ctx, NewID(), "logout", at)
 	checkErr(t, "RevokeSession(unknown)", err, storage.ErrNotFound)
 }
 
@@ -189,7 +189,7 @@ func testRevokeUserSessions(t *testing.T, st storage.Store) {
 		t.Fatalf("feed before = %+v, %v; want one entry", before, err)
 	}
 
-	revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID, newID()}, "logout_all", at)
+	revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID, NewID()}, "logout_all", at)
 	if err != nil {
 		t.Fatalf("RevokeUserSessions: %v", err)
 	}
@@ -243,7 +243,7 @@ func testRevokeUserSessions(t *testing.T, st storage.Store) {
 	if err != nil || len(revs) != 1 || revs[0].SessionID != kept.ID {
 		t.Errorf("RevokeUserSessions without keep = %+v, %v; want only %s", revs, err, kept.ID)
 	}
-	if revs, err := st.RevokeUserSessions(ctx, newID(), nil, "ban", at); err != nil || len(revs) != 0 {
+	if revs, err := st.RevokeUserSessions(ctx, NewID(), nil, "ban", at); err != nil || len(revs) != 0 {
 		t.Errorf("RevokeUserSessions(unknown user) = %+v, %v; want nothing", revs, err)
 	}
 }
@@ -275,7 +275,7 @@ func testListUserSessions(t *testing.T, st storage.Store) {
 		checkSession(t, &got[i], want[i])
 	}
 
-	if got, err := st.ListUserSessions(ctx, newID(), now); err != nil || len(got) != 0 {
+	if got, err := st.ListUserSessions(ctx, NewID(), now); err != nil || len(got) != 0 {
 		t.Errorf("ListUserSessions(unknown user) = %+v, %v; want none", got, err)
 	}
 }

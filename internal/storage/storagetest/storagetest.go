@@ -3,6 +3,7 @@
 package storagetest
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -62,8 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}
 }
 
-// newID returns a random canonical lowercase UUID, as the callers of the contract generate.
-func newID() string {
+// NewID returns a random canonical lowercase UUID, as the callers of the contract generate.
+func NewID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
@@ -162,7 +163,7 @@ func checkErr(t *testing.T, what string, got, want error) {
 func mustUser(t *testing.T, st storage.Store, username string) *storage.User {
 	t.Helper()
 	u, err := st.CreateUser(t.Context(), storage.NewUser{
-		ID: newID(), Username: username, Kind: storage.IdentityDevice, Identity: "device-" + newID(), Time: base,
+		ID: NewID(), Username: username, Kind: storage.IdentityDevice, Identity: "device-" + NewID(), Time: base,
 	})
 	if err != nil {
 		t.Fatalf("CreateUser(%s): %v", username, err)
@@ -174,7 +175,7 @@ func mustUser(t *testing.T, st storage.Store, username string) *storage.User {
 func mustSession(t *testing.T, st storage.Store, userID string, created, expire time.Time) *storage.Session {
 	t.Helper()
 	s := storage.Session{
-		ID: newID(), UserID: userID, CreateTime: created, RefreshTime: created, ExpireTime: expire,
+		ID: NewID(), UserID: userID, CreateTime: created, RefreshTime: created, ExpireTime: expire,
 		Vars: map[string]string{"k": "v"}, UserAgent: "agent/1.0", ClientIP: "192.0.2.1",
 	}
 	if err := st.CreateSession(t.Context(), s); err != nil {
@@ -209,11 +210,32 @@ var kinds = []storage.IdentityKind{storage.IdentityDevice, storage.IdentityEmail
 func identityFor(kind storage.IdentityKind) string {
 	switch kind {
 	case storage.IdentityEmail:
-		return "user-" + newID()[:8] + "@example.com"
+		return "user-" + NewID()[:8] + "@example.com"
 	case storage.IdentityCustom:
-		return "custom-" + newID()
+		return "custom-" + NewID()
 	}
-	return "device-" + newID()
+	return "device-" + NewID()
 }
 
 func ptr(s string) *string { return &s }
+
+// BenchUserByID measures the account read every refresh and account call makes, with parallel readers,
+// on a store as Run's newStore returns it.
+func BenchUserByID(b *testing.B, st storage.Store) {
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, storage.NewUser{
+		ID: NewID(), Username: "bench", Kind: storage.IdentityDevice, Identity: "device-bench-0001", Time: time.Now(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := st.UserByID(ctx, u.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -14,7 +14,7 @@ func testCreateAndFind(t *testing.T, st storage.Store) {
 	for _, kind := range kinds {
 		t.Run(kind.String(), func(t *testing.T) {
 			identity := identityFor(kind)
-			nu := storage.NewUser{ID: newID(), Username: "user_" + kind.String(), Kind: kind, Identity: identity, Time: base}
+			nu := storage.NewUser{ID: NewID(), Username: "user_" + kind.String(), Kind: kind, Identity: identity, Time: base}
 			want := &storage.User{
 				ID: nu.ID, Username: nu.Username, LangTag: "en", Metadata: "{}", Wallet: "{}",
 				CreateTime: base, UpdateTime: base,
@@ -77,7 +77,7 @@ func testCreateAndFind(t *testing.T, st storage.Store) {
 func testOddDeviceID(t *testing.T, st storage.Store) {
 	ctx := t.Context()
 	for i, device := range []string{`quote"d`, `back\slash`, `comma,","separated`, "ünïcødé-ид-设备", `[],{}:'%_`} {
-		u, err := st.CreateUser(ctx, storage.NewUser{ID: newID(), Username: fmt.Sprint("odd", i), Kind: storage.IdentityDevice, Identity: device, Time: base})
+		u, err := st.CreateUser(ctx, storage.NewUser{ID: NewID(), Username: fmt.Sprint("odd", i), Kind: storage.IdentityDevice, Identity: device, Time: base})
 		if err != nil {
 			t.Fatalf("CreateUser(%q): %v", device, err)
 		}
@@ -95,7 +95,7 @@ func testOddDeviceID(t *testing.T, st storage.Store) {
 func testUserNotFound(t *testing.T, st storage.Store) {
 	ctx := t.Context()
 	mustUser(t, st, "someone")
-	_, err := st.UserByID(ctx, newID())
+	_, err := st.UserByID(ctx, NewID())
 	checkErr(t, "UserByID", err, storage.ErrNotFound)
 	for _, kind := range kinds {
 		_, err := st.UserByIdentity(ctx, kind, identityFor(kind))
@@ -110,11 +110,11 @@ func testDuplicateIdentity(t *testing.T, st storage.Store) {
 	for _, kind := range kinds {
 		t.Run(kind.String(), func(t *testing.T) {
 			identity := identityFor(kind)
-			first := storage.NewUser{ID: newID(), Username: "first_" + kind.String(), Kind: kind, Identity: identity, Time: base}
+			first := storage.NewUser{ID: NewID(), Username: "first_" + kind.String(), Kind: kind, Identity: identity, Time: base}
 			if _, err := st.CreateUser(ctx, first); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			second := storage.NewUser{ID: newID(), Username: "second_" + kind.String(), Kind: kind, Identity: identity, Time: base}
+			second := storage.NewUser{ID: NewID(), Username: "second_" + kind.String(), Kind: kind, Identity: identity, Time: base}
 			_, err := st.CreateUser(ctx, second)
 			checkErr(t, "CreateUser with a taken identity", err, storage.ErrIdentityTaken)
 
@@ -144,7 +144,7 @@ func testDuplicateUsername(t *testing.T, st storage.Store) {
 		t.Run(kind.String(), func(t *testing.T) {
 			name := "taken_" + kind.String()
 			first := mustUser(t, st, name)
-			second := storage.NewUser{ID: newID(), Username: name, Kind: kind, Identity: identityFor(kind), Time: base}
+			second := storage.NewUser{ID: NewID(), Username: name, Kind: kind, Identity: identityFor(kind), Time: base}
 			_, err := st.CreateUser(ctx, second)
 			checkErr(t, "CreateUser with a taken username", err, storage.ErrUsernameTaken)
 			// Neither the account row nor its identity (for a device, a separate row) may survive.
@@ -167,10 +167,10 @@ func testIdentityWinsOverUsername(t *testing.T, st storage.Store) {
 		t.Run(kind.String(), func(t *testing.T) {
 			identity := identityFor(kind)
 			name := "both_" + kind.String()
-			if _, err := st.CreateUser(ctx, storage.NewUser{ID: newID(), Username: name, Kind: kind, Identity: identity, Time: base}); err != nil {
+			if _, err := st.CreateUser(ctx, storage.NewUser{ID: NewID(), Username: name, Kind: kind, Identity: identity, Time: base}); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			_, err := st.CreateUser(ctx, storage.NewUser{ID: newID(), Username: name, Kind: kind, Identity: identity, Time: base})
+			_, err := st.CreateUser(ctx, storage.NewUser{ID: NewID(), Username: name, Kind: kind, Identity: identity, Time: base})
 			checkErr(t, "CreateUser with a taken username and identity", err, storage.ErrIdentityTaken)
 		})
 	}
@@ -252,9 +252,9 @@ func testUpdateProfile(t *testing.T, st storage.Store) {
 		t.Errorf("UserByUsername(new name) = %v, %v; want %s", got, err, u.ID)
 	}
 
-	err = st.UpdateProfile(ctx, newID(), set)
+	err = st.UpdateProfile(ctx, NewID(), set)
 	checkErr(t, "UpdateProfile(unknown id)", err, storage.ErrNotFound)
-	err = st.UpdateProfile(ctx, newID(), storage.ProfileUpdate{Time: t1})
+	err = st.UpdateProfile(ctx, NewID(), storage.ProfileUpdate{Time: t1})
 	checkErr(t, "UpdateProfile(unknown id, empty update)", err, storage.ErrNotFound)
 }
 
@@ -302,7 +302,7 @@ func testSetDisableTime(t *testing.T, st storage.Store) {
 		t.Errorf("DisableTime after unban = %v, want zero", got.DisableTime)
 	}
 
-	err = st.SetDisableTime(ctx, newID(), at)
+	err = st.SetDisableTime(ctx, NewID(), at)
 	checkErr(t, "SetDisableTime(unknown id)", err, storage.ErrNotFound)
 }
 
