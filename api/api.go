@@ -5,6 +5,8 @@
 // are omitted from responses, as protojson does, so a `created` of false never appears on the wire.
 package api
 
+import "time"
+
 // AccountDevice is the body of POST /v2/account/authenticate/device.
 type AccountDevice struct {
 	ID   string            `json:"id,omitempty"`
@@ -141,3 +143,12 @@ type UpdateAccountRequest struct {
 
 // Empty is the `{}` response of calls that return nothing.
 type Empty struct{}
+
+// Event is something that happened that server code can react to, such as a realtime socket session
+// starting or ending (Nakama's api.Event; the timestamp is a time.Time here).
+type Event struct {
+	Name       string            `json:"name,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
+	Timestamp  time.Time         `json:"timestamp,omitempty"`
+	External   bool              `json:"external,omitempty"`
+}

@@ -16,6 +16,8 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/heroiclabs/nakama-common/rtapi"
+
 	"github.com/latchkeyhq/latchkey/api"
 )
 
@@ -31,7 +33,9 @@ import (
 //	username          string              the caller's username, when known
 //	vars              map[string]string   the caller's session variables, when known
 //	user_session_exp  int64               the caller's session token expiry (Unix seconds), when known
-//	session_id        string              the caller's session id (the token's tid), when known
+//	session_id        string              over HTTP, the caller's session id (the token's tid); over the
+//	                                      realtime socket, the socket's own session id, as in Nakama
+//	lang              string              the realtime socket's `lang` (socket calls)
 //	client_ip         string              the client's address
 //	client_port       string              the client's port
 const (
@@ -45,6 +49,7 @@ const (
 	RUNTIME_CTX_VARS             = "vars"
 	RUNTIME_CTX_USER_SESSION_EXP = "user_session_exp"
 	RUNTIME_CTX_SESSION_ID       = "session_id"
+	RUNTIME_CTX_LANG             = "lang"
 	RUNTIME_CTX_CLIENT_IP        = "client_ip"
 	RUNTIME_CTX_CLIENT_PORT      = "client_port"
 )
@@ -84,7 +89,66 @@ var (
 	ErrUserNotFound    = errors.New("user not found")
 	ErrSessionNotFound = errors.New("session not found")
 	ErrUsernameTaken   = errors.New("username is already in use")
+	// ErrStreamModeNotServed refuses a stream other than the notifications stream: Latchkey has no
+	// matches, chat or parties, so it has no other streams.
+	ErrStreamModeNotServed = errors.New("stream mode not served by Latchkey: only StreamModeNotifications")
 )
+
+// PresenceReason says why a presence changed or a socket was closed, as Nakama's runtime.PresenceReason.
+type PresenceReason uint8
+
+// Presence reasons, Nakama's values.
+const (
+	PresenceReasonUnknown PresenceReason = iota
+	PresenceReasonJoin
+	PresenceReasonUpdate
+	PresenceReasonLeave
+	PresenceReasonDisconnect
+)
+
+func (r PresenceReason) String() string {
+	switch r {
+	case PresenceReasonJoin:
+		return "join"
+	case PresenceReasonUpdate:
+		return "update"
+	case PresenceReasonLeave:
+		return "leave"
+	case PresenceReasonDisconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}
+
+// StreamModeNotifications is the mode of a user's notifications stream, the one stream Latchkey has: every
+// realtime socket of a user is a presence on it, with the user id as the stream's subject.
+const StreamModeNotifications uint8 = 0
+
+// PresenceMeta is what a presence says about itself, as in Nakama.
+type PresenceMeta interface {
+	GetHidden() bool
+	GetPersistence() bool
+	GetUsername() string
+	GetStatus() string
+	GetReason() PresenceReason
+}
+
+// Presence is one realtime socket of a user on a stream, as in Nakama.
+type Presence interface {
+	PresenceMeta
+	GetUserId() string
+	GetSessionId() string
+	GetNodeId() string
+}
+
+// SocketInfo is one open realtime socket. (Latchkey)
+type SocketInfo struct {
+	SessionID  string // the socket's session id, as SessionDisconnect takes it
+	UserID     string
+	TokenID    string // the login session (token tid) the socket was opened with
+	Node       string // the node holding it
+	CreateTime int64  // Unix seconds
+}
 
 // Session is what a valid session token says about its holder.
 type Session struct {
@@ -134,6 +198,17 @@ type NakamaModule interface {
 	UsersBanId(ctx context.Context, userIDs []string) error
 	// UsersUnbanId lets the accounts authenticate again.
 	UsersUnbanId(ctx context.Context, userIDs []string) error
+
+	// SessionDisconnect closes the realtime socket with this socket session id, on whichever node holds it,
+	// with a normal close frame. The login session and its tokens are untouched. Closing a socket that is
+	// not open is not an error.
+	SessionDisconnect(ctx context.Context, sessionID string, reason ...PresenceReason) error
+	// SocketsList returns the user's open realtime sockets on every node, oldest first. (Latchkey)
+	SocketsList(ctx context.Context, userID string) ([]*SocketInfo, error)
+	// StreamUserList lists the presences on a stream, Nakama's way of finding a user's sockets:
+	// StreamUserList(StreamModeNotifications, userID, "", "", true, true) returns one presence per open
+	// socket of the user, on every node. Any other mode is ErrStreamModeNotServed.
+	StreamUserList(mode uint8, subject, subcontext, label string, includeHidden, includeNotHidden bool) ([]Presence, error)
 }
 
 // RpcFunc is an RPC: it gets the payload and returns the response payload.
@@ -161,6 +236,19 @@ type Initializer interface {
 	RegisterAfterGetAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Account) error) error
 	RegisterBeforeUpdateAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.UpdateAccountRequest) (*api.UpdateAccountRequest, error)) error
 	RegisterAfterUpdateAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.UpdateAccountRequest) error) error
+
+	// RegisterBeforeRt runs fn before each realtime message of the kind id names ("rpc", "ping"; case does
+	// not matter), as in Nakama: it returns the envelope to go on with, nil to refuse the message (the client
+	// gets an error envelope), or an error (sent to the client as an error envelope).
+	RegisterBeforeRt(id string, fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, envelope *rtapi.Envelope) (*rtapi.Envelope, error)) error
+	// RegisterAfterRt runs fn after the server answered a realtime message of the kind id names; out is the
+	// answer sent (nil when none), in the message received. Its error is logged.
+	RegisterAfterRt(id string, fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out, in *rtapi.Envelope) error) error
+	// RegisterEventSessionStart runs fn when a realtime socket opens; the context carries the socket's user,
+	// session id and lang. Events run in the background, in order, and never delay the socket.
+	RegisterEventSessionStart(fn func(ctx context.Context, logger Logger, evt *api.Event)) error
+	// RegisterEventSessionEnd runs fn when a realtime socket closes; evt.Properties["reason"] says why.
+	RegisterEventSessionEnd(fn func(ctx context.Context, logger Logger, evt *api.Event)) error
 }
 
 // InitModule is a module's entry point, Nakama's InitModule signature. It runs once at start, before the

@@ -31,6 +31,19 @@ type SocketConfig struct {
 	IdleTimeoutMs       int    `yaml:"idle_timeout_ms"`
 	ReadTimeoutMs       int    `yaml:"read_timeout_ms"`
 	WriteTimeoutMs      int    `yaml:"write_timeout_ms"`
+
+	// The realtime socket (GET /ws), with Nakama's keys and defaults.
+	MaxMessageSizeBytes  int64 `yaml:"max_message_size_bytes"`
+	ReadBufferSizeBytes  int   `yaml:"read_buffer_size_bytes"`
+	WriteBufferSizeBytes int   `yaml:"write_buffer_size_bytes"`
+	PingPeriodMs         int   `yaml:"ping_period_ms"`
+	PongWaitMs           int   `yaml:"pong_wait_ms"`
+	WriteWaitMs          int   `yaml:"write_wait_ms"`
+	OutgoingQueueSize    int   `yaml:"outgoing_queue_size"`
+	// CloseOnRevoke (Latchkey) closes a socket when the session its token belongs to ends (logout, session
+	// delete, reuse detection, single_session). Off: Nakama's behaviour, where only a ban, an account
+	// deletion, single_socket or server code closes a socket.
+	CloseOnRevoke bool `yaml:"close_on_revoke"`
 }
 
 // SessionConfig holds token keys and lifetimes.
@@ -50,6 +63,8 @@ type SessionConfig struct {
 	RefreshActiveKey      string     `yaml:"refresh_active_key"`
 	RefreshTokenExpirySec int64      `yaml:"refresh_token_expiry_sec"`
 	SingleSession         bool       `yaml:"single_session"`
+	// SingleSocket closes a user's older realtime sockets, on every node, when the user opens a new one.
+	SingleSocket bool `yaml:"single_socket"`
 	// RefreshRotation (Latchkey) makes every refresh supersede the refresh token it was given; a superseded
 	// token presented after RefreshReuseGraceSec ends the whole session. Off: Nakama's behaviour.
 	RefreshRotation      bool  `yaml:"refresh_rotation"`

@@ -20,6 +20,15 @@ func Default() Config {
 			IdleTimeoutMs:       60000,
 			ReadTimeoutMs:       10000,
 			WriteTimeoutMs:      10000,
+			// Nakama's socket defaults.
+			MaxMessageSizeBytes:  4096,
+			ReadBufferSizeBytes:  4096,
+			WriteBufferSizeBytes: 4096,
+			PingPeriodMs:         15000,
+			PongWaitMs:           25000,
+			WriteWaitMs:          5000,
+			OutgoingQueueSize:    64,
+			CloseOnRevoke:        true,
 		},
 		Session: SessionConfig{
 			EncryptionKey:         "defaultencryptionkey",
@@ -27,6 +36,7 @@ func Default() Config {
 			RefreshEncryptionKey:  "defaultrefreshencryptionkey",
 			RefreshTokenExpirySec: 3600,
 			SingleSession:         false,
+			SingleSocket:          false,
 			RefreshRotation:       true,
 			RefreshReuseGraceSec:  10,
 		},

@@ -72,20 +72,12 @@ var nakamaIgnored = []string{
 
 	"session.single_match",
 	"session.single_party",
-	"session.single_socket",
 
-	"socket.max_message_size_bytes",
-	"socket.outgoing_queue_size",
 	"socket.ping_backoff_threshold",
-	"socket.ping_period_ms",
-	"socket.pong_wait_ms",
 	"socket.protocol",
-	"socket.read_buffer_size_bytes",
 	"socket.response_headers",
 	"socket.ssl_certificate",
 	"socket.ssl_private_key",
-	"socket.write_buffer_size_bytes",
-	"socket.write_wait_ms",
 }
 
 // nakamaIgnoredEntry returns the entry of nakamaIgnored that covers the dotted name: the name itself, or the

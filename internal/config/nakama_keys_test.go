@@ -70,7 +70,7 @@ session:
   refresh_encryption_key: "studio-refresh-key-0123456789abcdefghijkl"
   token_expiry_sec: 7200
   refresh_token_expiry_sec: 2592000
-  single_socket: [ignored-a-list-where-a-bool-goes]
+  single_party: [ignored-a-list-where-a-bool-goes]
   single_match: true
 runtime:
   http_key: "studio-http-key"
@@ -130,8 +130,8 @@ func TestNakamaConfigFile(t *testing.T) {
 	got := c.Warnings()
 	wantWarning := "ignored Nakama settings Latchkey does not use: console, database.conn_max_lifetime_ms, " +
 		"database.max_open_conns, google_auth, iap, logger.file, logger.stdout, match, metrics, runtime.js_entrypoint, " +
-		"runtime.path, session.single_match, session.single_socket, shutdown_grace_sec, social, " +
-		"socket.read_buffer_size_bytes, socket.ssl_certificate"
+		"runtime.path, session.single_match, session.single_party, shutdown_grace_sec, social, " +
+		"socket.ssl_certificate"
 	if len(got) != 2 || got[0] != wantWarning || !strings.Contains(got[1], "plain HTTP") {
 		t.Errorf("Warnings() = %q\nwant [%q, <TLS warning>]", got, wantWarning)
 	}
@@ -157,13 +157,13 @@ func TestNakamaSettingsIgnoredAcrossSources(t *testing.T) {
 		{
 			name: "flags, with and without values, named by section like the file's",
 			args: []string{
-				"--console.port", "7351", "--session.single_socket", "--socket.port", "7400",
+				"--console.port", "7351", "--session.single_party", "--socket.port", "7400",
 				"-console.signing_key=ignored-flag-secret", "--socket.ssl_private_key", "ignored-key-path",
 				"--config", first, "up",
 			},
 			check:    func(c Config) bool { return c.Socket.Port == 7400 },
 			wantRest: []string{"up"},
-			want:     "ignored Nakama settings Latchkey does not use: console, session.single_socket, socket.protocol, socket.ssl_private_key",
+			want:     "ignored Nakama settings Latchkey does not use: console, session.single_party, socket.protocol, socket.ssl_private_key",
 		},
 		{
 			name:  "a bare ignored flag last",
@@ -219,8 +219,8 @@ func TestNakamaConfigTyposStillFail(t *testing.T) {
 			"unknown key session.token_expiry_secs (did you mean session.token_expiry_sec?)"},
 		{"misspelt ignored section", "consle:\n  port: 7351\n", nil,
 			"unknown key consle (did you mean console?)"},
-		{"misspelt ignored key", "", []string{"--config", writeFile(t, "t.yml", "session:\n  single_sockets: ignored-x\n")},
-			"unknown key session.single_sockets (did you mean session.single_socket?)"},
+		{"misspelt ignored key", "", []string{"--config", writeFile(t, "t.yml", "session:\n  single_partys: ignored-x\n")},
+			"unknown key session.single_partys (did you mean session.single_party?)"},
 		{"made-up key in a shared section", "", []string{"--config", writeFile(t, "t.yml", "socket:\n  ssl_mode: ignored-x\n")},
 			"unknown key socket.ssl_mode"},
 		{"misspelt flag", "", []string{"--sesion.token_expiry_sec", "60"},
@@ -248,13 +248,13 @@ func TestSuggest(t *testing.T) {
 	}{
 		{"port", "socket.port"}, // the one key with that last segment
 		{"token_expiry_sec", "session.token_expiry_sec"},
-		{"single-socket", "session.single_socket"}, // a Nakama setting Latchkey ignores
-		{"address", ""},                            // socket.address or database.address
+		{"single-party", "session.single_party"}, // a Nakama setting Latchkey ignores
+		{"address", ""},                          // socket.address or database.address
 		{"sesion", "session"},
 		{"runtime.http_kye", "runtime.http_key"},
 		{"matchmakr", "matchmaker"},
 		{"matchmakr.max_tickets", "matchmaker.max_tickets"}, // anything under an ignored section is accepted
-		{"sesion.single_socket", "session.single_socket"},
+		{"sesion.single_party", "session.single_party"},
 		{"sockt.port", "socket.port"},
 		{"nope", ""}, // two edits from "name", too many for four letters
 		{"colour", ""},

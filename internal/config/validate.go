@@ -40,6 +40,27 @@ func (c Config) Validate() error {
 			add("%s: must not be negative, got %d", t.name, t.ms)
 		}
 	}
+	for _, t := range []struct {
+		name string
+		v    int64
+	}{
+		{"socket.max_message_size_bytes", s.MaxMessageSizeBytes},
+		{"socket.read_buffer_size_bytes", int64(s.ReadBufferSizeBytes)},
+		{"socket.write_buffer_size_bytes", int64(s.WriteBufferSizeBytes)},
+		{"socket.ping_period_ms", int64(s.PingPeriodMs)},
+		{"socket.pong_wait_ms", int64(s.PongWaitMs)},
+		{"socket.write_wait_ms", int64(s.WriteWaitMs)},
+		{"socket.outgoing_queue_size", int64(s.OutgoingQueueSize)},
+	} {
+		if t.v < 1 {
+			add("%s: must be at least 1, got %d", t.name, t.v)
+		}
+	}
+	// The client answers each ping with a pong; a ping period at or past the pong wait would close every
+	// quiet but healthy socket.
+	if s.PingPeriodMs >= 1 && s.PongWaitMs >= 1 && s.PingPeriodMs >= s.PongWaitMs {
+		add("socket.ping_period_ms: must be less than socket.pong_wait_ms (%d), got %d", s.PongWaitMs, s.PingPeriodMs)
+	}
 
 	ss := c.Session
 	if ss.EncryptionKey == "" {

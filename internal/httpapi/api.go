@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -36,6 +37,8 @@ type Deps struct {
 	Hooks        Hooks // optional
 	RPCs         RPCs  // optional: without it every RPC id is unknown
 	HTTPKey      string
+	// Realtime serves GET /ws (internal/realtime); without it the path is unknown.
+	Realtime http.Handler
 }
 
 // RPCs runs server-code RPCs by id. found is false for an unknown id.
@@ -68,6 +71,7 @@ type API struct {
 	hooks     Hooks
 	rpcs      RPCs
 	httpKey   []byte
+	realtime  http.Handler
 	mux       *http.ServeMux
 }
 
@@ -75,7 +79,8 @@ type API struct {
 func New(d Deps) *API {
 	a := &API{
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
-		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), mux: http.NewServeMux(),
+		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
+		mux: http.NewServeMux(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -139,6 +144,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Hijack hands the connection to the websocket, which writes its own 101 answer.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && !w.wrote {
+		w.status, w.wrote = http.StatusSwitchingProtocols, true
+	}
+	return c, rw, err
+}
+
 // authKind is a route's authentication.
 type authKind int
 
@@ -147,6 +161,7 @@ const (
 	authServerKey          // HTTP Basic with the server key as the user name
 	authSession            // Bearer session token
 	authRPC                // the RPC route authenticates itself (http_key or Bearer), see rpc.go
+	authSocket             // the websocket handshake checks the token itself (header or query)
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error

@@ -27,7 +27,17 @@ func (a *API) routes() []route {
 		{"DELETE", "/v2/account/sessions/{id}", authSession, a.deleteSession},
 		{"GET", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"POST", "/v2/rpc/{id}", authRPC, a.rpc},
+		{"GET", "/ws", authSocket, a.websocket},
 	}
+}
+
+// websocket hands the handshake to the realtime socket, which answers its refusals in Nakama's plain text.
+func (a *API) websocket(w http.ResponseWriter, r *http.Request) error {
+	if a.realtime == nil {
+		return errNotFound
+	}
+	a.realtime.ServeHTTP(w, r)
+	return nil
 }
 
 // mount registers the table. Each path gets one handler that dispatches on the method, so that a known

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
@@ -27,6 +28,8 @@ import (
 type Deps struct {
 	Accounts *accounts.Service
 	Sessions *sessions.Manager
+	// Realtime is the socket hub, for the socket server functions; nil serves none.
+	Realtime *realtime.Hub
 	DB       *sql.DB
 	Logger   *slog.Logger
 	Env      map[string]string
@@ -46,6 +49,8 @@ type Host struct {
 	rpcs   map[string]runtime.RpcFunc
 	before map[string]func(ctx context.Context, req any) (any, error)
 	after  map[string]func(ctx context.Context, req, resp any) error
+	events map[string]func(context.Context, runtime.Logger, *api.Event)
+	eventq chan sessionEvent
 }
 
 var (
@@ -67,6 +72,7 @@ func New(d Deps) *Host {
 		rpcs:   map[string]runtime.RpcFunc{},
 		before: map[string]func(context.Context, any) (any, error){},
 		after:  map[string]func(context.Context, any, any) error{},
+		events: map[string]func(context.Context, runtime.Logger, *api.Event){},
 	}
 	h.nk = &module{h: h}
 	return h
@@ -89,7 +95,7 @@ func (h *Host) Load(ctx context.Context, mods ...runtime.InitModule) error {
 func (h *Host) Empty() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.rpcs) == 0 && len(h.before) == 0 && len(h.after) == 0
+	return len(h.rpcs) == 0 && len(h.before) == 0 && len(h.after) == 0 && len(h.events) == 0
 }
 
 // Before implements httpapi.Hooks.
@@ -224,6 +230,13 @@ func (h *Host) runtimeCtx(ctx context.Context, mode string) context.Context {
 	}
 	if c, ok := httpapi.Caller(ctx); ok {
 		ctx = withCaller(ctx, c.UserID, c.Username, c.TokenID, c.Vars, c.ExpiresAt)
+	}
+	// Over the socket, session_id is the socket's own id, as in Nakama: the id SessionDisconnect takes.
+	if c, ok := realtime.CallerFrom(ctx); ok {
+		ctx = withCaller(ctx, c.UserID, c.Username, c.SocketID, c.Vars, c.Expiry)
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_LANG, c.Lang)
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_CLIENT_IP, c.ClientIP)
+		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_CLIENT_PORT, c.ClientPort)
 	}
 	return ctx
 }

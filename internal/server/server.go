@@ -14,6 +14,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
@@ -73,6 +74,7 @@ type Server struct {
 	Accounts *accounts.Service
 	Sessions *sessions.Manager
 	Runtime  *runtimehost.Host
+	Realtime *realtime.Hub
 	API      *httpapi.API
 }
 
@@ -123,14 +125,26 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	s.Realtime = realtime.New(realtime.Config{
+		MaxMessageSize: cfg.Socket.MaxMessageSizeBytes, ReadBufferSize: cfg.Socket.ReadBufferSizeBytes,
+		WriteBufferSize: cfg.Socket.WriteBufferSizeBytes, PingPeriod: ms(cfg.Socket.PingPeriodMs),
+		PongWait: ms(cfg.Socket.PongWaitMs), WriteWait: ms(cfg.Socket.WriteWaitMs), QueueSize: cfg.Socket.OutgoingQueueSize,
+		SingleSocket: cfg.Session.SingleSocket, CloseOnRevoke: cfg.Socket.CloseOnRevoke, NodeName: cfg.Name,
+	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
+	if err := s.Realtime.Start(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("registering this node for the realtime socket: %w", err)
+	}
 	s.Runtime = runtimehost.New(runtimehost.Deps{
-		Accounts: s.Accounts, Sessions: s.Sessions, DB: st.DB(), Logger: log, Env: cfg.Env(), Node: cfg.Name,
-		Timeout: time.Duration(cfg.Runtime.CallTimeoutMs) * time.Millisecond,
+		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
+		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs),
 	})
 	if err := s.Runtime.Load(ctx, opts.Modules...); err != nil {
 		st.Close()
 		return nil, err
 	}
+	s.Realtime.SetRuntime(s.Runtime)
 	hooks := opts.Hooks
 	if hooks == nil && !s.Runtime.Empty() {
 		hooks = s.Runtime
@@ -138,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.API = httpapi.New(httpapi.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, ServerKey: cfg.Socket.ServerKey,
 		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
-		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey,
+		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime,
 	})
 	log.Info("store ready", "store", where, "revoked_sessions", s.Sessions.Denylist().Len())
 	return s, nil
@@ -147,8 +161,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 // Store returns the backend.
 func (s *Server) Store() Backend { return s.store }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close stops the runtime's background work and releases the store.
+func (s *Server) Close() error {
+	s.Runtime.Close()
+	return s.store.Close()
+}
 
 // Serve answers HTTP on ln until ctx ends, then drains in-flight requests for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -174,6 +191,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go s.Sessions.Follow(bg, feedPollInterval)
+	go s.Realtime.Run(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -186,7 +204,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	// Sockets are hijacked connections, which http.Server.Shutdown does not track: each gets a going-away
+	// close frame here, while HTTP requests drain.
+	sockets := make(chan struct{})
+	go func() {
+		s.Realtime.Shutdown(shutdownCtx)
+		close(sockets)
+	}()
+	err := srv.Shutdown(shutdownCtx)
+	<-sockets
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil

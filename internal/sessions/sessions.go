@@ -90,6 +90,8 @@ type Manager struct {
 	log   *slog.Logger
 	deny  *Denylist
 	evs   storage.Events
+
+	onRevoke []func([]storage.Revocation)
 }
 
 // New returns a Manager. Call Load before serving, so that revocations survive restarts.
@@ -105,6 +107,30 @@ func New(cfg Config, d Deps) *Manager {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	return m
+}
+
+// OnRevoke registers fn to be told of revocations as they reach this node's denylist: those this node
+// makes, at once, and those read from the store's feed (other processes', and this node's own again).
+// fn must be quick and must not block; it may be told of a revocation more than once. Register before
+// serving: registration is not synchronised with revocations.
+func (m *Manager) OnRevoke(fn func([]storage.Revocation)) {
+	m.onRevoke = append(m.onRevoke, fn)
+}
+
+// denied adds revocations to the denylist (own ones without moving its watermark, see Denylist.Add) and
+// tells the OnRevoke listeners.
+func (m *Manager) denied(fromFeed bool, revs ...storage.Revocation) {
+	if len(revs) == 0 {
+		return
+	}
+	if fromFeed {
+		m.deny.Apply(revs...)
+	} else {
+		m.deny.Add(revs...)
+	}
+	for _, fn := range m.onRevoke {
+		fn(revs)
+	}
 }
 
 // Meta describes the client a session was created for.
@@ -416,7 +442,7 @@ func (m *Manager) revoke(ctx context.Context, userID, sessionID string, kind sto
 	case err != nil:
 		return err
 	case rev != nil:
-		m.deny.Add(*rev)
+		m.denied(false, *rev)
 		m.record(ctx, storage.Event{Time: at, Kind: kind, UserID: userID, SessionID: sessionID, ClientIP: clientIP, Reason: reason})
 	}
 	return nil
@@ -430,7 +456,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string, keep []string, 
 	if err != nil {
 		return 0, err
 	}
-	m.deny.Add(revs...)
+	m.denied(false, revs...)
 	evs := make([]storage.Event, len(revs))
 	for i, r := range revs {
 		evs[i] = storage.Event{Time: at, Kind: kind, UserID: userID, SessionID: r.SessionID, ClientIP: clientIP, Reason: reason}
@@ -497,7 +523,7 @@ func (m *Manager) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m.deny.Apply(revs...)
+		m.denied(true, revs...)
 		if len(revs) < page {
 			return nil
 		}
