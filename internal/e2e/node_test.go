@@ -21,36 +21,46 @@ import (
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// built caches the binaries built for this test process, by package.
+var built sync.Map // package path -> func() (string, error)
 
 // binary returns the latchkey binary under test: $LATCHKEY_TEST_BIN (scripts/test builds it without cgo),
 // or one built once for this test process.
 func binary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("LATCHKEY_TEST_BIN"); p != "" {
+	return binaryOf(t, "LATCHKEY_TEST_BIN", "github.com/latchkeyhq/latchkey/cmd/latchkey")
+}
+
+// testServerBinary returns latchkey-testserver, the server with the test module compiled in:
+// $LATCHKEY_TEST_RT_BIN, or one built once for this test process.
+func testServerBinary(t *testing.T) string {
+	t.Helper()
+	return binaryOf(t, "LATCHKEY_TEST_RT_BIN", "github.com/latchkeyhq/latchkey/internal/cmd/latchkey-testserver")
+}
+
+func binaryOf(t *testing.T, env, pkg string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
 		return p
 	}
-	buildOnce.Do(func() {
+	build, _ := built.LoadOrStore(pkg, sync.OnceValues(func() (string, error) {
 		dir, err := os.MkdirTemp("", "latchkey-e2e-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			return "", err
 		}
-		builtBin = filepath.Join(dir, "latchkey")
-		cmd := exec.Command("go", "build", "-o", builtBin, "github.com/latchkeyhq/latchkey/cmd/latchkey")
+		bin := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+		return bin, nil
+	}))
+	bin, err := build.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return builtBin
+	return bin
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -77,12 +87,18 @@ type node struct {
 // /healthcheck. It is stopped (SIGTERM, then SIGKILL) at cleanup, and its log is printed if the test failed.
 func startNode(t *testing.T, name string, args ...string) *node {
 	t.Helper()
+	return startBinary(t, binary(t), name, args...)
+}
+
+// startBinary is startNode with another server binary (same flags).
+func startBinary(t *testing.T, bin, name string, args ...string) *node {
+	t.Helper()
 	port := freePort(t)
 	all := append([]string{
 		"--name", name, "--socket.address", "127.0.0.1", "--socket.port", fmt.Sprint(port),
 		"--data_dir", t.TempDir(), "--auth.bcrypt_cost", "4", "--logger.level", "info",
 	}, args...)
-	cmd := exec.Command(binary(t), all...)
+	cmd := exec.Command(bin, all...)
 	var out bytes.Buffer
 	var mu sync.Mutex
 	cmd.Stdout = lockedWriter{&mu, &out}
