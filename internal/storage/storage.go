@@ -249,11 +249,75 @@ type Events interface {
 	DeleteEventsBefore(ctx context.Context, t time.Time) (int, error)
 }
 
+// Socket is one open realtime socket, registered by the node that holds it so that server code on any
+// node can find a user's sockets.
+type Socket struct {
+	ID         string // the socket's session id, a canonical lowercase UUID
+	UserID     string
+	SessionID  string // the login session (token tid) the socket was opened with
+	Node       string // the instance id of the node holding the socket
+	CreateTime time.Time
+}
+
+// SocketCommandKind names what a socket command asks the nodes to do.
+type SocketCommandKind string
+
+// Socket command kinds.
+const (
+	// SocketDisconnect closes the socket SocketID wherever it is held.
+	SocketDisconnect SocketCommandKind = "disconnect"
+	// SocketSingle closes every socket of UserID except SocketID (session.single_socket).
+	SocketSingle SocketCommandKind = "single_socket"
+)
+
+// SocketCommand is one entry of the socket command feed, which carries cross-node socket actions the
+// revocation feed does not imply. Seq increases strictly in commit order, as in the revocation feed.
+type SocketCommand struct {
+	Seq      int64
+	Kind     SocketCommandKind
+	SocketID string
+	UserID   string
+	Reason   string
+	Time     time.Time
+}
+
+// Sockets is the registry of open realtime sockets across nodes, the nodes' liveness, and the socket
+// command feed.
+type Sockets interface {
+	// AddSocket registers an open socket. Adding an id twice is ErrConflict.
+	AddSocket(ctx context.Context, s Socket) error
+	// RemoveSocket unregisters a socket; removing an unknown id is not an error.
+	RemoveSocket(ctx context.Context, id string) error
+	// UserSockets returns the user's registered sockets on nodes seen at or after aliveSince, oldest first.
+	UserSockets(ctx context.Context, userID string, aliveSince time.Time) ([]Socket, error)
+	// TouchNode records that the node is alive at t (insert or update).
+	TouchNode(ctx context.Context, node string, t time.Time) error
+	// RemoveNode unregisters a node and every socket it holds (at shutdown), returning how many sockets.
+	RemoveNode(ctx context.Context, node string) (int, error)
+	// RemoveDeadNodes unregisters nodes last seen before t with their sockets, returning how many nodes.
+	RemoveDeadNodes(ctx context.Context, t time.Time) (int, error)
+	// AppendSocketCommand appends a command to the feed and returns its Seq (ignoring c.Seq).
+	AppendSocketCommand(ctx context.Context, c SocketCommand) (int64, error)
+	// SocketCommandsSince returns the commands with Seq > after, in Seq order, at most limit of them.
+	SocketCommandsSince(ctx context.Context, after int64, limit int) ([]SocketCommand, error)
+	// LastSocketCommandSeq returns the highest Seq ever assigned, 0 when none.
+	LastSocketCommandSeq(ctx context.Context) (int64, error)
+	// DeleteSocketCommandsBefore removes commands whose Time is before t and returns how many.
+	DeleteSocketCommandsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// SocketFeedWatcher is implemented by backends that can push a signal when the socket command feed
+// grows; its contract is FeedWatcher's, for the socket command feed.
+type SocketFeedWatcher interface {
+	WatchSocketCommands(ctx context.Context, wake func())
+}
+
 // Store is a complete backend.
 type Store interface {
 	Users
 	Sessions
 	Events
+	Sockets
 	// Ping checks the backend is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -21,6 +21,7 @@ const (
 	conUsersCustomID  = "users_custom_id_key"
 	conUserDevicePkey = "user_device_pkey"
 	conSessionsPkey   = "sessions_pkey"
+	conSocketsPkey    = "sockets_pkey"
 )
 
 // SQLSTATE codes the store tells apart.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/latchkeyhq/latchkey/internal/storage"
 )
 
@@ -58,44 +60,27 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.pool.Query(ctx, qListEvents, userID, before, limit)
+	out, err := queryAll(ctx, s.pool, scanEvent, qListEvents, userID, before, limit)
 	if err != nil {
-		return nil, wrap("list events", err)
-	}
-	defer rows.Close()
-	var out []storage.Event
-	for rows.Next() {
-		var ev storage.Event
-		if err := rows.Scan(&ev.ID, &ev.Time, &ev.Kind, &ev.UserID, &ev.SessionID, &ev.ClientIP, &ev.Reason); err != nil {
-			return nil, wrap("list events", err)
-		}
-		ev.Time = ev.Time.UTC()
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list events", err)
 	}
 	return out, nil
 }
 
+func scanEvent(row pgx.Row, ev *storage.Event) error {
+	if err := row.Scan(&ev.ID, &ev.Time, &ev.Kind, &ev.UserID, &ev.SessionID, &ev.ClientIP, &ev.Reason); err != nil {
+		return err
+	}
+	ev.Time = ev.Time.UTC()
+	return nil
+}
+
 // DeleteEventsBefore implements storage.Events. The sweep is batched like DeleteExpiredSessions, so a
 // concurrent reader may see part of it.
 func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
-	t = msTime(t)
-	total := 0
-	for {
-		var n int64
-		err := retry(ctx, func() error {
-			tag, err := s.pool.Exec(ctx, qDeleteEventsBefore, t, deleteBatch)
-			n = tag.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, wrap("delete events", err)
-		}
-		total += int(n)
-		if n < deleteBatch {
-			return total, nil
-		}
+	n, err := s.sweep(ctx, qDeleteEventsBefore, msTime(t))
+	if err != nil {
+		return n, wrap("delete events", err)
 	}
+	return n, nil
 }

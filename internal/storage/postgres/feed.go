@@ -8,18 +8,22 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// FeedApplicationName is the application_name of WatchFeed's connection, by which it can be found in
-// pg_stat_activity.
-const FeedApplicationName = "latchkey-feed"
+// Application names of the watchers' connections, by which they can be found in pg_stat_activity.
+const (
+	// FeedApplicationName names WatchFeed's connection.
+	FeedApplicationName = "latchkey-feed"
+	// SocketsApplicationName names WatchSocketCommands' connection.
+	SocketsApplicationName = "latchkey-sockets"
+)
 
-// Reconnection backoff of WatchFeed: it starts at minFeedBackoff after a connection that worked, and
+// Reconnection backoff of the watchers: it starts at minFeedBackoff after a connection that worked, and
 // doubles after every failed attempt up to maxFeedBackoff.
 const (
 	minFeedBackoff = 100 * time.Millisecond
 	maxFeedBackoff = 2 * time.Second
 )
 
-// feedIdleCheck is how long WatchFeed waits for a notification before it pings its connection. A LISTEN
+// feedIdleCheck is how long a watcher waits for a notification before it pings its connection. A LISTEN
 // connection only ever reads, so without the ping a server that vanished without closing the socket (a
 // network partition, a host that lost power) would leave it waiting until TCP keepalive gives up, minutes
 // later, with no wake-ups in the meantime. It is a variable for tests.
@@ -36,6 +40,19 @@ const feedStatementTimeout = 10 * time.Second
 // WatchFeed reconnects after any failure, with a backoff from 100 ms doubling up to 2 s, and returns when
 // ctx is done or the store is closed.
 func (s *Store) WatchFeed(ctx context.Context, wake func()) {
+	s.watch(ctx, feedChannel, FeedApplicationName, wake)
+}
+
+// WatchSocketCommands implements storage.SocketFeedWatcher as WatchFeed implements storage.FeedWatcher,
+// on a connection of its own named SocketsApplicationName, listening on the socket command feed's channel,
+// which every AppendSocketCommand notifies.
+func (s *Store) WatchSocketCommands(ctx context.Context, wake func()) {
+	s.watch(ctx, socketChannel, SocketsApplicationName, wake)
+}
+
+// watch is WatchFeed for any channel: it listens on channel from a connection named applicationName until
+// ctx is done or the store is closed, reconnecting with the backoff.
+func (s *Store) watch(ctx context.Context, channel, applicationName string, wake func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(s.closing, cancel)
@@ -43,7 +60,7 @@ func (s *Store) WatchFeed(ctx context.Context, wake func()) {
 
 	backoff := minFeedBackoff
 	for {
-		if s.listen(ctx, wake) {
+		if s.listen(ctx, channel, applicationName, wake) {
 			backoff = minFeedBackoff
 		}
 		if ctx.Err() != nil {
@@ -60,12 +77,12 @@ func (s *Store) WatchFeed(ctx context.Context, wake func()) {
 	}
 }
 
-// listen connects, listens and calls wake until the connection fails or ctx is done. It reports whether
-// LISTEN succeeded, which resets the backoff. Errors are not reported: the caller's next poll of the feed
-// meets the same failure and reports it, and WatchFeed only has to keep trying.
-func (s *Store) listen(ctx context.Context, wake func()) (listened bool) {
+// listen connects, listens on channel and calls wake until the connection fails or ctx is done. It reports
+// whether LISTEN succeeded, which resets the backoff. Errors are not reported: the caller's next poll of
+// the feed meets the same failure and reports it, and watch only has to keep trying.
+func (s *Store) listen(ctx context.Context, channel, applicationName string, wake func()) (listened bool) {
 	cfg := s.pool.Config().ConnConfig // a copy
-	cfg.RuntimeParams["application_name"] = FeedApplicationName
+	cfg.RuntimeParams["application_name"] = applicationName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false
@@ -77,7 +94,7 @@ func (s *Store) listen(ctx context.Context, wake func()) (listened bool) {
 		conn.Close(closeCtx)
 	}()
 	listenCtx, cancelListen := context.WithTimeout(ctx, feedStatementTimeout)
-	_, err = conn.Exec(listenCtx, "LISTEN "+feedChannel)
+	_, err = conn.Exec(listenCtx, "LISTEN "+channel)
 	cancelListen()
 	if err != nil {
 		return false

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -53,7 +54,7 @@ type Store struct {
 	// desc is what Describe returns.
 	desc string
 
-	// closing is canceled by Close, which ends WatchFeed.
+	// closing is canceled by Close, which ends WatchFeed and WatchSocketCommands.
 	closing   context.Context
 	closeFunc context.CancelFunc
 	closeOnce sync.Once
@@ -61,8 +62,9 @@ type Store struct {
 }
 
 var (
-	_ storage.Store       = (*Store)(nil)
-	_ storage.FeedWatcher = (*Store)(nil)
+	_ storage.Store             = (*Store)(nil)
+	_ storage.FeedWatcher       = (*Store)(nil)
+	_ storage.SocketFeedWatcher = (*Store)(nil)
 )
 
 // Open returns a store for the database at address (see the package documentation for the accepted
@@ -174,7 +176,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops any WatchFeed and closes the pool, waiting for connections in use to be released. It is safe
+// Close stops any WatchFeed and WatchSocketCommands and closes the pool, waiting for connections in use to be released. It is safe
 // to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -229,6 +231,19 @@ func isUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// queryAll runs query and reads every row it returns with scan; no rows make a nil slice.
+func queryAll[T any](ctx context.Context, pool *pgxpool.Pool, scan func(pgx.Row, *T) error, query string, args ...any) ([]T, error) {
+	rows, err := pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.AppendRows([]T(nil), rows, func(row pgx.CollectableRow) (T, error) {
+		var v T
+		err := scan(row, &v)
+		return v, err
+	})
 }
 
 // errInvalidID is returned by writes given an id that is not a UUID.

@@ -113,11 +113,14 @@ func TestMigrations(t *testing.T) {
 			return storagetest.Schema{Tables: tables, Indexes: indexes}
 		},
 		Head: storagetest.Schema{
-			Tables: []string{"latchkey_feed_counter", migrate.Table, "security_events", "session_revocations", "sessions", "user_device", "users"},
+			Tables: []string{"latchkey_feed_counter", migrate.Table, "security_events", "session_revocations", "sessions",
+				"socket_command_counter", "socket_commands", "socket_nodes", "sockets", "user_device", "users"},
 			Indexes: []string{"latchkey_feed_counter_pkey", migrate.Table + "_pkey",
 				"security_events_event_time_idx", "security_events_pkey", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "session_revocations_pkey",
 				"sessions_expire_time_idx", "sessions_pkey", "sessions_user_id_idx",
+				"socket_command_counter_pkey", "socket_commands_command_time_idx", "socket_commands_pkey",
+				"socket_nodes_pkey", "sockets_node_idx", "sockets_pkey", "sockets_user_id_idx",
 				"user_device_pkey", "user_device_user_id_idx",
 				"users_custom_id_key", "users_email_key", "users_pkey", "users_username_key"},
 		},
@@ -196,39 +199,15 @@ func TestFeedCommitOrder(t *testing.T) {
 		}
 	}
 
-	var done atomic.Bool
-	seen := map[string]int{}
-	followerErr := make(chan error, 1)
+	done, followed := make(chan struct{}), make(chan struct{})
+	var read []storage.Revocation
+	var followErr error
 	go func() {
-		var after int64
-		poll := func() (int, error) {
-			revs, err := follower.RevocationsSince(ctx, after, base, page)
-			if err != nil {
-				return 0, err
-			}
-			for _, r := range revs {
-				if r.Seq <= after {
-					return 0, fmt.Errorf("seq %d after watermark %d", r.Seq, after)
-				}
-				after = r.Seq
-				seen[r.SessionID]++
-			}
-			return len(revs), nil
-		}
-		for !done.Load() {
-			if _, err := poll(); err != nil {
-				followerErr <- err
-				return
-			}
-		}
-		// The writers are done: drain what is left.
-		for {
-			n, err := poll()
-			if err != nil || n == 0 {
-				followerErr <- err
-				return
-			}
-		}
+		defer close(followed)
+		read, followErr = storagetest.Follow(done, func(r storage.Revocation) int64 { return r.Seq },
+			func(after int64) ([]storage.Revocation, error) {
+				return follower.RevocationsSince(ctx, after, base, page)
+			})
 	}()
 
 	var mu sync.Mutex
@@ -260,9 +239,14 @@ func TestFeedCommitOrder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	done.Store(true)
-	if err := <-followerErr; err != nil {
-		t.Fatalf("follower: %v", err)
+	close(done)
+	<-followed
+	if followErr != nil {
+		t.Fatalf("follower: %v", followErr)
+	}
+	seen := map[string]int{}
+	for _, r := range read {
+		seen[r.SessionID]++
 	}
 
 	if len(revoked) != writers*perWriter {
@@ -310,64 +294,120 @@ func TestSeqNeverReused(t *testing.T) {
 	}
 }
 
-// TestWatchFeed checks that a revocation through one store wakes a watcher on another store of the same
-// database, and that the watcher reconnects, and wakes its caller, after its connection is killed.
-func TestWatchFeed(t *testing.T) {
-	url := pgtest.NewDatabase(t)
-	writer := migrated(t, url)
-	watcher := open(t, url)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+// watching is a watcher (a store's WatchFeed or WatchSocketCommands) running on a goroutine of its own,
+// with a wake that records when it was called.
+type watching struct {
+	t        *testing.T
+	wakes    chan time.Time
+	cancel   context.CancelFunc
+	returned chan struct{}
+}
 
-	wakes := make(chan time.Time, 64)
+// watchBound is how long a test waits for a wake, or for a watcher to return.
+const watchBound = 5 * time.Second
+
+// startWatch runs watch until stop is called or the test ends, failing the test if it ever calls wake
+// concurrently with itself.
+func startWatch(t *testing.T, watch func(context.Context, func())) *watching {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	w := &watching{t: t, wakes: make(chan time.Time, 64), cancel: cancel, returned: make(chan struct{})}
 	var inWake atomic.Int32
-	returned := make(chan struct{})
 	go func() {
-		defer close(returned)
-		watcher.WatchFeed(ctx, func() {
+		defer close(w.returned)
+		watch(ctx, func() {
 			if inWake.Add(1) != 1 {
 				t.Error("wake called concurrently")
 			}
 			select {
-			case wakes <- time.Now():
+			case w.wakes <- time.Now():
 			default:
 			}
 			inWake.Add(-1)
 		})
 	}()
-	const bound = 5 * time.Second
-	awaitWake := func(what string) time.Time {
-		t.Helper()
-		select {
-		case at := <-wakes:
-			return at
-		case <-time.After(bound):
-			t.Fatalf("no wake within %v %s", bound, what)
-			return time.Time{}
-		}
+	t.Cleanup(cancel)
+	return w
+}
+
+// await waits for the next wake and returns when it came.
+func (w *watching) await(what string) time.Time {
+	w.t.Helper()
+	select {
+	case at := <-w.wakes:
+		return at
+	case <-time.After(watchBound):
+		w.t.Fatalf("no wake within %v %s", watchBound, what)
+		return time.Time{}
 	}
-	drain := func() {
-		for {
-			select {
-			case <-wakes:
-			default:
-				return
-			}
-		}
+}
+
+// quiet checks that no wake comes for a while.
+func (w *watching) quiet(what string) {
+	w.t.Helper()
+	select {
+	case <-w.wakes:
+		w.t.Errorf("wake %s", what)
+	case <-time.After(200 * time.Millisecond):
 	}
-	awaitWake("after LISTEN")
+}
+
+// wakesOn runs write, which must succeed, and waits for the wake it causes.
+func (w *watching) wakesOn(what string, write func() error) {
+	w.t.Helper()
+	for len(w.wakes) > 0 {
+		<-w.wakes
+	}
+	start := time.Now()
+	if err := write(); err != nil {
+		w.t.Fatal(err)
+	}
+	at := w.await(what)
+	w.t.Logf("notify latency %s: %v from the write's call to wake", what, at.Sub(start))
+}
+
+// stop cancels the watcher's context and waits for it to return.
+func (w *watching) stop() {
+	w.t.Helper()
+	w.cancel()
+	select {
+	case <-w.returned:
+	case <-time.After(watchBound):
+		w.t.Fatal("the watcher did not return after its context was canceled")
+	}
+}
+
+// killWatcher terminates the backend of the one connection named applicationName, then checks that its
+// watcher reconnects and wakes its caller to catch up.
+func killWatcher(t *testing.T, st *postgres.Store, w *watching, applicationName string) {
+	t.Helper()
+	var killed int
+	err := st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM (
+		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = $1 AND datname = current_database()) AS t`, applicationName).Scan(&killed)
+	if err != nil || killed != 1 {
+		t.Fatalf("terminating the watcher's backend: %d terminated, %v; want 1", killed, err)
+	}
+	killedAt := time.Now()
+	t.Logf("wake %v after the watcher's connection was killed", w.await("after the connection was killed").Sub(killedAt))
+}
+
+// TestWatchFeed checks that a revocation through one store wakes a watcher on another store of the same
+// database, and that the watcher reconnects, and wakes its caller, after its connection is killed.
+func TestWatchFeed(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	writer := migrated(t, url)
+	w := startWatch(t, open(t, url).WatchFeed)
+	w.await("after LISTEN")
 
 	u := mustUser(t, writer)
 	revoke := func(what string) {
 		t.Helper()
 		s := mustSession(t, writer, u.ID)
-		drain()
-		start := time.Now()
-		if _, err := writer.RevokeSession(t.Context(), s.ID, "logout", base); err != nil {
-			t.Fatal(err)
-		}
-		at := awaitWake(what)
-		t.Logf("notify latency %s: %v from RevokeSession's call to wake", what, at.Sub(start))
+		w.wakesOn(what, func() error {
+			_, err := writer.RevokeSession(t.Context(), s.ID, "logout", base)
+			return err
+		})
 	}
 	revoke("on a fresh connection")
 	revoke("again")
@@ -377,38 +417,66 @@ func TestWatchFeed(t *testing.T) {
 	if _, err := writer.RevokeSession(t.Context(), s.ID, "logout", base); err != nil {
 		t.Fatal(err)
 	}
-	awaitWake("for the revocation")
+	w.await("for the revocation")
 	if rev, err := writer.RevokeSession(t.Context(), s.ID, "logout", base); err != nil || rev != nil {
 		t.Fatalf("second RevokeSession = %+v, %v", rev, err)
 	}
-	select {
-	case <-wakes:
-		t.Error("wake after a revocation that changed nothing")
-	case <-time.After(200 * time.Millisecond):
-	}
+	w.quiet("after a revocation that changed nothing")
 
-	// Kill the watcher's connection: it must reconnect and wake its caller to catch up.
-	var killed int
-	err := writer.Pool().QueryRow(t.Context(), `SELECT count(*) FROM (
-		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE application_name = $1 AND datname = current_database()) AS t`, postgres.FeedApplicationName).Scan(&killed)
-	if err != nil || killed != 1 {
-		t.Fatalf("terminating the watcher's backend: %d terminated, %v; want 1", killed, err)
-	}
-	killedAt := time.Now()
-	t.Logf("wake %v after the watcher's connection was killed", awaitWake("after the connection was killed").Sub(killedAt))
+	killWatcher(t, writer, w, postgres.FeedApplicationName)
 	revoke("after reconnecting")
-
-	cancel()
-	select {
-	case <-returned:
-	case <-time.After(bound):
-		t.Fatal("WatchFeed did not return after its context was canceled")
-	}
+	w.stop()
 }
 
-// TestWatchFeedEndsOnClose checks that closing the store stops a watcher whose context is still live, and
-// that a watcher on an unreachable database keeps retrying without waking its caller.
+// TestWatchSocketCommands checks that a socket command appended through one store wakes a watcher on
+// another store of the same database, that the socket command feed and the revocation feed wake only their
+// own watchers, and that the watcher reconnects, and wakes its caller, after its connection is killed.
+func TestWatchSocketCommands(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	writer := migrated(t, url)
+	watcher := open(t, url)
+	sockets := startWatch(t, watcher.WatchSocketCommands)
+	feed := startWatch(t, watcher.WatchFeed)
+	sockets.await("after LISTEN")
+	feed.await("after LISTEN")
+
+	cmd := storage.SocketCommand{Kind: storage.SocketDisconnect, SocketID: storagetest.NewID(), Time: base}
+	appendCommand := func(what string) {
+		t.Helper()
+		sockets.wakesOn(what, func() error {
+			_, err := writer.AppendSocketCommand(t.Context(), cmd)
+			return err
+		})
+	}
+	appendCommand("on a fresh connection")
+	appendCommand("again")
+	feed.quiet("of the revocation feed's watcher after socket commands")
+
+	// An append that fails, here on a NUL byte that PostgreSQL text cannot hold, notifies no one.
+	bad := cmd
+	bad.Reason = "nul\x00byte"
+	if _, err := writer.AppendSocketCommand(t.Context(), bad); err == nil {
+		t.Fatal("AppendSocketCommand with a NUL byte succeeded")
+	}
+	sockets.quiet("after an append that failed")
+
+	u := mustUser(t, writer)
+	s := mustSession(t, writer, u.ID)
+	feed.wakesOn("for a revocation", func() error {
+		_, err := writer.RevokeSession(t.Context(), s.ID, "logout", base)
+		return err
+	})
+	sockets.quiet("of the socket command watcher after a revocation")
+
+	killWatcher(t, writer, sockets, postgres.SocketsApplicationName)
+	appendCommand("after reconnecting")
+	feed.quiet("of the revocation feed's watcher, whose connection was not killed")
+	sockets.stop()
+	feed.stop()
+}
+
+// TestWatchFeedEndsOnClose checks that closing the store stops the watchers whose context is still live,
+// and that a watcher on an unreachable database keeps retrying without waking its caller.
 func TestWatchFeedEndsOnClose(t *testing.T) {
 	for _, reachable := range []bool{true, false} {
 		t.Run(fmt.Sprintf("reachable %v", reachable), func(t *testing.T) {
@@ -420,23 +488,35 @@ func TestWatchFeedEndsOnClose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wakes atomic.Int32
-			returned := make(chan struct{})
-			go func() {
-				defer close(returned)
-				st.WatchFeed(context.Background(), func() { wakes.Add(1) })
-			}()
+			watchers := map[string]func(context.Context, func()){
+				"WatchFeed":           st.WatchFeed,
+				"WatchSocketCommands": st.WatchSocketCommands,
+			}
+			wakes := map[string]*atomic.Int32{}
+			var returned sync.WaitGroup
+			for name, watch := range watchers {
+				n := new(atomic.Int32)
+				wakes[name] = n
+				returned.Go(func() { watch(context.Background(), func() { n.Add(1) }) })
+			}
 			time.Sleep(300 * time.Millisecond)
 			if err := st.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
+			done := make(chan struct{})
+			go func() {
+				returned.Wait()
+				close(done)
+			}()
 			select {
-			case <-returned:
-			case <-time.After(5 * time.Second):
-				t.Fatal("WatchFeed did not return after Close")
+			case <-done:
+			case <-time.After(watchBound):
+				t.Fatal("the watchers did not return after Close")
 			}
-			if got, want := wakes.Load() > 0, reachable; got != want {
-				t.Errorf("woken = %v, want %v", got, want)
+			for name, n := range wakes {
+				if got, want := n.Load() > 0, reachable; got != want {
+					t.Errorf("%s: woken = %v, want %v", name, got, want)
+				}
 			}
 		})
 	}
@@ -492,6 +572,23 @@ func TestErrUnavailable(t *testing.T) {
 			check("ListEvents", err)
 			_, err = st.DeleteEventsBefore(ctx, base)
 			check("DeleteEventsBefore", err)
+			check("AddSocket", st.AddSocket(ctx, storage.Socket{ID: storagetest.NewID(), UserID: storagetest.NewID(), SessionID: storagetest.NewID(), Node: "n", CreateTime: base}))
+			check("RemoveSocket", st.RemoveSocket(ctx, storagetest.NewID()))
+			_, err = st.UserSockets(ctx, storagetest.NewID(), base)
+			check("UserSockets", err)
+			check("TouchNode", st.TouchNode(ctx, "n", base))
+			_, err = st.RemoveNode(ctx, "n")
+			check("RemoveNode", err)
+			_, err = st.RemoveDeadNodes(ctx, base)
+			check("RemoveDeadNodes", err)
+			_, err = st.AppendSocketCommand(ctx, storage.SocketCommand{Kind: storage.SocketDisconnect, SocketID: storagetest.NewID(), Time: base})
+			check("AppendSocketCommand", err)
+			_, err = st.SocketCommandsSince(ctx, 0, 10)
+			check("SocketCommandsSince", err)
+			_, err = st.LastSocketCommandSeq(ctx)
+			check("LastSocketCommandSeq", err)
+			_, err = st.DeleteSocketCommandsBefore(ctx, base)
+			check("DeleteSocketCommandsBefore", err)
 			_, err = st.MigrateUp(ctx)
 			check("MigrateUp", err)
 			t.Logf("error: %v", st.Ping(ctx))
@@ -556,6 +653,41 @@ func TestMalformedIDs(t *testing.T) {
 	if evs, err := st.ListEvents(ctx, u.ID, 0, 10); err != nil || len(evs) != 0 {
 		t.Errorf("events after rejected appends = %+v, %v; want none", evs, err)
 	}
+	// The socket registry: a malformed id names no socket and no user has one; callers never register or
+	// name one, so an add or a command that does is an error that writes nothing.
+	if err := st.RemoveSocket(ctx, bad); err != nil {
+		t.Errorf("RemoveSocket(%q) = %v, want nil", bad, err)
+	}
+	if socks, err := st.UserSockets(ctx, bad, base); err != nil || len(socks) != 0 {
+		t.Errorf("UserSockets(%q) = %+v, %v; want none", bad, socks, err)
+	}
+	if err := st.TouchNode(ctx, "node", base); err != nil {
+		t.Fatal(err)
+	}
+	for _, sock := range []storage.Socket{
+		{ID: bad, UserID: u.ID, SessionID: s.ID, Node: "node", CreateTime: base},
+		{ID: storagetest.NewID(), UserID: bad, SessionID: s.ID, Node: "node", CreateTime: base},
+		{ID: storagetest.NewID(), UserID: u.ID, SessionID: bad, Node: "node", CreateTime: base},
+	} {
+		if err := st.AddSocket(ctx, sock); err == nil || errors.Is(err, storage.ErrConflict) {
+			t.Errorf("AddSocket(%+v) = %v, want an error other than ErrConflict", sock, err)
+		}
+	}
+	if socks, err := st.UserSockets(ctx, u.ID, base); err != nil || len(socks) != 0 {
+		t.Errorf("sockets after rejected adds = %+v, %v; want none", socks, err)
+	}
+	for _, c := range []storage.SocketCommand{
+		{Kind: storage.SocketDisconnect, SocketID: bad, Time: base},
+		{Kind: storage.SocketSingle, UserID: bad, Time: base},
+	} {
+		if _, err := st.AppendSocketCommand(ctx, c); err == nil {
+			t.Errorf("AppendSocketCommand(%+v) succeeded, want an error", c)
+		}
+	}
+	if seq, err := st.LastSocketCommandSeq(ctx); err != nil || seq != 0 {
+		t.Errorf("LastSocketCommandSeq after rejected appends = %d, %v; want 0", seq, err)
+	}
+
 	// Upper-case hex is a UUID all the same, and reads back in canonical lower case.
 	upper := storage.Event{Time: base, Kind: storage.EventSessionCreated, UserID: strings.ToUpper(u.ID), SessionID: strings.ToUpper(s.ID)}
 	if err := st.AppendEvents(ctx, upper); err != nil {
@@ -564,6 +696,14 @@ func TestMalformedIDs(t *testing.T) {
 	evs, err := st.ListEvents(ctx, strings.ToUpper(u.ID), 0, 10)
 	if err != nil || len(evs) != 1 || evs[0].UserID != u.ID || evs[0].SessionID != s.ID {
 		t.Errorf("ListEvents(upper-case id) = %+v, %v; want one event of %s, session %s", evs, err, u.ID, s.ID)
+	}
+	sock := storage.Socket{ID: storagetest.NewID(), UserID: strings.ToUpper(u.ID), SessionID: strings.ToUpper(s.ID), Node: "node", CreateTime: base}
+	if err := st.AddSocket(ctx, sock); err != nil {
+		t.Fatalf("AddSocket(upper-case ids): %v", err)
+	}
+	socks, err := st.UserSockets(ctx, strings.ToUpper(u.ID), base)
+	if err != nil || len(socks) != 1 || socks[0].UserID != u.ID || socks[0].SessionID != s.ID {
+		t.Errorf("UserSockets(upper-case id) = %+v, %v; want one socket of %s, session %s", socks, err, u.ID, s.ID)
 	}
 }
 

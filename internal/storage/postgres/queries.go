@@ -5,6 +5,9 @@ package postgres
 // transaction commits, and drops it if the transaction rolls back.
 const feedChannel = "latchkey_feed"
 
+// socketChannel is the NOTIFY channel of the socket command feed, notified like feedChannel.
+const socketChannel = "latchkey_sockets"
+
 // userColumns selects a whole account, its device ids included, so that every lookup is one round trip.
 // The devices are sorted in Go rather than in SQL, whose text order depends on the database's collation.
 const userColumns = `u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone,
@@ -123,4 +126,56 @@ const (
 
 	qDeleteEventsBefore = `DELETE FROM security_events WHERE id IN
 		(SELECT id FROM security_events WHERE event_time < $1 LIMIT $2)`
+)
+
+const (
+	qAddSocket    = `INSERT INTO sockets (id, user_id, session_id, node, create_time) VALUES ($1, $2, $3, $4, $5)`
+	qRemoveSocket = `DELETE FROM sockets WHERE id = $1`
+	qUserSockets  = `SELECT s.id, s.user_id, s.session_id, s.node, s.create_time
+		FROM sockets s JOIN socket_nodes n ON n.node = s.node
+		WHERE s.user_id = $1 AND n.seen_time >= $2 ORDER BY s.create_time, s.id`
+	qTouchNode = `INSERT INTO socket_nodes (node, seen_time) VALUES ($1, $2)
+		ON CONFLICT (node) DO UPDATE SET seen_time = excluded.seen_time`
+
+	// qRemoveNode deletes the node and its sockets in one statement and counts the sockets.
+	qRemoveNode = `WITH n AS (
+		DELETE FROM socket_nodes WHERE node = $1
+	), s AS (
+		DELETE FROM sockets WHERE node = $1 RETURNING 1
+	)
+	SELECT count(*) FROM s`
+
+	// qRemoveDeadNodes deletes the nodes last seen before $1 and their sockets in one statement, and counts
+	// the nodes. It also takes the sockets created before $1 whose node has no row at all: a node removed as
+	// dead may have registered them afterwards (or concurrently, which the statement's snapshot cannot
+	// see), and unless it is seen again they would stay forever. A node that registers sockets before its
+	// first heartbeat does so after the cut, which spares them. Every part of the statement reads the same
+	// snapshot, so the NOT EXISTS still sees the nodes being deleted, whose sockets the IN covers.
+	qRemoveDeadNodes = `WITH dead AS (
+		DELETE FROM socket_nodes WHERE seen_time < $1 RETURNING node
+	), gone AS (
+		DELETE FROM sockets s
+		WHERE s.node IN (SELECT node FROM dead)
+			OR (s.create_time < $1 AND NOT EXISTS (SELECT 1 FROM socket_nodes n WHERE n.node = s.node))
+	)
+	SELECT count(*) FROM dead`
+
+	// qAppendSocketCommand numbers the command from socket_command_counter, whose row lock it holds until
+	// commit, so that seq order is commit order (see the migration), and notifies socketChannel. Ids travel
+	// as text so that an empty one can become NULL.
+	qAppendSocketCommand = `WITH ctr AS (
+		UPDATE socket_command_counter SET seq = seq + 1
+		RETURNING seq, pg_notify('` + socketChannel + `', seq::text)
+	)
+	INSERT INTO socket_commands (seq, kind, socket_id, user_id, reason, command_time)
+	SELECT ctr.seq, $1::text, nullif($2::text, '')::uuid, nullif($3::text, '')::uuid, $4::text, $5::timestamptz
+	FROM ctr
+	RETURNING seq`
+
+	qSocketCommandsSince = `SELECT seq, kind, coalesce(socket_id::text, ''), coalesce(user_id::text, ''), reason,
+		command_time FROM socket_commands WHERE seq > $1 ORDER BY seq LIMIT $2`
+	qLastSocketCommandSeq = `SELECT seq FROM socket_command_counter`
+
+	qDeleteSocketCommandsBefore = `DELETE FROM socket_commands WHERE seq IN
+		(SELECT seq FROM socket_commands WHERE command_time < $1 LIMIT $2)`
 )

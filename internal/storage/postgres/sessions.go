@@ -202,19 +202,8 @@ func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Ti
 	if !isUUID(userID) {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, qListUserSession, userID, msTime(now))
+	out, err := queryAll(ctx, s.pool, scanSession, qListUserSession, userID, msTime(now))
 	if err != nil {
-		return nil, wrap("list user sessions", err)
-	}
-	defer rows.Close()
-	var out []storage.Session
-	for rows.Next() {
-		out = append(out, storage.Session{})
-		if err := scanSession(rows, &out[len(out)-1]); err != nil {
-			return nil, wrap("list user sessions", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list user sessions", err)
 	}
 	return out, nil
@@ -228,24 +217,19 @@ func (s *Store) RevocationsSince(ctx context.Context, after int64, now time.Time
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, qRevocationsSince, after, msTime(now), limit)
+	out, err := queryAll(ctx, s.pool, scanRevocation, qRevocationsSince, after, msTime(now), limit)
 	if err != nil {
 		return nil, wrap("revocations since", err)
 	}
-	defer rows.Close()
-	var out []storage.Revocation
-	for rows.Next() {
-		var r storage.Revocation
-		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID, &r.ExpireTime, &r.RevokeTime); err != nil {
-			return nil, wrap("revocations since", err)
-		}
-		r.ExpireTime, r.RevokeTime = r.ExpireTime.UTC(), r.RevokeTime.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("revocations since", err)
-	}
 	return out, nil
+}
+
+func scanRevocation(row pgx.Row, r *storage.Revocation) error {
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.UserID, &r.ExpireTime, &r.RevokeTime); err != nil {
+		return err
+	}
+	r.ExpireTime, r.RevokeTime = r.ExpireTime.UTC(), r.RevokeTime.UTC()
+	return nil
 }
 
 // deleteBatch bounds how many rows one DELETE removes.
@@ -258,25 +242,33 @@ const deleteBatch = 1000
 // entries are never handed out again.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error) {
 	before = msTime(before)
+	n, err := s.sweep(ctx, qDeleteExpiredSessions, before)
+	if err == nil {
+		_, err = s.sweep(ctx, qDeleteExpiredRevocations, before)
+	}
+	if err != nil {
+		return n, wrap("delete expired sessions", err)
+	}
+	return n, nil
+}
+
+// sweep runs a batched DELETE, whose arguments are a time and the batch size, until a batch removes fewer
+// than deleteBatch rows, and returns how many rows it removed in all.
+func (s *Store) sweep(ctx context.Context, query string, t time.Time) (int, error) {
 	total := 0
-	for _, query := range []string{qDeleteExpiredSessions, qDeleteExpiredRevocations} {
-		for {
-			var n int64
-			err := retry(ctx, func() error {
-				tag, err := s.pool.Exec(ctx, query, before, deleteBatch)
-				n = tag.RowsAffected()
-				return err
-			})
-			if err != nil {
-				return total, wrap("delete expired sessions", err)
-			}
-			if query == qDeleteExpiredSessions {
-				total += int(n)
-			}
-			if n < deleteBatch {
-				break
-			}
+	for {
+		var n int64
+		err := retry(ctx, func() error {
+			tag, err := s.pool.Exec(ctx, query, t, deleteBatch)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < deleteBatch {
+			return total, nil
 		}
 	}
-	return total, nil
 }

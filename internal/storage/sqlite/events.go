@@ -44,44 +44,28 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.read.stmt(ctx, qListEvents).QueryContext(ctx, userID, before, limit)
+	out, err := queryAll(ctx, s.read.stmt(ctx, qListEvents), scanEvent, userID, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
-	}
-	defer rows.Close()
-	var out []storage.Event
-	for rows.Next() {
-		var ev storage.Event
-		var at int64
-		if err := rows.Scan(&ev.ID, &at, &ev.Kind, &ev.UserID, &ev.SessionID, &ev.ClientIP, &ev.Reason); err != nil {
-			return nil, fmt.Errorf("sqlite: list events: %w", err)
-		}
-		ev.Time = fromMillis(at)
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
 	}
 	return out, nil
 }
 
+func scanEvent(row rowScanner, ev *storage.Event) error {
+	var at int64
+	if err := row.Scan(&ev.ID, &at, &ev.Kind, &ev.UserID, &ev.SessionID, &ev.ClientIP, &ev.Reason); err != nil {
+		return err
+	}
+	ev.Time = fromMillis(at)
+	return nil
+}
+
 // DeleteEventsBefore implements storage.Events. The sweep is batched like DeleteExpiredSessions, so a
 // concurrent reader may see part of it.
 func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
-	ms := t.UnixMilli()
-	total := 0
-	for {
-		res, err := s.write.stmt(ctx, qDeleteEventsBefore).ExecContext(ctx, ms, deleteBatch)
-		if err != nil {
-			return total, fmt.Errorf("sqlite: delete events: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("sqlite: delete events: %w", err)
-		}
-		total += int(n)
-		if n < deleteBatch {
-			return total, nil
-		}
+	n, err := s.sweep(ctx, qDeleteEventsBefore, t.UnixMilli())
+	if err != nil {
+		return n, fmt.Errorf("sqlite: delete events: %w", err)
 	}
+	return n, nil
 }

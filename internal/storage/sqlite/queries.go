@@ -27,6 +27,18 @@ const (
 	qInsertEvent
 	qListEvents
 	qDeleteEventsBefore
+	qAddSocket
+	qRemoveSocket
+	qUserSockets
+	qTouchNode
+	qRemoveNodeSockets
+	qRemoveNode
+	qRemoveDeadNodeSockets
+	qRemoveDeadNodes
+	qAppendSocketCommand
+	qSocketCommandsSince
+	qLastSocketCommandSeq
+	qDeleteSocketCommandsBefore
 	numStmts
 )
 
@@ -79,4 +91,30 @@ var queries = [numStmts]string{
 		WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 	qDeleteEventsBefore: `DELETE FROM security_events WHERE id IN
 		(SELECT id FROM security_events WHERE event_time < ? LIMIT ?)`,
+
+	qAddSocket:    `INSERT INTO sockets (id, user_id, session_id, node, create_time) VALUES (?, ?, ?, ?, ?)`,
+	qRemoveSocket: `DELETE FROM sockets WHERE id = ?`,
+	qUserSockets: `SELECT s.id, s.user_id, s.session_id, s.node, s.create_time
+		FROM sockets s JOIN socket_nodes n ON n.node = s.node
+		WHERE s.user_id = ? AND n.seen_time >= ? ORDER BY s.create_time, s.id`,
+	qTouchNode: `INSERT INTO socket_nodes (node, seen_time) VALUES (?1, ?2)
+		ON CONFLICT (node) DO UPDATE SET seen_time = ?2`,
+	qRemoveNodeSockets: `DELETE FROM sockets WHERE node = ?`,
+	qRemoveNode:        `DELETE FROM socket_nodes WHERE node = ?`,
+	// qRemoveDeadNodeSockets also takes the sockets created before the cut whose node has no row at all: a
+	// node removed as dead may have registered them afterwards, and unless it is seen again they would stay
+	// forever. A node that registers sockets before its first heartbeat does so after the cut, which spares
+	// them.
+	qRemoveDeadNodeSockets: `DELETE FROM sockets
+		WHERE node IN (SELECT node FROM socket_nodes WHERE seen_time < ?1)
+			OR (create_time < ?1 AND node NOT IN (SELECT node FROM socket_nodes))`,
+	qRemoveDeadNodes: `DELETE FROM socket_nodes WHERE seen_time < ?`,
+	qAppendSocketCommand: `INSERT INTO socket_commands (kind, socket_id, user_id, reason, command_time)
+		VALUES (?, ?, ?, ?, ?) RETURNING seq`,
+	qSocketCommandsSince: `SELECT seq, kind, socket_id, user_id, reason, command_time FROM socket_commands
+		WHERE seq > ? ORDER BY seq LIMIT ?`,
+	// sqlite_sequence keeps the highest seq AUTOINCREMENT has handed out, deleted commands included.
+	qLastSocketCommandSeq: `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'socket_commands'), 0)`,
+	qDeleteSocketCommandsBefore: `DELETE FROM socket_commands WHERE seq IN
+		(SELECT seq FROM socket_commands WHERE command_time < ? LIMIT ?)`,
 }

@@ -219,19 +219,8 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 // ListUserSessions implements storage.Sessions. Sessions created at the same millisecond are ordered by id
 // descending so that the order is stable.
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
-	rows, err := s.read.stmt(ctx, qListUserSessions).QueryContext(ctx, userID, now.UnixMilli())
+	out, err := queryAll(ctx, s.read.stmt(ctx, qListUserSessions), scanSession, userID, now.UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []storage.Session
-	for rows.Next() {
-		out = append(out, storage.Session{})
-		if err := scanSession(rows, &out[len(out)-1]); err != nil {
-			return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
 	}
 	return out, nil
@@ -245,25 +234,20 @@ func (s *Store) RevocationsSince(ctx context.Context, after int64, now time.Time
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.read.stmt(ctx, qRevocationsSince).QueryContext(ctx, after, now.UnixMilli(), limit)
+	out, err := queryAll(ctx, s.read.stmt(ctx, qRevocationsSince), scanRevocation, after, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: revocations since: %w", err)
 	}
-	defer rows.Close()
-	var out []storage.Revocation
-	for rows.Next() {
-		var r storage.Revocation
-		var expire, revoke int64
-		if err := rows.Scan(&r.Seq, &r.SessionID, &r.UserID, &expire, &revoke); err != nil {
-			return nil, fmt.Errorf("sqlite: revocations since: %w", err)
-		}
-		r.ExpireTime, r.RevokeTime = fromMillis(expire), fromMillis(revoke)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: revocations since: %w", err)
-	}
 	return out, nil
+}
+
+func scanRevocation(row rowScanner, r *storage.Revocation) error {
+	var expire, revoke int64
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.UserID, &expire, &revoke); err != nil {
+		return err
+	}
+	r.ExpireTime, r.RevokeTime = fromMillis(expire), fromMillis(revoke)
+	return nil
 }
 
 // deleteBatch bounds how many rows one DELETE removes, so that a large sweep holds the write lock in short
@@ -276,24 +260,32 @@ const deleteBatch = 1000
 // batched, so a concurrent reader may see part of it.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error) {
 	ms := before.UnixMilli()
+	n, err := s.sweep(ctx, qDeleteExpiredSessions, ms)
+	if err == nil {
+		_, err = s.sweep(ctx, qDeleteExpiredRevocations, ms)
+	}
+	if err != nil {
+		return n, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+// sweep runs a batched DELETE, whose arguments are a time in unix milliseconds and the batch size, until a
+// batch removes fewer than deleteBatch rows, and returns how many rows it removed in all.
+func (s *Store) sweep(ctx context.Context, id stmtID, ms int64) (int, error) {
 	total := 0
-	for _, id := range []stmtID{qDeleteExpiredSessions, qDeleteExpiredRevocations} {
-		for {
-			res, err := s.write.stmt(ctx, id).ExecContext(ctx, ms, deleteBatch)
-			if err != nil {
-				return total, fmt.Errorf("sqlite: delete expired sessions: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return total, fmt.Errorf("sqlite: delete expired sessions: %w", err)
-			}
-			if id == qDeleteExpiredSessions {
-				total += int(n)
-			}
-			if n < deleteBatch {
-				break
-			}
+	for {
+		res, err := s.write.stmt(ctx, id).ExecContext(ctx, ms, deleteBatch)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < deleteBatch {
+			return total, nil
 		}
 	}
-	return total, nil
 }

@@ -233,6 +233,23 @@ func (p preparedStmt) ExecContext(ctx context.Context, args ...any) (sql.Result,
 
 type rowScanner interface{ Scan(dest ...any) error }
 
+// queryAll runs a prepared query and reads every row it returns with scan; no rows make a nil slice.
+func queryAll[T any](ctx context.Context, st preparedStmt, scan func(rowScanner, *T) error, args ...any) ([]T, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		out = append(out, *new(T))
+		if err := scan(rows, &out[len(out)-1]); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }

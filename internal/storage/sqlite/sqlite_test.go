@@ -80,9 +80,11 @@ func TestMigrations(t *testing.T) {
 		Count:   len(all),
 		Inspect: inspect,
 		Head: storagetest.Schema{
-			Tables: []string{migrate.Table, "security_events", "session_revocations", "sessions", "user_device", "users"},
+			Tables: []string{migrate.Table, "security_events", "session_revocations", "sessions",
+				"socket_commands", "socket_nodes", "sockets", "user_device", "users"},
 			Indexes: []string{"security_events_event_time_idx", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_id_idx",
+				"socket_commands_command_time_idx", "sockets_node_idx", "sockets_user_id_idx",
 				"user_device_user_id_idx"},
 		},
 		Base: storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{}},

@@ -30,6 +30,38 @@ func race(n int, f func(i int) error) []error {
 	return errs
 }
 
+// Follow reads a feed the way its followers do, resuming after the highest seq it has read: it calls poll
+// with that seq, over and over until done is closed and then until poll returns nothing, and returns every
+// entry it read, in order. It stops at poll's first error, or at an entry whose seq is not above the one
+// before it.
+func Follow[E any](done <-chan struct{}, seq func(E) int64, poll func(after int64) ([]E, error)) ([]E, error) {
+	var all []E
+	var after int64
+	for {
+		// done is checked before the poll, so that the poll which ends the loop started after every write.
+		draining := false
+		select {
+		case <-done:
+			draining = true
+		default:
+		}
+		entries, err := poll(after)
+		if err != nil {
+			return all, err
+		}
+		for _, e := range entries {
+			if s := seq(e); s <= after {
+				return all, fmt.Errorf("seq %d read after %d", s, after)
+			}
+			after = seq(e)
+		}
+		all = append(all, entries...)
+		if draining && len(entries) == 0 {
+			return all, nil
+		}
+	}
+}
+
 // tally checks that exactly one call succeeded and every other one failed with loser; it returns the
 // winner's index.
 func tally(t *testing.T, what string, errs []error, loser error) int {

@@ -22,12 +22,8 @@ import (
 // positive and strictly decreasing, as ListEvents returns them.
 func checkEvents(t *testing.T, what string, got, want []storage.Event) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d events, want %d:\n got %+v\nwant %+v", what, len(got), len(want), got, want)
-		return
-	}
-	for i := range got {
-		g, w := got[i], want[i]
+	checkList(t, what, got, want, func(i int, g, w storage.Event) {
+		t.Helper()
 		if g.Kind != w.Kind || g.UserID != w.UserID || g.SessionID != w.SessionID || g.ClientIP != w.ClientIP ||
 			g.Reason != w.Reason || (w.ID != 0 && g.ID != w.ID) {
 			t.Errorf("%s: event %d:\n got %+v\nwant %+v", what, i, g, w)
@@ -39,7 +35,7 @@ func checkEvents(t *testing.T, what string, got, want []storage.Event) {
 			t.Errorf("%s: event %d has id %d after %d, want newest (highest id) first", what, i, g.ID, got[i-1].ID)
 		}
 		checkTime(t, fmt.Sprintf("%s: event %d Time", what, i), g.Time, w.Time)
-	}
+	})
 }
 
 // mustAppend appends evs and fails the test on error.

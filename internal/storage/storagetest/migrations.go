@@ -32,7 +32,7 @@ type MigrationTarget struct {
 
 // RunMigrations proves that a backend's migrations apply, revert completely and apply again: status before
 // and after, the schema at head and after a full revert, a second MigrateUp at head doing nothing, and the
-// schema at head being usable for every aggregate, feed and event log included.
+// schema at head being usable for every aggregate, feeds, event log and socket registry included.
 func RunMigrations(t *testing.T, tgt MigrationTarget) {
 	ctx := t.Context()
 	st := tgt.Open(t)
@@ -97,6 +97,20 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 		}
 		if evs, err := st.ListEvents(ctx, u.ID, 0, 10); err != nil || len(evs) != 1 {
 			t.Fatalf("pass %d: ListEvents at head = %+v, %v; want one event", pass, evs, err)
+		}
+		if err := st.TouchNode(ctx, "node", now); err != nil {
+			t.Fatalf("pass %d: TouchNode at head: %v", pass, err)
+		}
+		sock := storage.Socket{ID: NewID(), UserID: u.ID, SessionID: s.ID, Node: "node", CreateTime: now}
+		if err := st.AddSocket(ctx, sock); err != nil {
+			t.Fatalf("pass %d: AddSocket at head: %v", pass, err)
+		}
+		if socks, err := st.UserSockets(ctx, u.ID, now); err != nil || len(socks) != 1 {
+			t.Fatalf("pass %d: UserSockets at head = %+v, %v; want one socket", pass, socks, err)
+		}
+		cmd := storage.SocketCommand{Kind: storage.SocketDisconnect, SocketID: sock.ID, UserID: u.ID, Time: now}
+		if seq, err := st.AppendSocketCommand(ctx, cmd); err != nil || seq != 1 {
+			t.Fatalf("pass %d: AppendSocketCommand at head = %d, %v; want seq 1", pass, seq, err)
 		}
 
 		if _, err := st.MigrateDown(ctx, 0); err != nil {

@@ -48,6 +48,14 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"EventsOutliveSessions", testEventsOutliveSessions},
 		{"DeleteEventsBefore", testDeleteEventsBefore},
 		{"AppendNoEvents", testAppendNoEvents},
+		{"AddAndRemoveSockets", testAddAndRemoveSockets},
+		{"DuplicateSocket", testDuplicateSocket},
+		{"UserSocketsAliveSince", testUserSocketsAliveSince},
+		{"TouchNode", testTouchNode},
+		{"RemoveNode", testRemoveNode},
+		{"RemoveDeadNodes", testRemoveDeadNodes},
+		{"SocketCommands", testSocketCommands},
+		{"DeleteSocketCommandsBefore", testDeleteSocketCommandsBefore},
 		{"Ping", testPing},
 		{"ConcurrentRefresh", testConcurrentRefresh},
 		{"ConcurrentRevoke", testConcurrentRevoke},
@@ -55,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ConcurrentCreateSameUsername", testConcurrentCreateSameUsername},
 		{"RefreshRacesRevoke", testRefreshRacesRevoke},
 		{"ConcurrentAppendEvents", testConcurrentAppendEvents},
+		{"ConcurrentSocketCommands", testConcurrentSocketCommands},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +142,19 @@ func checkSession(t *testing.T, got, want *storage.Session) {
 	checkTime(t, "RefreshTime", got.RefreshTime, want.RefreshTime)
 	checkTime(t, "ExpireTime", got.ExpireTime, want.ExpireTime)
 	checkTime(t, "RevokeTime", got.RevokeTime, want.RevokeTime)
+}
+
+// checkList reports got and want as a whole when their lengths differ, and otherwise calls check on each
+// pair in order.
+func checkList[E any](t *testing.T, what string, got, want []E, check func(i int, g, w E)) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d entries, want %d:\n got %+v\nwant %+v", what, len(got), len(want), got, want)
+		return
+	}
+	for i := range got {
+		check(i, got[i], want[i])
+	}
 }
 
 // checkRevocations compares feed entries in order.

@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+// AddSocket implements storage.Sockets.
+func (s *Store) AddSocket(ctx context.Context, sock storage.Socket) error {
+	_, err := s.write.stmt(ctx, qAddSocket).ExecContext(ctx, sock.ID, sock.UserID, sock.SessionID, sock.Node,
+		sock.CreateTime.UnixMilli())
+	switch {
+	case err == nil:
+		return nil
+	case uniqueColumn(err) == "sockets.id":
+		return fmt.Errorf("sqlite: add socket: id %s exists: %w", sock.ID, storage.ErrConflict)
+	}
+	return fmt.Errorf("sqlite: add socket: %w", err)
+}
+
+// RemoveSocket implements storage.Sockets.
+func (s *Store) RemoveSocket(ctx context.Context, id string) error {
+	if _, err := s.write.stmt(ctx, qRemoveSocket).ExecContext(ctx, id); err != nil {
+		return fmt.Errorf("sqlite: remove socket: %w", err)
+	}
+	return nil
+}
+
+// UserSockets implements storage.Sockets. Sockets created at the same millisecond are ordered by id so
+// that the order is stable.
+func (s *Store) UserSockets(ctx context.Context, userID string, aliveSince time.Time) ([]storage.Socket, error) {
+	out, err := queryAll(ctx, s.read.stmt(ctx, qUserSockets), scanSocket, userID, aliveSince.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user sockets: %w", err)
+	}
+	return out, nil
+}
+
+func scanSocket(row rowScanner, sock *storage.Socket) error {
+	var created int64
+	if err := row.Scan(&sock.ID, &sock.UserID, &sock.SessionID, &sock.Node, &created); err != nil {
+		return err
+	}
+	sock.CreateTime = fromMillis(created)
+	return nil
+}
+
+// TouchNode implements storage.Sockets. The node's seen time becomes t even if it was later.
+func (s *Store) TouchNode(ctx context.Context, node string, t time.Time) error {
+	if _, err := s.write.stmt(ctx, qTouchNode).ExecContext(ctx, node, t.UnixMilli()); err != nil {
+		return fmt.Errorf("sqlite: touch node: %w", err)
+	}
+	return nil
+}
+
+// RemoveNode implements storage.Sockets. The node and its sockets go in one transaction.
+func (s *Store) RemoveNode(ctx context.Context, node string) (int, error) {
+	sockets, _, err := s.removeNodes(ctx, qRemoveNodeSockets, qRemoveNode, node)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: remove node: %w", err)
+	}
+	return sockets, nil
+}
+
+// RemoveDeadNodes implements storage.Sockets. The nodes and their sockets go in one transaction. It also
+// removes the sockets created before t on nodes that have no row at all: a node removed as dead may have
+// registered them afterwards, and they would otherwise stay forever if it is never seen again.
+func (s *Store) RemoveDeadNodes(ctx context.Context, t time.Time) (int, error) {
+	_, nodes, err := s.removeNodes(ctx, qRemoveDeadNodeSockets, qRemoveDeadNodes, t.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: remove dead nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// removeNodes runs a statement that deletes sockets, then one that deletes their nodes, both with the one
+// argument, in one write transaction, and returns how many rows each deleted.
+func (s *Store) removeNodes(ctx context.Context, socketsQuery, nodesQuery stmtID, arg any) (sockets, nodes int, err error) {
+	tx, st, err := s.begin(ctx, socketsQuery, nodesQuery)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback() // a no-op once committed
+	var counts [2]int
+	for i := range st {
+		res, err := st[i].ExecContext(ctx, arg)
+		if err != nil {
+			return 0, 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, 0, err
+		}
+		counts[i] = int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, 0, err
+	}
+	return counts[0], counts[1], nil
+}
+
+// AppendSocketCommand implements storage.Sockets.
+func (s *Store) AppendSocketCommand(ctx context.Context, c storage.SocketCommand) (int64, error) {
+	var seq int64
+	err := s.write.stmt(ctx, qAppendSocketCommand).QueryRowContext(ctx, string(c.Kind), c.SocketID, c.UserID,
+		c.Reason, c.Time.UnixMilli()).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: append socket command: %w", err)
+	}
+	return seq, nil
+}
+
+// SocketCommandsSince implements storage.Sockets. A limit below 1 returns nothing.
+//
+// Seq order is commit order because SQLite has a single writer, so a reader that resumes after the last
+// Seq it saw cannot skip a command that commits later with a smaller Seq.
+func (s *Store) SocketCommandsSince(ctx context.Context, after int64, limit int) ([]storage.SocketCommand, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	out, err := queryAll(ctx, s.read.stmt(ctx, qSocketCommandsSince), scanSocketCommand, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: socket commands since: %w", err)
+	}
+	return out, nil
+}
+
+func scanSocketCommand(row rowScanner, c *storage.SocketCommand) error {
+	var at int64
+	if err := row.Scan(&c.Seq, &c.Kind, &c.SocketID, &c.UserID, &c.Reason, &at); err != nil {
+		return err
+	}
+	c.Time = fromMillis(at)
+	return nil
+}
+
+// LastSocketCommandSeq implements storage.Sockets.
+func (s *Store) LastSocketCommandSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.read.stmt(ctx, qLastSocketCommandSeq).QueryRowContext(ctx).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("sqlite: last socket command seq: %w", err)
+	}
+	return seq, nil
+}
+
+// DeleteSocketCommandsBefore implements storage.Sockets. The sweep is batched like DeleteExpiredSessions,
+// so a concurrent reader may see part of it.
+func (s *Store) DeleteSocketCommandsBefore(ctx context.Context, t time.Time) (int, error) {
+	n, err := s.sweep(ctx, qDeleteSocketCommandsBefore, t.UnixMilli())
+	if err != nil {
+		return n, fmt.Errorf("sqlite: delete socket commands: %w", err)
+	}
+	return n, nil
+}
