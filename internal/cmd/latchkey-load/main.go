@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -32,6 +33,7 @@ Sends a bounded load to a Latchkey (or Nakama) server on a loopback address. Set
 and sessions a scenario needs) and warmup are not measured. The measured phase stops at --requests or
 --duration, whichever comes first. The exit status is 1 if any warmup or measured request failed (a
 transport error or a non-2xx status), so a broken server is never reported as fast; 2 for bad flags.
+The sockets scenario has phases of its own, described below.
 
 Scenarios:
   auth-new        each request authenticates a device id never seen before (creates an account)
@@ -40,6 +42,23 @@ Scenarios:
                   refresh token
   logout          each request logs out one of (--warmup + --requests) sessions created in setup
   get-account     each request reads the account of one of --pool sessions created in setup
+  sockets         how many authenticated realtime sockets the server holds. Setup creates one device
+                  account and session per socket (--concurrency at once; its rate is reported). Then
+                  --sockets websockets are opened on /ws?format=json, --dial-concurrency handshakes at
+                  once, spread over --source-ips source addresses. Once all are open, --ping-bursts
+                  bursts go out: each sends --burst-size {"cid":"n","ping":{}} envelopes at once, each
+                  on a different socket, and waits for every pong. Every socket stays open for --hold
+                  more and is then closed with a normal close frame. Reports handshakes/s, handshake
+                  latency, ping round trips, the peak of open sockets and, with --server-pid, the
+                  server's resident memory per socket. --duration caps the handshake phase and the ping
+                  phase each; --timeout bounds one handshake, one ping and the close. The exit status is
+                  1 if any handshake, ping or close failed, the server closed a socket before the tool
+                  did, or a reading of its memory failed. Start the server with
+                  --session.token_expiry_sec longer than setup and the handshake phase together (a token
+                  must still be valid at its handshake; its default is 60 s, and it may not exceed
+                  --session.refresh_token_expiry_sec, 3600 by default). Both this tool and the server
+                  need an open file per socket; the tool raises its soft limit to the hard one and
+                  refuses a --sockets above it. --requests, --warmup and --pool do not apply.
 
 Flags:
 `
@@ -60,6 +79,7 @@ type options struct {
 	timeout      time.Duration
 	setupTimeout time.Duration
 	json         bool
+	sock         socketOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -72,15 +92,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:7350", "server base URL; the host must be a loopback address (127.0.0.0/8, ::1, localhost)")
 	fs.StringVar(&o.serverKey, "server-key", "defaultkey", "server key, sent as the HTTP Basic user name")
-	fs.StringVar(&o.scenario, "scenario", "", "one of "+strings.Join(scenarioNames, ", "))
-	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at once (one keep-alive connection each)")
+	fs.StringVar(&o.scenario, "scenario", "", "one of "+strings.Join(scenarioNames, ", ")+", "+socketsScenario)
+	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at once (one keep-alive connection each); for sockets, authentications in flight in setup")
 	fs.IntVar(&o.requests, "requests", 20000, "cap on measured requests")
-	fs.DurationVar(&o.duration, "duration", 20*time.Second, "cap on the wall time of the measured phase (and, separately, of the warmup)")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "cap on the wall time of the measured phase (and, separately, of the warmup); for sockets, of the handshake phase and of the ping phase each")
 	fs.IntVar(&o.warmup, "warmup", 1000, "requests sent before the measured phase, not measured")
 	fs.IntVar(&o.pool, "pool", 1000, "devices or sessions created in setup for auth-existing, refresh, get-account and logout")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one request; for sockets, of one handshake, of one ping's answer and of closing all sockets")
 	fs.DurationVar(&o.setupTimeout, "setup-timeout", 2*time.Minute, "cap on the wall time of setup")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	o.sock.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -98,8 +119,11 @@ func (o *options) validate() error {
 		errs = append(errs, err)
 	}
 	o.url = base
-	if !slices.Contains(scenarioNames, o.scenario) {
-		errs = append(errs, fmt.Errorf("--scenario must be one of %s", strings.Join(scenarioNames, ", ")))
+	if !slices.Contains(scenarioNames, o.scenario) && o.scenario != socketsScenario {
+		errs = append(errs, fmt.Errorf("--scenario must be one of %s, %s", strings.Join(scenarioNames, ", "), socketsScenario))
+	}
+	if o.scenario == socketsScenario {
+		errs = append(errs, o.sock.validate(base)...)
 	}
 	if o.concurrency < 1 || o.concurrency > 4096 {
 		errs = append(errs, errors.New("--concurrency must be between 1 and 4096"))
@@ -158,20 +182,17 @@ func isLoopbackHost(h string) bool {
 
 // result is what one run reports; its JSON form is what --json prints.
 type result struct {
-	Scenario      string         `json:"scenario"`
-	URL           string         `json:"url"`
-	Concurrency   int            `json:"concurrency"`
-	Warmup        int            `json:"warmup"`
-	WarmupErrors  int            `json:"warmup_errors"`
-	Requests      int            `json:"requests"`
-	Errors        int            `json:"errors"`
-	StoppedBy     string         `json:"stopped_by"`
-	ElapsedSec    float64        `json:"elapsed_s"`
-	Throughput    float64        `json:"throughput_rps"`
-	P50Ms         float64        `json:"p50_ms"`
-	P90Ms         float64        `json:"p90_ms"`
-	P99Ms         float64        `json:"p99_ms"`
-	MaxMs         float64        `json:"max_ms"`
+	Scenario     string  `json:"scenario"`
+	URL          string  `json:"url"`
+	Concurrency  int     `json:"concurrency"`
+	Warmup       int     `json:"warmup"`
+	WarmupErrors int     `json:"warmup_errors"`
+	Requests     int     `json:"requests"`
+	Errors       int     `json:"errors"`
+	StoppedBy    string  `json:"stopped_by"`
+	ElapsedSec   float64 `json:"elapsed_s"`
+	Throughput   float64 `json:"throughput_rps"`
+	latency
 	Status        map[string]int `json:"status"`
 	ErrorExamples []string       `json:"error_examples,omitempty"`
 }
@@ -184,6 +205,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey-load: %v\n", err)
 		return 2
+	}
+	if o.scenario == socketsScenario {
+		return runSockets(ctx, o, stdout, stderr)
 	}
 	t := newTarget(o)
 	defer t.client.CloseIdleConnections()
@@ -207,14 +231,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	measured := runPhase(ctx, o.concurrency, o.requests, o.duration, o.warmup, sc.request)
 	res := summarize(o, warm, measured)
 
-	if o.json {
-		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "latchkey-load: %v\n", err)
-			return 1
-		}
-	} else {
-		printResult(stdout, res)
+	if err := writeResult(stdout, o.json, res, func(w io.Writer) { printResult(w, res) }); err != nil {
+		fmt.Fprintf(stderr, "latchkey-load: %v\n", err)
+		return 1
 	}
 	switch {
 	case res.Errors > 0 || res.WarmupErrors > 0:
@@ -228,10 +247,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// writeResult prints a run's result: as one JSON object if asJSON, else with print.
+func writeResult(w io.Writer, asJSON bool, res any, print func(io.Writer)) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(res)
+	}
+	print(w)
+	return nil
+}
+
+// latency is a phase's nearest-rank latency figures in milliseconds; its fields are part of the JSON of
+// the result that embeds it.
+type latency struct {
+	P50Ms float64 `json:"p50_ms"`
+	P90Ms float64 `json:"p90_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+// latencyOf sorts lat in place and returns its figures.
+func latencyOf(lat []time.Duration) latency {
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return latency{
+		P50Ms: ms(percentile(lat, 50)),
+		P90Ms: ms(percentile(lat, 90)),
+		P99Ms: ms(percentile(lat, 99)),
+		MaxMs: ms(percentile(lat, 100)),
+	}
+}
+
+// text formats the figures for the text report. It is not String: result embeds latency, and a promoted
+// String method would make %v of a result print nothing else.
+func (l latency) text() string {
+	return fmt.Sprintf("p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms", l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs)
+}
+
 // summarize turns the phases into the reported result; it sorts measured.lat in place.
 func summarize(o options, warm, measured phaseResult) result {
-	slices.Sort(measured.lat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	res := result{
 		Scenario:      o.scenario,
 		URL:           o.url,
@@ -242,10 +295,7 @@ func summarize(o options, warm, measured phaseResult) result {
 		Errors:        measured.failed,
 		StoppedBy:     measured.stoppedBy,
 		ElapsedSec:    measured.elapsed.Seconds(),
-		P50Ms:         ms(percentile(measured.lat, 50)),
-		P90Ms:         ms(percentile(measured.lat, 90)),
-		P99Ms:         ms(percentile(measured.lat, 99)),
-		MaxMs:         ms(percentile(measured.lat, 100)),
+		latency:       latencyOf(measured.lat),
 		Status:        measured.status,
 		ErrorExamples: appendExamples(slices.Clone(measured.examples), warm.examples...),
 	}
@@ -262,18 +312,23 @@ func printResult(w io.Writer, r result) {
 	fmt.Fprintf(w, "errors       %d\n", r.Errors)
 	fmt.Fprintf(w, "elapsed      %.3fs\n", r.ElapsedSec)
 	fmt.Fprintf(w, "throughput   %.1f req/s\n", r.Throughput)
-	fmt.Fprintf(w, "latency      p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
-	keys := make([]string, 0, len(r.Status))
-	for k := range r.Status {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	fmt.Fprintf(w, "latency      %s\n", r.latency.text())
+	fmt.Fprintf(w, "status       %s\n", formatStatus(r.Status))
+	printExamples(w, r.ErrorExamples)
+}
+
+// formatStatus lists a status histogram in key order: "200: 19990, 500: 10".
+func formatStatus(status map[string]int) string {
+	keys := slices.Sorted(maps.Keys(status))
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, r.Status[k]))
+		parts = append(parts, fmt.Sprintf("%s: %d", k, status[k]))
 	}
-	fmt.Fprintf(w, "status       %s\n", strings.Join(parts, ", "))
-	for _, e := range r.ErrorExamples {
+	return strings.Join(parts, ", ")
+}
+
+func printExamples(w io.Writer, examples []string) {
+	for _, e := range examples {
 		fmt.Fprintf(w, "error        %s\n", e)
 	}
 }

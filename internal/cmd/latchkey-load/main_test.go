@@ -145,18 +145,26 @@ func load(t *testing.T, url string, extra ...string) (int, result) {
 	t.Helper()
 	args := append([]string{"--url", url, "--concurrency", "4", "--requests", "200", "--warmup", "20",
 		"--pool", "50", "--duration", "5s", "--json"}, extra...)
+	var res result
+	code := runJSON(t, args, &res)
+	return code, res
+}
+
+// runJSON runs the tool with args (which ask for --json), parses its output into res and returns the exit
+// code.
+func runJSON(t *testing.T, args []string, res any) int {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut)
-	var res result
 	if out.Len() > 0 {
-		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		if err := json.Unmarshal(out.Bytes(), res); err != nil {
 			t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 		}
 	}
 	if t.Failed() || code != 0 {
 		t.Logf("stderr: %s", errOut.String())
 	}
-	return code, res
+	return code
 }
 
 func TestScenarios(t *testing.T) {

@@ -36,7 +36,11 @@ type tally struct {
 }
 
 func (t *tally) record(status int, err error) {
-	key := statusKey(status, err)
+	t.recordKey(statusKey(status, err), err)
+}
+
+// recordKey counts one outcome under key in the histogram and, if err is not nil, as a failure.
+func (t *tally) recordKey(key string, err error) {
 	t.status[key]++
 	if err == nil {
 		return
