@@ -27,7 +27,7 @@ import (
 
 // testServer is a whole Latchkey node on a temporary SQLite store, serving on a loopback port.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *server.Server
 	base string // http://127.0.0.1:port
 	stop func()
@@ -75,7 +75,12 @@ func testModule(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.Nakama
 	return nil
 }
 
-func startServer(t *testing.T, set func(*config.Config)) *testServer {
+func startServer(t testing.TB, set func(*config.Config)) *testServer {
+	t.Helper()
+	return startServerWith(t, set, testModule)
+}
+
+func startServerWith(t testing.TB, set func(*config.Config), modules ...runtime.InitModule) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -85,7 +90,7 @@ func startServer(t *testing.T, set func(*config.Config)) *testServer {
 		set(&cfg)
 	}
 	ctx := context.Background()
-	srv, err := server.New(ctx, cfg, server.Options{Modules: []runtime.InitModule{testModule}})
+	srv, err := server.New(ctx, cfg, server.Options{Modules: modules})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -157,7 +162,7 @@ func (ts *testServer) wsURL(query string) string {
 
 // client is one socket.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	ws     *websocket.Conn
 	binary bool
 }
