@@ -152,7 +152,9 @@ func TestMultiNodeSockets(t *testing.T) {
 		json.Unmarshal([]byte(sd.rpc("ctx", "")), &ctxVals)
 		socketID, _ := ctxVals["session_id"].(string)
 		var listed struct {
-			Sockets []struct{ SessionID string `json:"session_id"` } `json:"sockets"`
+			Sockets []struct {
+				SessionID string `json:"session_id"`
+			} `json:"sockets"`
 		}
 		r := b.must("POST", "/v2/rpc/sockets", "bearer:"+d.Token, `""`)
 		json.Unmarshal([]byte(r.Body["payload"].(string)), &listed)

@@ -101,7 +101,9 @@ func (h *Host) registerEvent(name string, fn func(context.Context, runtime.Logge
 func (h *Host) SessionStart(ctx context.Context) { h.queueEvent(ctx, "session_start", "") }
 
 // SessionEnd implements realtime.Runtime.
-func (h *Host) SessionEnd(ctx context.Context, reason string) { h.queueEvent(ctx, "session_end", reason) }
+func (h *Host) SessionEnd(ctx context.Context, reason string) {
+	h.queueEvent(ctx, "session_end", reason)
+}
 
 func (h *Host) queueEvent(ctx context.Context, name, reason string) {
 	h.mu.RLock()
