@@ -2,7 +2,9 @@
 // hands out official @heroiclabs/nakama-js clients pointed at it.
 //
 // Binary: $LATCHKEY_BIN (absolute, or relative to the current directory), default ../bin/latchkey
-// relative to compat/. Build it with `CGO_ENABLED=0 go build -o bin/latchkey ./cmd/latchkey`.
+// relative to compat/. Build it with `CGO_ENABLED=0 go build -o bin/latchkey ./cmd/latchkey`. The realtime
+// socket tests run $LATCHKEY_RT_BIN, default ../bin/latchkey-testserver: the same server with a test module
+// compiled in (`CGO_ENABLED=0 go build -o bin/latchkey-testserver ./internal/cmd/latchkey-testserver`).
 //
 // Every server gets a fresh temporary data dir and a free 127.0.0.1 port, and is stopped (and its dir
 // removed) when the test file ends, even if a test fails. Its stderr is kept and printed when a test
@@ -11,6 +13,13 @@
 // Store: the embedded SQLite default, or, when $LATCHKEY_COMPAT_POSTGRES holds a PostgreSQL server URL on
 // which the user may create databases, a fresh database on that server per server process (created with
 // psql, dropped when the test file ends), so the same suite proves both backends.
+//
+// Clusters: clusterFixture() starts several servers on ONE store (the same --data_dir on SQLite, the same
+// fresh database on PostgreSQL), each with its own --name and port.
+//
+// Realtime sockets: nakama-js sockets in either wire format (FORMATS: nakama-js's default JSON adapter, and
+// WebSocketAdapterPb from @heroiclabs/nakama-js-protobuf), wrapped by openSocket() so that a test can wait
+// for the server to close them; rawHandshake() and rawSocket() for what the client cannot send.
 //
 // When node --test runs this file itself (it lives in test/, so the runner picks it up), it checks the
 // harness: the binary exists, a server starts, answers /healthcheck, and stops cleanly on SIGTERM.
@@ -25,9 +34,24 @@ import path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Client, Session } from '@heroiclabs/nakama-js';
+import { Client, DefaultSocket, Session, WebSocketAdapterText } from '@heroiclabs/nakama-js';
+import { WebSocketAdapterPb } from '@heroiclabs/nakama-js-protobuf';
+import { WebSocket as WsWebSocket } from 'ws';
 
 export { Client, Session };
+
+// nakama-js (a browser library) and its protobuf adapter open sockets with the global `WebSocket`, which
+// Node 20 does not have without --experimental-websocket. We install the `ws` package's WebSocket, always
+// (also on Node 22+, whose global is undici's), rather than rely on that flag, because:
+// - `npm test`, `node --test` and running one file with `node` stay flag-free, and every Node version runs
+//   the same implementation;
+// - ws implements the WHATWG surface nakama-js uses (onopen/onmessage/onclose/onerror, readyState
+//   constants, binaryType "arraybuffer" for the protobuf adapter, close events with code and reason),
+//   and it is what Node programs (bots, load tools, server-side clients) actually pair with nakama-js;
+// - the raw tests need ws anyway (an Authorization header on the upgrade, the HTTP answer of a refused
+//   handshake, binary frames on a JSON socket, oversize frames), and one implementation for both keeps
+//   the two kinds of tests comparable.
+globalThis.WebSocket = WsWebSocket;
 
 const compatDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,8 +60,18 @@ export const BIN = process.env.LATCHKEY_BIN
   ? path.resolve(process.env.LATCHKEY_BIN)
   : path.resolve(compatDir, '..', 'bin', 'latchkey');
 
+/** The test server (latchkey with the compat test module) for the realtime tests, as an absolute path. */
+export const RT_BIN = process.env.LATCHKEY_RT_BIN
+  ? path.resolve(process.env.LATCHKEY_RT_BIN)
+  : path.resolve(compatDir, '..', 'bin', 'latchkey-testserver');
+
 export const SERVER_KEY = 'defaultkey';
 export const CLIENT_TIMEOUT_MS = 5000;
+
+// nakama-js rejects a socket request that gets no answer after DefaultSocket.DefaultSendTimeoutMs
+// (10 s, read at every send). Use the HTTP client's 5 s instead, so that a server that never answers
+// fails a test sooner; it is a public setting a game may change too.
+DefaultSocket.DefaultSendTimeoutMs = CLIENT_TIMEOUT_MS;
 const START_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 10000;
 const POLL_MS = 50;
@@ -51,6 +85,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const liveServers = new Set();
 const tempDirs = new Set();
 const databases = new Set();
+const liveSockets = new Set(); // RtSocket and RawSocket objects still open
 
 /** The PostgreSQL server to run against, or undefined for the embedded SQLite store. */
 export const POSTGRES = process.env.LATCHKEY_COMPAT_POSTGRES || undefined;
@@ -78,11 +113,15 @@ async function createDatabase() {
 // never clears that timer, so each request keeps the test process alive for up to 5 s after the last
 // test. Track exactly those timers and unref them once the file's tests are done, so each test file
 // exits as soon as it has finished. Behaviour during the tests is unchanged.
+// Its socket does the same: the connect timeout, every request's timeout (rejecting "The socket timed out
+// ...") and the heartbeat's next ping (`this.pingPong()`) are timers it never clears; those closures are
+// recognised by their source.
 const clientTimers = new Set();
 const realSetTimeout = globalThis.setTimeout;
+const isNakamaSocketTimer = (fn) => typeof fn === 'function' && /socket timed out|pingPong\(\)/.test(fn.toString());
 globalThis.setTimeout = function setTimeoutTracked(fn, ms, ...args) {
   const timer = realSetTimeout(fn, ms, ...args);
-  if (args[0] === 'Request timed out.' && typeof timer?.unref === 'function') {
+  if ((args[0] === 'Request timed out.' || isNakamaSocketTimer(fn)) && typeof timer?.unref === 'function') {
     clientTimers.add(timer);
     realSetTimeout(() => clientTimers.delete(timer), ms).unref();
   }
@@ -100,6 +139,7 @@ console.warn = (...args) => {
 
 // The root after-hook of whichever test file imported this module.
 after(async () => {
+  for (const sock of [...liveSockets]) sock.close();
   for (const s of [...liveServers]) {
     try {
       await s.stop();
@@ -145,7 +185,9 @@ export function freePort() {
 }
 
 class LatchkeyServer {
-  constructor({ port, dataDir, args, databaseURL }) {
+  constructor({ port, dataDir, args, databaseURL, bin = BIN, name }) {
+    this.bin = bin;
+    this.name = name; // --name, when given (cluster nodes)
     this.port = port;
     this.databaseURL = databaseURL;
     this.dataDir = dataDir;
@@ -168,6 +210,7 @@ class LatchkeyServer {
       '--data_dir', this.dataDir,
       '--auth.bcrypt_cost', '4',
       '--logger.level', 'warn',
+      ...(this.name ? ['--name', this.name] : []),
       ...(this.databaseURL ? ['--database.address', this.databaseURL] : []),
       ...this.extraArgs,
     ];
@@ -191,9 +234,12 @@ class LatchkeyServer {
   }
 
   async start() {
-    if (!existsSync(BIN)) {
-      throw new Error(`latchkey binary not found at ${BIN}: build it with ` +
-        '`CGO_ENABLED=0 go build -o bin/latchkey ./cmd/latchkey` or set LATCHKEY_BIN');
+    if (!existsSync(this.bin)) {
+      throw new Error(this.bin === RT_BIN
+        ? `latchkey test server not found at ${RT_BIN}: build it with ` +
+          '`CGO_ENABLED=0 go build -o bin/latchkey-testserver ./internal/cmd/latchkey-testserver` or set LATCHKEY_RT_BIN'
+        : `latchkey binary not found at ${this.bin}: build it with ` +
+          '`CGO_ENABLED=0 go build -o bin/latchkey ./cmd/latchkey` or set LATCHKEY_BIN');
     }
     // Configuration comes only from our flags, never from a LATCHKEY_* variable of the caller
     // (LATCHKEY_BIN itself would otherwise look like a config key).
@@ -201,8 +247,8 @@ class LatchkeyServer {
     this.stopping = false;
     this.exitInfo = null;
     const gen = ++this.generation;
-    this.appendLog(`[harness] start #${gen}: ${BIN} ${this.args.join(' ')}\n`);
-    const child = spawn(BIN, this.args, { cwd: this.dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.appendLog(`[harness] start #${gen}: ${this.bin} ${this.args.join(' ')}\n`);
+    const child = spawn(this.bin, this.args, { cwd: this.dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout.setEncoding('utf8').on('data', (d) => this.appendLog(d));
     child.stderr.setEncoding('utf8').on('data', (d) => this.appendLog(d));
@@ -329,15 +375,16 @@ class LatchkeyServer {
 }
 
 /**
- * Starts a latchkey server with the standard flags plus `args`. With a test context `t`, it is stopped
- * in t.after; in any case it is stopped when the test file ends.
+ * Starts a latchkey server with the standard flags plus `args`, running `bin` (default BIN; RT_BIN for the
+ * test server). With a test context `t`, it is stopped in t.after; in any case it is stopped when the test
+ * file ends.
  */
-export async function startServer({ args = [], t } = {}) {
+export async function startServer({ args = [], t, bin = BIN } = {}) {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-'));
   tempDirs.add(dataDir);
   const port = await freePort();
   const databaseURL = POSTGRES ? await createDatabase() : undefined;
-  const server = new LatchkeyServer({ port, dataDir, args, databaseURL });
+  const server = new LatchkeyServer({ port, dataDir, args, databaseURL, bin });
   if (t) {
     t.after(async () => {
       if (t.passed === false) server.dumpLog(`(test "${t.name}" failed)`);
@@ -352,16 +399,64 @@ export async function startServer({ args = [], t } = {}) {
  * One server shared by the tests of the enclosing describe (or file): started in before, stopped in
  * after, its log printed after any failing test. Use `fx.server` inside tests.
  */
-export function serverFixture({ args = [] } = {}) {
+export function serverFixture({ args = [], bin = BIN } = {}) {
   const fx = { server: null };
   before(async () => {
-    fx.server = await startServer({ args });
+    fx.server = await startServer({ args, bin });
   });
   afterEach((t) => {
     if (t.passed === false && fx.server) fx.server.dumpLog(`(test "${t.name}" failed)`);
   });
   after(async () => {
     if (fx.server) await fx.server.stop();
+  });
+  return fx;
+}
+
+/** The --name of cluster node i: node-a, node-b, ... */
+export const nodeName = (i) => `node-${String.fromCharCode(97 + i)}`;
+
+/**
+ * Starts `nodes` servers sharing ONE store: the same --data_dir on SQLite (the nodes poll the shared file
+ * for each other's revocations and socket commands), the same fresh database on PostgreSQL. Each gets its
+ * own port and --name (nodeName(i)). They start one after the other, so that the first alone creates the
+ * schema. Returns the servers in order.
+ */
+export async function startCluster({ nodes = 2, args = [], bin = RT_BIN, t } = {}) {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-cluster-'));
+  tempDirs.add(dataDir);
+  const databaseURL = POSTGRES ? await createDatabase() : undefined;
+  const servers = [];
+  if (t) {
+    t.after(async () => {
+      for (const s of servers) {
+        if (t.passed === false) s.dumpLog(`(test "${t.name}" failed)`);
+        await s.stop();
+      }
+    });
+  }
+  for (let i = 0; i < nodes; i++) {
+    const server = new LatchkeyServer({ port: await freePort(), dataDir, args, databaseURL, bin, name: nodeName(i) });
+    servers.push(server);
+    await server.start();
+  }
+  return servers;
+}
+
+/**
+ * A cluster (see startCluster, default the test server binary) shared by the tests of the enclosing
+ * describe: `fx.nodes[i]` inside tests. Every node's log is printed after a failing test.
+ */
+export function clusterFixture({ nodes = 2, args = [], bin = RT_BIN } = {}) {
+  const fx = { nodes: [] };
+  before(async () => {
+    fx.nodes = await startCluster({ nodes, args, bin });
+  });
+  afterEach((t) => {
+    if (t.passed === false) for (const s of fx.nodes) s.dumpLog(`(test "${t.name}" failed)`);
+  });
+  after(async () => {
+    for (const s of fx.nodes) await s.stop();
   });
   return fx;
 }
@@ -451,11 +546,328 @@ export const newUsername = () => `user_${randomUUID().replaceAll('-', '').slice(
 export const nowSec = () => Date.now() / 1000;
 
 // ---------------------------------------------------------------------------------------------------
+// Realtime sockets.
+
+/** The socket wire formats: nakama-js's default (JSON text frames) and its protobuf adapter (binary). */
+export const FORMATS = ['json', 'protobuf'];
+
+/** How long a test waits, at most, for the server to close a socket it should close. */
+export const CLOSE_WAIT_MS = 3000;
+
+/**
+ * A nakama-js socket adapter for `format`. `query` adds or replaces (or, with a null value, removes)
+ * parameters of the /ws URL the adapter builds (it always sends lang=en, status and token): the official
+ * adapter does everything else, only the URL it hands to `new WebSocket` is edited.
+ */
+export function socketAdapter(format, { query } = {}) {
+  assert.ok(FORMATS.includes(format), `unknown format ${format}`);
+  const adapter = format === 'protobuf' ? new WebSocketAdapterPb() : new WebSocketAdapterText();
+  if (query) {
+    const connect = adapter.connect.bind(adapter);
+    adapter.connect = (...args) => {
+      class EditedURL extends WsWebSocket {
+        constructor(url, ...rest) {
+          const u = new URL(url);
+          for (const [k, v] of Object.entries(query)) {
+            if (v === null) u.searchParams.delete(k);
+            else u.searchParams.set(k, v);
+          }
+          super(u.toString(), ...rest);
+        }
+      }
+      globalThis.WebSocket = EditedURL; // the adapter's connect() is synchronous
+      try {
+        connect(...args);
+      } finally {
+        globalThis.WebSocket = WsWebSocket;
+      }
+    };
+  }
+  return adapter;
+}
+
+/**
+ * A connected nakama-js socket that records how it ends. `socket` is the DefaultSocket itself; the
+ * wrapper owns its ondisconnect, onnotification and onheartbeattimeout handlers.
+ */
+export class RtSocket {
+  constructor(socket, format) {
+    this.socket = socket;
+    this.format = format;
+    this.notifications = [];
+    this.heartbeatTimeouts = 0;
+    this.closeEvent = null; // {code, reason, wasClean} of the first ondisconnect
+    this.closedAt = null; // performance.now() of the first ondisconnect
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    // nakama-js calls ondisconnect with the WebSocket close event when the connection closes (and with
+    // {} from its own disconnect(true), which the harness never uses); keep the first.
+    socket.ondisconnect = (evt) => {
+      if (this.closeEvent) return;
+      this.closedAt = performance.now();
+      this.closeEvent = { code: evt?.code, reason: evt?.reason, wasClean: evt?.wasClean };
+      liveSockets.delete(this);
+      this.resolveClosed(this.closeEvent);
+    };
+    socket.onnotification = (n) => this.notifications.push(n);
+    socket.onheartbeattimeout = () => {
+      this.heartbeatTimeouts++;
+    };
+  }
+
+  /** Whether the underlying WebSocket is open (nakama-js's own check). */
+  get isOpen() {
+    return this.socket.adapter.isOpen();
+  }
+
+  rpc(id, payload) {
+    return this.socket.rpc(id, payload);
+  }
+
+  /**
+   * Waits up to timeoutMs for ondisconnect and returns {code, reason, wasClean, ms}, ms being the time
+   * from `since` (a performance.now() value; default: when the wait began) to the close. Fails the test
+   * if the socket is still open at the deadline.
+   */
+  async waitClosed(timeoutMs = CLOSE_WAIT_MS, since = performance.now()) {
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = realSetTimeout(() => resolve('timeout'), Math.max(0, timeoutMs - (performance.now() - since)));
+    });
+    const res = await Promise.race([this.closed, timeout]);
+    clearTimeout(timer);
+    if (res === 'timeout') {
+      assert.fail(`the ${this.format} socket is still open ${Math.round(performance.now() - since)} ms after the ` +
+        `event that should close it (waited for ondisconnect up to ${timeoutMs} ms)`);
+    }
+    return { ...res, ms: this.closedAt - since };
+  }
+
+  /** Asserts the socket stays open for ms, then that it still answers an echo RPC. */
+  async assertStaysOpen(ms, why) {
+    const res = await Promise.race([this.closed, sleep(ms).then(() => 'open')]);
+    assert.equal(res, 'open', `${why}: the ${this.format} socket closed: ${safeJSON(res)}`);
+    const echoed = await this.rpc('echo', 'still-open');
+    assert.equal(echoed.payload, 'still-open', `${why}: echo RPC after ${ms} ms`);
+  }
+
+  /** Closes the socket from the client side (no ondisconnect is recorded for it). */
+  close() {
+    liveSockets.delete(this);
+    this.socket.ondisconnect = () => {};
+    try {
+      this.socket.disconnect(false);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/**
+ * Opens a nakama-js socket on `server` for `session` in `format` (see FORMATS) and returns an RtSocket.
+ * `heartbeatMs` sets nakama-js's heartbeat (ping) interval; `query` edits the /ws URL (see socketAdapter);
+ * `beforeConnect(socket)` runs just before connect. Rejects, as nakama-js's connect does, when the
+ * handshake fails.
+ */
+export async function openSocket(server, session, format, { heartbeatMs, query, beforeConnect } = {}) {
+  const socket = server.client().createSocket(false, false, socketAdapter(format, { query }));
+  if (heartbeatMs !== undefined) socket.setHeartbeatTimeoutMs(heartbeatMs);
+  const rt = new RtSocket(socket, format);
+  beforeConnect?.(socket);
+  await socket.connect(session, false, CLIENT_TIMEOUT_MS);
+  liveSockets.add(rt);
+  return rt;
+}
+
+/**
+ * Awaits a socket request that must fail with a realtime error envelope: nakama-js rejects with the
+ * envelope's `error` object ({code, message[, context]}), or with a string when it timed out or the
+ * socket was not open. Checks the code and that the message contains messageSubstring. Returns the error.
+ */
+export async function expectSocketError(promise, code, messageSubstring) {
+  let value;
+  let err;
+  let failed = false;
+  try {
+    value = await promise;
+  } catch (e) {
+    failed = true;
+    err = e;
+  }
+  if (!failed) assert.fail(`expected a realtime error (code ${code}), but the request succeeded: ${safeJSON(value)}`);
+  if (!err || typeof err !== 'object' || typeof err.code !== 'number') {
+    assert.fail(`expected a realtime error envelope (code ${code}), but nakama-js rejected with: ${safeJSON(err)}`);
+  }
+  assert.equal(err.code, code, `error code (error ${safeJSON(err)})`);
+  assert.equal(typeof err.message, 'string', `error message (error ${safeJSON(err)})`);
+  if (messageSubstring !== undefined) {
+    assert.ok(err.message.includes(messageSubstring),
+      `error message ${JSON.stringify(err.message)} should contain ${JSON.stringify(messageSubstring)}`);
+  }
+  return err;
+}
+
+/** The ws:// URL of server's /ws with the given query parameters. */
+export function wsURL(server, params = {}) {
+  const q = new URLSearchParams(params).toString();
+  return `ws://127.0.0.1:${server.port}/ws${q ? `?${q}` : ''}`;
+}
+
+/**
+ * Encodes a realtime envelope (nakama-js's snake_case object, e.g. {cid: '1', ping: {}}) to protobuf bytes
+ * with the official codec: WebSocketAdapterPb.send, its WebSocket replaced by a catcher.
+ */
+export function pbEncode(envelope) {
+  const adapter = new WebSocketAdapterPb();
+  let bytes;
+  adapter._socket = { send: (b) => { bytes = b; } };
+  adapter.send(structuredClone(envelope));
+  return Buffer.from(bytes);
+}
+
+/** Decodes protobuf envelope bytes with the official codec (WebSocketAdapterPb's onmessage). */
+export function pbDecode(buf) {
+  const adapter = new WebSocketAdapterPb();
+  let envelope;
+  adapter._socket = {};
+  adapter.onMessage = (e) => { envelope = e; };
+  adapter._socket.onmessage({ data: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) });
+  return envelope;
+}
+
+/**
+ * A raw websocket (the ws package) on /ws. Messages are queued: on a JSON socket text frames parsed (or
+ * left as strings) and binary frames as Buffers; on a protobuf socket binary frames decoded with the
+ * official codec. send() takes a string or Buffer as is, or an envelope object encoded for the format.
+ * `closed` resolves with {code, reason} when the connection closes.
+ */
+export class RawSocket {
+  constructor(ws, format = 'json') {
+    this.ws = ws;
+    this.format = format;
+    this.queue = [];
+    this.waiters = [];
+    this.closeEvent = null;
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        liveSockets.delete(this);
+        this.closeEvent = { code, reason: reason.toString() };
+        resolve(this.closeEvent);
+        for (const w of this.waiters.splice(0)) w(undefined);
+      });
+    });
+    ws.on('message', (data, isBinary) => {
+      let msg = data;
+      if (isBinary && this.format === 'protobuf') {
+        try {
+          msg = pbDecode(data);
+        } catch {
+          msg = data;
+        }
+      } else if (!isBinary) {
+        try {
+          msg = JSON.parse(data.toString());
+        } catch {
+          msg = data.toString();
+        }
+      }
+      const w = this.waiters.shift();
+      if (w) w(msg);
+      else this.queue.push(msg);
+    });
+    liveSockets.add(this);
+  }
+
+  send(data, options) {
+    if (typeof data === 'string' || Buffer.isBuffer(data)) this.ws.send(data, options);
+    else if (this.format === 'protobuf') this.ws.send(pbEncode(data), options);
+    else this.ws.send(JSON.stringify(data), options);
+  }
+
+  /** The next message, waiting up to timeoutMs; fails the test on timeout or if the socket closes. */
+  async next(timeoutMs = CLIENT_TIMEOUT_MS) {
+    if (this.queue.length) return this.queue.shift();
+    let timer;
+    let waiter;
+    const msg = await new Promise((resolve) => {
+      waiter = resolve;
+      this.waiters.push(resolve);
+      timer = realSetTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    clearTimeout(timer);
+    this.waiters = this.waiters.filter((w) => w !== waiter);
+    if (msg === 'timeout') assert.fail(`no message within ${timeoutMs} ms`);
+    if (msg === undefined) assert.fail(`the socket closed while waiting for a message: ${safeJSON(this.closeEvent)}`);
+    return msg;
+  }
+
+  /** Waits up to timeoutMs for the close; returns {code, reason} or fails the test. */
+  async waitClosed(timeoutMs = CLOSE_WAIT_MS) {
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = realSetTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const res = await Promise.race([this.closed, timeout]);
+    clearTimeout(timer);
+    if (res === 'timeout') assert.fail(`the raw socket is still open after ${timeoutMs} ms`);
+    return res;
+  }
+
+  close() {
+    liveSockets.delete(this);
+    this.ws.terminate();
+  }
+}
+
+/**
+ * A raw websocket handshake on /ws with the given query parameters and request headers. Resolves
+ * {status: 101, socket: RawSocket} when the upgrade succeeds, or {status, headers, body} with the HTTP
+ * answer of a refused one.
+ */
+export function rawHandshake(server, params = {}, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WsWebSocket(wsURL(server, params), { headers, handshakeTimeout: CLIENT_TIMEOUT_MS });
+    let settled = false;
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => {
+        settled = true;
+        resolve({ status: res.statusCode, headers: res.headers, body });
+        req.destroy();
+      });
+    });
+    ws.on('open', () => {
+      settled = true;
+      resolve({ status: 101, socket: new RawSocket(ws, params.format === 'protobuf' ? 'protobuf' : 'json') });
+    });
+    ws.on('error', (err) => {
+      if (!settled) reject(err);
+    });
+  });
+}
+
+/** A raw websocket on /ws for token in format ('json' or 'protobuf'); fails the test unless it opens. */
+export async function rawSocket(server, token, format = 'json', extra = {}) {
+  const res = await rawHandshake(server, { lang: 'en', status: 'false', token, format, ...extra });
+  assert.equal(res.status, 101, `handshake refused: HTTP ${res.status} ${res.body}`);
+  return res.socket;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Self-check, when node --test runs this file directly.
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   test('harness: the latchkey binary exists', () => {
     assert.ok(existsSync(BIN), `no binary at ${BIN}`);
+  });
+
+  test('harness: the test server binary exists', () => {
+    assert.ok(existsSync(RT_BIN), `no binary at ${RT_BIN}`);
   });
 
   test('harness: a server starts, answers /healthcheck, stops on SIGTERM with exit code 0', async () => {

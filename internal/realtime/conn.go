@@ -47,7 +47,9 @@ func (c *conn) run() {
 	c.ws.SetReadLimit(cfg.MaxMessageSize)
 	c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error { return c.extendRead() })
-	c.ping = time.AfterFunc(cfg.PingPeriod, c.sendPing)
+	// Armed only once assigned, so that sendPing, which re-arms it, never sees it unset.
+	c.ping = time.AfterFunc(time.Hour, c.sendPing)
+	c.ping.Reset(cfg.PingPeriod)
 	reason := reasonClientClosed
 	for {
 		mt, data, err := c.ws.ReadMessage()
