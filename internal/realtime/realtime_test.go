@@ -20,6 +20,7 @@ import (
 	"github.com/heroiclabs/nakama-common/rtapi"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
 	"github.com/latchkeyhq/latchkey/runtime"
@@ -570,5 +571,76 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestHooksAndSessionEvents(t *testing.T) {
+	type ev struct{ name, user, socket, reason string }
+	events := make(chan ev, 16)
+	var afterCalls atomic.Int32
+	module := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, init runtime.Initializer) error {
+		echo := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, p string) (string, error) { return p, nil }
+		for _, id := range []string{"echo", "blocked", "rewrite", "hookfail"} {
+			if err := init.RegisterRpc(id, echo); err != nil {
+				return err
+			}
+		}
+		if err := init.RegisterBeforeRt("RPC", func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, in *rtapi.Envelope) (*rtapi.Envelope, error) {
+			switch in.GetRpc().GetId() {
+			case "blocked":
+				return nil, nil
+			case "hookfail":
+				return nil, runtime.NewError("not today", 7)
+			case "rewrite":
+				in.GetRpc().Payload = "rewritten:" + in.GetRpc().GetPayload()
+			}
+			return in, nil
+		}); err != nil {
+			return err
+		}
+		if err := init.RegisterAfterRt("rpc", func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, out, in *rtapi.Envelope) error {
+			if out.GetRpc() != nil {
+				afterCalls.Add(1)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		record := func(ctx context.Context, _ runtime.Logger, e *api.Event) {
+			user, _ := ctx.Value(runtime.RUNTIME_CTX_USER_ID).(string)
+			socket, _ := ctx.Value(runtime.RUNTIME_CTX_SESSION_ID).(string)
+			events <- ev{e.Name, user, socket, e.Properties["reason"]}
+		}
+		if err := init.RegisterEventSessionStart(record); err != nil {
+			return err
+		}
+		return init.RegisterEventSessionEnd(record)
+	}
+	ts := startServerWith(t, nil, module)
+	p := ts.login("hooks-device-1", nil)
+	c := ts.dial(p.Token, "")
+
+	start := <-events
+	if start.name != "session_start" || start.user == "" || len(start.socket) != 36 {
+		t.Fatalf("start event = %+v", start)
+	}
+	if got := c.rpc("1", "rewrite", "x"); got.GetRpc().GetPayload() != "rewritten:x" {
+		t.Errorf("rewrite: got %v", got)
+	}
+	wantError(t, c.rpc("2", "blocked", ""), "2", rtapi.Error_RUNTIME_FUNCTION_EXCEPTION, "Requested resource was not found.")
+	wantError(t, c.rpc("3", "hookfail", ""), "3", rtapi.Error_RUNTIME_FUNCTION_EXCEPTION, "not today")
+	if got := c.rpc("4", "echo", "y"); got.GetRpc().GetPayload() != "y" {
+		t.Errorf("echo: got %v", got)
+	}
+	waitFor(t, "two after-hook calls", func() bool { return afterCalls.Load() == 2 })
+
+	c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	select {
+	case end := <-events:
+		if end.name != "session_end" || end.socket != start.socket || end.reason != "client closed" {
+			t.Errorf("end event = %+v, want session_end of %s with reason client closed", end, start.socket)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no session_end event")
 	}
 }
