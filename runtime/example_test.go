@@ -155,3 +155,26 @@ func ExampleNakamaModule_UsersBanId() {
 	// <nil>
 	// true
 }
+
+// Finding and closing a user's realtime sockets, Nakama's way (the notifications stream) or Latchkey's
+// (SocketsList). Both see every node's sockets; this user has none open.
+func ExampleNakamaModule_StreamUserList() {
+	nk, userID, done := exampleServer()
+	defer done()
+
+	presences, err := nk.StreamUserList(runtime.StreamModeNotifications, userID, "", "", true, true)
+	fmt.Println(len(presences), err)
+	for _, p := range presences { // one per open socket
+		nk.SessionDisconnect(context.Background(), p.GetSessionId(), runtime.PresenceReasonDisconnect)
+	}
+	sockets, err := nk.SocketsList(context.Background(), userID)
+	fmt.Println(len(sockets), err)
+
+	// Latchkey has no matches, chat or parties, so it has no other streams.
+	_, err = nk.StreamUserList(2, "match-id", "", "", true, true)
+	fmt.Println(errors.Is(err, runtime.ErrStreamModeNotServed))
+	// Output:
+	// 0 <nil>
+	// 0 <nil>
+	// true
+}
