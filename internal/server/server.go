@@ -132,10 +132,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		PongWait: ms(cfg.Socket.PongWaitMs), WriteWait: ms(cfg.Socket.WriteWaitMs), QueueSize: cfg.Socket.OutgoingQueueSize,
 		SingleSocket: cfg.Session.SingleSocket, CloseOnRevoke: cfg.Socket.CloseOnRevoke, NodeName: cfg.Name,
 	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
-	if err := s.Realtime.Start(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("registering this node for the realtime socket: %w", err)
-	}
 	s.Runtime = runtimehost.New(runtimehost.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
 		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs),
@@ -187,6 +183,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	// Only a serving node registers in the socket registry; admin commands build a Server too.
+	if err := s.Realtime.Start(ctx); err != nil {
+		return fmt.Errorf("registering this node for the realtime socket: %w", err)
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
