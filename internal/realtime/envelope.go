@@ -114,8 +114,9 @@ func notServed(in *rtapi.Envelope) string {
 		"its socket answers ping and rpc only."
 }
 
-// dispatch runs a served message through the realtime hooks around fn, as Nakama does: the before-hook may
-// change or refuse the message, the after-hook sees the answer.
+// dispatch runs a served message through the realtime hooks around fn, as Nakama does for its messages:
+// the before-hook may change or refuse the message, the after-hook sees a successful answer. (Nakama runs
+// no hooks around socket rpc; Latchkey does, so that socket RPCs can be guarded as HTTP ones are.)
 func (c *conn) dispatch(name string, in *rtapi.Envelope, fn func(*rtapi.Envelope) *rtapi.Envelope) {
 	rt := c.hub.rt
 	if rt != nil {
@@ -125,7 +126,7 @@ func (c *conn) dispatch(name string, in *rtapi.Envelope, fn func(*rtapi.Envelope
 			c.sendError(in.Cid, rtapi.Error_RUNTIME_FUNCTION_EXCEPTION, clientMessage(err))
 			return
 		case out == nil:
-			c.sendError(in.Cid, rtapi.Error_RUNTIME_FUNCTION_EXCEPTION, msgRefused)
+			c.sendError(in.Cid, rtapi.Error_UNRECOGNIZED_PAYLOAD, msgRefused) // Nakama's answer
 			return
 		}
 		out.Cid = in.Cid
@@ -133,7 +134,8 @@ func (c *conn) dispatch(name string, in *rtapi.Envelope, fn func(*rtapi.Envelope
 	}
 	out := fn(in)
 	c.sendEnvelope(out)
-	if rt != nil {
+	// As in Nakama, unsuccessful operations do not trigger after-hooks.
+	if rt != nil && out.GetError() == nil {
 		rt.AfterRt(c.ctx, name, out, in)
 	}
 }

@@ -135,7 +135,7 @@ func New(cfg Config, d Deps) *Hub {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	var suffix [4]byte
+	var suffix [instanceSuffixBytes]byte
 	rand.Read(suffix[:])
 	name := cfg.NodeName
 	if name == "" {
@@ -163,6 +163,7 @@ func New(cfg Config, d Deps) *Hub {
 	}
 	if d.Sessions != nil {
 		d.Sessions.OnRevoke(h.revoked)
+		d.Sessions.OnBan(h.banned)
 	}
 	return h
 }
@@ -171,8 +172,20 @@ func New(cfg Config, d Deps) *Hub {
 // the hub for its own server functions. Call it before serving.
 func (h *Hub) SetRuntime(rt Runtime) { h.rt = rt }
 
-// Node returns this node's id in the socket registry.
+// Node returns this node's id in the socket registry: the node name and a random instance suffix.
 func (h *Hub) Node() string { return h.node }
+
+// NodeName returns the configured node name of a node id from the registry, which is what server code
+// sees as its own node (runtime context `node`) and so what it compares a presence's node with.
+func NodeName(nodeID string) string {
+	if i := strings.LastIndexByte(nodeID, '-'); i > 0 && len(nodeID)-i-1 == 2*instanceSuffixBytes {
+		return nodeID[:i]
+	}
+	return nodeID
+}
+
+// instanceSuffixBytes is the size of the random part of a node id.
+const instanceSuffixBytes = 4
 
 // Caller is the socket a call comes from, on the context of the socket's RPCs, hooks and events.
 type Caller struct {
@@ -442,6 +455,27 @@ func (h *Hub) closeIfBanned(userID string, conns []*conn) {
 	}
 }
 
+// banned closes every socket of a banned user, here at once and on the other nodes through the command
+// feed. A ban closes sockets whatever socket.close_on_revoke says, as in Nakama, and even those whose
+// session had already ended (with close_on_revoke off, they outlive their session).
+func (h *Hub) banned(ctx context.Context, userID string, at time.Time) {
+	h.closeUser(userID, at, reasonBanned)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if _, err := h.registry.AppendSocketCommand(ctx, storage.SocketCommand{
+		Kind: storage.SocketDisconnectUser, UserID: userID, Reason: reasonBanned, Time: at,
+	}); err != nil {
+		h.log.Warn("ban: reaching other nodes' sockets failed; the revoked sessions still close them", "user_id", userID, "err", err)
+	}
+}
+
+// closeUser closes the user's local sockets opened at or before at.
+func (h *Hub) closeUser(userID string, at time.Time, reason string) {
+	for _, c := range h.collect(h.byUser, userID, func(c *conn) bool { return !c.created.After(at) }) {
+		c.close(websocket.CloseNormalClosure, reason)
+	}
+}
+
 // Disconnect closes the socket with this id wherever it is held: here at once, elsewhere through the
 // command feed. An unknown id is not an error.
 func (h *Hub) Disconnect(ctx context.Context, socketID, reason string) error {
@@ -583,6 +617,8 @@ func (h *Hub) apply(cmd storage.SocketCommand) {
 		}
 	case storage.SocketSingle:
 		h.closeOlder(cmd.UserID, cmd.SocketID, cmd.Time)
+	case storage.SocketDisconnectUser:
+		h.closeUser(cmd.UserID, cmd.Time, reasonText(cmd.Reason))
 	default:
 		h.log.Warn("unknown socket command ignored", "kind", cmd.Kind, "seq", cmd.Seq)
 	}

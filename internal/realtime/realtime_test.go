@@ -22,6 +22,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/server"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
@@ -579,7 +580,9 @@ func TestHooksAndSessionEvents(t *testing.T) {
 	events := make(chan ev, 16)
 	var afterCalls atomic.Int32
 	module := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, init runtime.Initializer) error {
-		echo := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, p string) (string, error) { return p, nil }
+		echo := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, p string) (string, error) {
+			return p, nil
+		}
 		for _, id := range []string{"echo", "blocked", "rewrite", "hookfail"} {
 			if err := init.RegisterRpc(id, echo); err != nil {
 				return err
@@ -627,7 +630,7 @@ func TestHooksAndSessionEvents(t *testing.T) {
 	if got := c.rpc("1", "rewrite", "x"); got.GetRpc().GetPayload() != "rewritten:x" {
 		t.Errorf("rewrite: got %v", got)
 	}
-	wantError(t, c.rpc("2", "blocked", ""), "2", rtapi.Error_RUNTIME_FUNCTION_EXCEPTION, "Requested resource was not found.")
+	wantError(t, c.rpc("2", "blocked", ""), "2", rtapi.Error_UNRECOGNIZED_PAYLOAD, "Requested resource was not found.")
 	wantError(t, c.rpc("3", "hookfail", ""), "3", rtapi.Error_RUNTIME_FUNCTION_EXCEPTION, "not today")
 	if got := c.rpc("4", "echo", "y"); got.GetRpc().GetPayload() != "y" {
 		t.Errorf("echo: got %v", got)
@@ -642,5 +645,23 @@ func TestHooksAndSessionEvents(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no session_end event")
+	}
+}
+
+func TestNodeName(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) { c.Name = "eu-west-1" })
+	id := ts.srv.Realtime.Node()
+	if !strings.HasPrefix(id, "eu-west-1-") || id == "eu-west-1-" {
+		t.Fatalf("node id %q, want the name and an instance suffix", id)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{id, "eu-west-1"},
+		{"latchkey-0a1b2c3d", "latchkey"},
+		{"plain", "plain"},
+		{"name-with-dash", "name-with-dash"},
+	} {
+		if got := realtime.NodeName(tt.in); got != tt.want {
+			t.Errorf("NodeName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
@@ -41,7 +42,7 @@ func (m *module) SocketsList(ctx context.Context, userID string) ([]*runtime.Soc
 	}
 	out := make([]*runtime.SocketInfo, len(socks))
 	for i, s := range socks {
-		out[i] = &runtime.SocketInfo{SessionID: s.ID, UserID: s.UserID, TokenID: s.SessionID, Node: s.Node, CreateTime: s.CreateTime.Unix()}
+		out[i] = &runtime.SocketInfo{SessionID: s.ID, UserID: s.UserID, TokenID: s.SessionID, Node: realtime.NodeName(s.Node), CreateTime: s.CreateTime.Unix()}
 	}
 	return out, nil
 }
@@ -78,7 +79,7 @@ func (m *module) StreamUserList(mode uint8, subject, subcontext, label string, i
 	}
 	out := make([]runtime.Presence, len(socks))
 	for i, s := range socks {
-		out[i] = presence{userID: s.UserID, sessionID: s.ID, node: s.Node, username: username}
+		out[i] = presence{userID: s.UserID, sessionID: s.ID, node: realtime.NodeName(s.Node), username: username}
 	}
 	return out, nil
 }

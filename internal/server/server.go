@@ -186,6 +186,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Only a serving node registers in the socket registry; admin commands build a Server too.
 	if err := s.Realtime.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("registering this node for the realtime socket: %w", err)
 	}
 	bg, stopBG := context.WithCancel(ctx)

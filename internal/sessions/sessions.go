@@ -92,6 +92,7 @@ type Manager struct {
 	evs   storage.Events
 
 	onRevoke []func([]storage.Revocation)
+	onBan    []func(ctx context.Context, userID string, at time.Time)
 }
 
 // New returns a Manager. Call Load before serving, so that revocations survive restarts.
@@ -115,6 +116,12 @@ func New(cfg Config, d Deps) *Manager {
 // serving: registration is not synchronised with revocations.
 func (m *Manager) OnRevoke(fn func([]storage.Revocation)) {
 	m.onRevoke = append(m.onRevoke, fn)
+}
+
+// OnBan registers fn to be told of every ban made through this manager, after the account is disabled and
+// before its sessions are revoked. Register before serving.
+func (m *Manager) OnBan(fn func(ctx context.Context, userID string, at time.Time)) {
+	m.onBan = append(m.onBan, fn)
 }
 
 // denied adds revocations to the denylist (own ones without moving its watermark, see Denylist.Add) and
@@ -476,6 +483,9 @@ func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {
 		return 0, err
 	}
 	m.record(ctx, storage.Event{Time: at, Kind: storage.EventUserBanned, UserID: userID, Reason: reason})
+	for _, fn := range m.onBan {
+		fn(ctx, userID, at)
+	}
 	return m.RevokeUser(ctx, userID, nil, storage.EventSessionRevoked, "ban", "")
 }
 

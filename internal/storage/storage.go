@@ -268,6 +268,8 @@ const (
 	SocketDisconnect SocketCommandKind = "disconnect"
 	// SocketSingle closes every socket of UserID except SocketID (session.single_socket).
 	SocketSingle SocketCommandKind = "single_socket"
+	// SocketDisconnectUser closes every socket of UserID opened at or before Time (a ban).
+	SocketDisconnectUser SocketCommandKind = "disconnect_user"
 )
 
 // SocketCommand is one entry of the socket command feed, which carries cross-node socket actions the
