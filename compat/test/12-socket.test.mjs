@@ -465,7 +465,7 @@ describe('realtime socket', () => {
       if (format === 'json') {
         // Frames the JSON client cannot produce; the protobuf counterparts (garbage bytes, text frames) are
         // not specified.
-        test('raw: a malformed JSON frame is answered with an error envelope (code 1, no cid); the socket stays open', async () => {
+        test('raw: a malformed JSON frame is answered with an error envelope (code 1, no cid; the cid when it can be read); the socket stays open', async () => {
           const raw = await rawSocket(fx.server, (await login()).token, 'json');
           for (const bad of ['not json', '{"cid":"1","rpc":', '[1,2]']) {
             raw.send(bad);
@@ -474,6 +474,11 @@ describe('realtime socket', () => {
             assert.equal(typeof msg.error.message, 'string');
             assert.equal(msg.cid, undefined, `no cid: ${JSON.stringify(msg)}`);
           }
+          // A message type this server does not know (a newer client) still gets its request answered.
+          raw.send('{"cid":"7","future_message":{"x":1}}');
+          const unknown = await raw.next();
+          assert.equal(unknown?.cid, '7', `answer: ${JSON.stringify(unknown)}`);
+          assert.equal(unknown.error?.code, 1);
           raw.send({ cid: '9', ping: {} });
           assert.equal((await raw.next()).cid, '9', 'the socket still answers');
           assert.equal(raw.closeEvent, null);

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -83,7 +84,7 @@ func (c *conn) handle(mt int, data []byte) {
 	}
 	in := &rtapi.Envelope{}
 	if err := c.format.decode(data, in); err != nil {
-		c.sendError("", rtapi.Error_UNRECOGNIZED_PAYLOAD, msgUnrecognized)
+		c.sendError(salvageCid(c.format, data), rtapi.Error_UNRECOGNIZED_PAYLOAD, msgUnrecognized)
 		return
 	}
 	switch in.Message.(type) {
@@ -101,6 +102,25 @@ func (c *conn) handle(mt int, data []byte) {
 		c.sendError(in.Cid, rtapi.Error_UNRECOGNIZED_PAYLOAD, notServed(in))
 	}
 }
+
+// salvageCid finds the cid of a JSON message that did not decode as an envelope (a message type newer than
+// this server knows, a field of the wrong shape), so that the error answers the client's request instead
+// of leaving it waiting for its timeout.
+func salvageCid(f format, data []byte) string {
+	if f != formatJSON {
+		return ""
+	}
+	var m struct {
+		Cid string `json:"cid"`
+	}
+	if json.Unmarshal(data, &m) != nil || len(m.Cid) > maxCidBytes {
+		return ""
+	}
+	return m.Cid
+}
+
+// maxCidBytes bounds a salvaged cid; clients number their requests, so a longer one is not a cid.
+const maxCidBytes = 64
 
 // notServed names the message a client sent that Latchkey does not serve, so a developer sees at once why.
 func notServed(in *rtapi.Envelope) string {

@@ -402,10 +402,17 @@ func TestBadFrames(t *testing.T) {
 
 	t.Run("json socket", func(t *testing.T) {
 		c := ts.dial(p.Token, "")
-		for _, bad := range []string{"garbage", "{", `{"cid":1}`, `{"cid":"1","bogus":{}}`, `{"cid":"1","rpc":{"id":5}}`, "null", `[]`} {
-			c.sendRaw(websocket.TextMessage, []byte(bad))
-			wantError(t, c.recv(), "", rtapi.Error_UNRECOGNIZED_PAYLOAD, "Unrecognized message.")
+		for _, bad := range []struct{ frame, cid string }{
+			{"garbage", ""}, {"{", ""}, {`{"cid":1}`, ""}, {"null", ""}, {`[]`, ""},
+			{`{"cid":"1","bogus":{}}`, "1"}, {`{"cid":"2","rpc":{"id":5}}`, "2"},
+			{`{"cid":"` + strings.Repeat("c", 65) + `","bogus":{}}`, ""},
+		} {
+			c.sendRaw(websocket.TextMessage, []byte(bad.frame))
+			wantError(t, c.recv(), bad.cid, rtapi.Error_UNRECOGNIZED_PAYLOAD, "Unrecognized message.")
 		}
+		// A message this server's protocol version does not know still gets its request answered.
+		c.sendRaw(websocket.TextMessage, []byte(`{"cid":"9","party_new_thing":{"x":1}}`))
+		wantError(t, c.recv(), "9", rtapi.Error_UNRECOGNIZED_PAYLOAD, "Unrecognized message.")
 		c.sendRaw(websocket.BinaryMessage, []byte(`{"cid":"1","ping":{}}`))
 		wantError(t, c.recv(), "", rtapi.Error_BAD_INPUT, "format=json")
 		if got := c.rpc("2", "echo", "ok"); got.GetRpc().GetPayload() != "ok" {
