@@ -8,7 +8,7 @@ import { Session, expectError, newDeviceId, serverFixture, sleep } from './harne
 const copy = (s) => Session.restore(s.token, s.refresh_token);
 
 describe('session security', () => {
-  const fx = serverFixture({ args: ['--session.refresh_reuse_grace_sec', '1'] });
+  const fx = serverFixture({ args: ['--session.refresh_rotation', 'true', '--session.refresh_reuse_grace_sec', '1'] });
 
   test('each refresh rotates the refresh token; a retry within the grace window gets the same pair', async () => {
     const client = fx.server.client();

@@ -37,7 +37,7 @@ func Default() Config {
 			RefreshTokenExpirySec: 3600,
 			SingleSession:         false,
 			SingleSocket:          false,
-			RefreshRotation:       true,
+			RefreshRotation:       false,
 			RefreshReuseGraceSec:  10,
 		},
 		Runtime:  RuntimeConfig{HTTPKey: "defaulthttpkey", CallTimeoutMs: 5000},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 )
 
@@ -39,8 +40,15 @@ func (e *env) alive(s session) {
 	e.do("GET", "/v2/account", "bearer:"+s.Token, "").wantOK(e.t)
 }
 
+// rotationConfig turns on refresh-token rotation, which is off by default (Nakama's behaviour).
+func rotationConfig(t testing.TB) config.Config {
+	cfg := testConfig(t)
+	cfg.Session.RefreshRotation = true
+	return cfg
+}
+
 func TestRefreshRotation(t *testing.T) {
-	e := newEnv(t, testConfig(t))
+	e := newEnv(t, rotationConfig(t))
 	s := e.authDevice("device-rotation", "", "")
 	uid := claims(t, s.Token)["uid"].(string)
 
@@ -73,7 +81,7 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestRefreshReuseAfterGrace(t *testing.T) {
-	e := newEnv(t, testConfig(t))
+	e := newEnv(t, rotationConfig(t))
 	s := e.authDevice("device-reuse-late", "", "")
 	next, r := e.refresh(s, "")
 	r.wantOK(t)
@@ -84,9 +92,7 @@ func TestRefreshReuseAfterGrace(t *testing.T) {
 }
 
 func TestRefreshRotationOff(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Session.RefreshRotation = false
-	e := newEnv(t, cfg)
+	e := newEnv(t, testConfig(t)) // off is the default
 	s := e.authDevice("device-no-rotation", "", "")
 	// As in Nakama: the same refresh token keeps working, and each refresh gives a usable pair.
 	for range 3 {
@@ -97,10 +103,32 @@ func TestRefreshRotationOff(t *testing.T) {
 	}
 }
 
+// TestRestoredLoginRefreshTokenByDefault is the game that saved its refresh token at login while its client
+// refreshed silently (nakama-js, Godot), and restores the saved token on the next start: with the default
+// configuration the session goes on, as in Nakama.
+func TestRestoredLoginRefreshTokenByDefault(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	saved := e.authDevice("device-restore-saved", "", "")
+	cur := saved
+	for range 3 { // the client's silent refreshes during play
+		e.clock.Advance(50 * time.Second)
+		next, r := e.refresh(cur, "")
+		r.wantOK(t)
+		cur = next
+	}
+	e.clock.Advance(10 * time.Minute) // the game restarts much later
+	restored, r := e.refresh(saved, "")
+	r.wantOK(t)
+	e.alive(restored)
+	if claims(t, restored.Token)["tid"] != claims(t, cur.Token)["tid"] {
+		t.Errorf("the restored token started a new session; want the same login")
+	}
+}
+
 // TestConcurrentRefreshesOfOneToken: a client that fires the same refresh twice (or a retry racing the
 // original) must not be punished: every request succeeds with the one successor pair.
 func TestConcurrentRefreshesOfOneToken(t *testing.T) {
-	e := newEnv(t, testConfig(t))
+	e := newEnv(t, rotationConfig(t))
 	s := e.authDevice("device-refresh-race", "", "")
 	const n = 8
 	got := make([]session, n)
