@@ -15,6 +15,7 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	Logger   LoggerConfig   `yaml:"logger"`
 	Auth     AuthConfig     `yaml:"auth"`
+	Social   SocialConfig   `yaml:"social"`
 
 	// ignored names the Nakama settings Latchkey does not use that Load met in files and flags (see
 	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
@@ -126,4 +127,60 @@ func (l StringList) First() string {
 		return ""
 	}
 	return l[0]
+}
+
+// SocialConfig configures platform sign-in: Nakama's social.* keys, plus the provider endpoints (Latchkey),
+// which default to the providers' own and can point at a local stand-in (tests) or through a proxy.
+type SocialConfig struct {
+	Steam                SteamConfig                `yaml:"steam"`
+	FacebookInstantGame  FacebookInstantGameConfig  `yaml:"facebook_instant_game"`
+	FacebookLimitedLogin FacebookLimitedLoginConfig `yaml:"facebook_limited_login"`
+	Apple                AppleConfig                `yaml:"apple"`
+	Google               GoogleConfig               `yaml:"google"`
+	Facebook             FacebookConfig             `yaml:"facebook"`
+	GameCenter           GameCenterConfig           `yaml:"gamecenter"`
+	// CAFile is a PEM file of extra roots trusted for provider HTTPS (a proxy's or a test's CA).
+	CAFile string `yaml:"ca_file"`
+	// TimeoutMs bounds each call to a provider.
+	TimeoutMs int `yaml:"timeout_ms"`
+}
+
+// SteamConfig is Nakama's social.steam.
+type SteamConfig struct {
+	PublisherKey string `yaml:"publisher_key"`
+	AppID        int    `yaml:"app_id"`
+	APIURL       string `yaml:"api_url"`
+}
+
+// FacebookInstantGameConfig is Nakama's social.facebook_instant_game.
+type FacebookInstantGameConfig struct {
+	AppSecret string `yaml:"app_secret"`
+}
+
+// FacebookLimitedLoginConfig is Nakama's social.facebook_limited_login.
+type FacebookLimitedLoginConfig struct {
+	AppID   string `yaml:"app_id"`
+	KeysURL string `yaml:"keys_url"`
+}
+
+// AppleConfig is Nakama's social.apple.
+type AppleConfig struct {
+	BundleID string `yaml:"bundle_id"`
+	KeysURL  string `yaml:"keys_url"`
+}
+
+// GoogleConfig (Latchkey) lists the OAuth client ids whose ID tokens are accepted (their audience).
+type GoogleConfig struct {
+	ClientIDs StringList `yaml:"client_ids"`
+	KeysURL   string     `yaml:"keys_url"`
+}
+
+// FacebookConfig (Latchkey) is where Facebook access tokens are checked.
+type FacebookConfig struct {
+	GraphURL string `yaml:"graph_url"`
+}
+
+// GameCenterConfig (Latchkey) lists the host suffixes a Game Center public_key_url may use.
+type GameCenterConfig struct {
+	KeyHostSuffixes StringList `yaml:"key_host_suffixes"`
 }

@@ -46,6 +46,15 @@ func Default() Config {
 		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored
 		// hashes use.
 		Auth: AuthConfig{BcryptCost: 13, MaxConcurrentHashes: 0},
+		Social: SocialConfig{
+			Steam:                SteamConfig{APIURL: "https://partner.steam-api.com"},
+			FacebookLimitedLogin: FacebookLimitedLoginConfig{KeysURL: "https://limited.facebook.com/.well-known/oauth/openid/jwks/"},
+			Apple:                AppleConfig{KeysURL: "https://appleid.apple.com/auth/keys"},
+			Google:               GoogleConfig{KeysURL: "https://www.googleapis.com/oauth2/v3/certs"},
+			Facebook:             FacebookConfig{GraphURL: "https://graph.facebook.com"},
+			GameCenter:           GameCenterConfig{KeyHostSuffixes: StringList{".apple.com"}},
+			TimeoutMs:            5000,
+		},
 	}
 }
 

@@ -31,7 +31,6 @@ var nakamaIgnored = []string{
 	"mfa",
 	"party",
 	"satori",
-	"social",
 	"storage",
 	"tracker",
 

@@ -85,7 +85,7 @@ database:
   conn_max_lifetime_ms: 3600000
 social:
   steam:
-    publisher_key: ignored-steam-publisher-key
+    publisher_key: studio-steam-publisher-key
     app_id: 123
 iap:
 google_auth: ignored-scalar-where-a-section-goes
@@ -121,6 +121,7 @@ func TestNakamaConfigFile(t *testing.T) {
 	want.Session.TokenExpirySec, want.Session.RefreshTokenExpirySec = 7200, 2592000
 	want.Runtime.HTTPKey, want.Runtime.Env = "studio-http-key", []string{"example_apikey=example_apivalue"}
 	want.Database.Address = StringList{"postgres://nakama@db:5432/nakama"}
+	want.Social.Steam.PublisherKey, want.Social.Steam.AppID = "studio-steam-publisher-key", 123
 	want.ignored = c.ignored
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -130,7 +131,7 @@ func TestNakamaConfigFile(t *testing.T) {
 	got := c.Warnings()
 	wantWarning := "ignored Nakama settings Latchkey does not use: console, database.conn_max_lifetime_ms, " +
 		"database.max_open_conns, google_auth, iap, logger.file, logger.stdout, match, metrics, runtime.js_entrypoint, " +
-		"runtime.path, session.single_match, session.single_party, shutdown_grace_sec, social, " +
+		"runtime.path, session.single_match, session.single_party, shutdown_grace_sec, " +
 		"socket.ssl_certificate"
 	if len(got) != 2 || got[0] != wantWarning || !strings.Contains(got[1], "plain HTTP") {
 		t.Errorf("Warnings() = %q\nwant [%q, <TLS warning>]", got, wantWarning)

@@ -62,6 +62,13 @@ func (c Config) Validate() error {
 		add("socket.ping_period_ms: must be less than socket.pong_wait_ms (%d), got %d", s.PongWaitMs, s.PingPeriodMs)
 	}
 
+	if c.Social.TimeoutMs < 1 {
+		add("social.timeout_ms: must be at least 1, got %d", c.Social.TimeoutMs)
+	}
+	if c.Social.Steam.AppID < 0 {
+		add("social.steam.app_id: must not be negative, got %d", c.Social.Steam.AppID)
+	}
+
 	ss := c.Session
 	if ss.EncryptionKey == "" {
 		add("session.encryption_key: must not be empty")
