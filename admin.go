@@ -13,10 +13,12 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
-const usersUsage = `Usage: latchkey users ban|unban USER_ID [--reason TEXT] [flags]
+const usersUsage = `Usage: latchkey users ban|unban|delete USER_ID [--reason TEXT] [flags]
 
   ban      disable the account and end every session it has; it cannot authenticate or refresh
   unban    enable the account again (its ended sessions stay ended: the player logs in afresh)
+  delete   end every session of the account and delete it with its identities (its device id, email
+           or platform id can then create a fresh account)
 
 Takes the same config flags as the server (--config, --data_dir, --database.address, ...) and acts on the
 database the servers use. Running servers refuse the account's tokens within a second.
@@ -93,8 +95,8 @@ func (a *App) users(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	if len(rest) != 2 || (rest[0] != "ban" && rest[0] != "unban") {
-		return errors.New("users: say ban USER_ID or unban USER_ID (see 'latchkey help users')")
+	if len(rest) != 2 || (rest[0] != "ban" && rest[0] != "unban" && rest[0] != "delete") {
+		return errors.New("users: say ban, unban or delete USER_ID (see 'latchkey help users')")
 	}
 	id, err := userID(rest[1])
 	if err != nil {
@@ -102,6 +104,17 @@ func (a *App) users(ctx context.Context, args []string) error {
 	}
 	if reason == "" {
 		reason = "admin command"
+	}
+	if rest[0] == "delete" {
+		// Sessions end first, so that a deletion that fails leaves no usable token and can be run again.
+		if err := srv.Sessions.EndAccount(ctx, id, reason); err != nil {
+			return err
+		}
+		if err := srv.Accounts.Delete(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "deleted %s; its sessions are ended on every server\n", id)
+		return nil
 	}
 	if rest[0] == "ban" {
 		n, err := srv.Sessions.Ban(ctx, id, reason)

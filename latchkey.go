@@ -71,7 +71,8 @@ const usage = `Latchkey: Nakama-compatible authentication and sessions for games
 Usage:
   latchkey [serve] [flags]           start the server (the default command)
   latchkey migrate up|down|status    manage the database schema
-  latchkey users ban|unban USER_ID   ban or unban an account (takes effect on running servers)
+  latchkey users ban|unban|delete USER_ID
+                                     ban, unban or delete an account (takes effect on running servers)
   latchkey sessions list|events --user USER_ID
                                      a user's live sessions or security events
   latchkey version                   print the version

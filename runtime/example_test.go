@@ -178,3 +178,59 @@ func ExampleNakamaModule_StreamUserList() {
 	// 0 <nil>
 	// true
 }
+
+// Adding a device to a player's account, for example when they sign in on a second phone: the new device
+// then authenticates to the same account.
+func ExampleNakamaModule_LinkDevice() {
+	nk, userID, done := exampleServer()
+	defer done()
+	ctx := context.Background()
+
+	fmt.Println(nk.LinkDevice(ctx, userID, "example-device-0002"))
+	id, username, created, err := nk.AuthenticateDevice(ctx, "example-device-0002", "", false)
+	fmt.Println(id == userID, username, created, err)
+	// Output:
+	// <nil>
+	// true alice false <nil>
+}
+
+// Removing a device from an account. An account keeps at least one way to sign in: unlinking its last
+// identity is refused, and answers a client 403 "Cannot unlink last account identifier. ..." as in Nakama.
+func ExampleNakamaModule_UnlinkDevice() {
+	nk, userID, done := exampleServer()
+	defer done()
+	ctx := context.Background()
+	_ = nk.LinkDevice(ctx, userID, "example-device-0002")
+
+	fmt.Println(nk.UnlinkDevice(ctx, userID, "example-device-0001"))
+	fmt.Println(nk.UnlinkDevice(ctx, userID, "example-device-0002") != nil)
+	acct, _ := nk.AccountGetId(ctx, userID)
+	fmt.Println(acct.Devices)
+	// Output:
+	// <nil>
+	// true
+	// [{example-device-0002}]
+}
+
+// Deleting an account ends its sessions on every node at once; its device is then free to create a new
+// account.
+func ExampleNakamaModule_AccountDeleteId() {
+	nk, userID, done := exampleServer()
+	defer done()
+	ctx := context.Background()
+	token, _, _ := nk.AuthenticateTokenGenerate(userID, "", 0, nil)
+
+	fmt.Println(nk.AccountDeleteId(ctx, userID, false))
+	_, err := nk.SessionValidate(ctx, token)
+	fmt.Println(errors.Is(err, runtime.ErrSessionRevoked))
+	_, err = nk.AccountGetId(ctx, userID)
+	fmt.Println(errors.Is(err, runtime.ErrUserNotFound))
+
+	newID, username, created, err := nk.AuthenticateDevice(ctx, "example-device-0001", "alice", true)
+	fmt.Println(newID != userID, username, created, err)
+	// Output:
+	// <nil>
+	// true
+	// true
+	// true alice true <nil>
+}

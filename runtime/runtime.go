@@ -171,7 +171,25 @@ type SessionInfo struct {
 }
 
 // NakamaModule is the server functions a module can call.
+//
+// The Authenticate functions find the account an identity belongs to, creating it when create is true, and
+// return its user id, its username and whether it was created; they issue no session (see
+// AuthenticateTokenGenerate). The platform functions (Apple, Google, Facebook, Facebook Instant Game, Game
+// Center, Steam) verify the credential with the platform first, as the REST API does, and a refused
+// credential is an error that, passed on unchanged, answers the client as the REST API would (401 "Could
+// not authenticate Apple profile.", for example). Facebook's importFriends and the username of LinkFacebook
+// and LinkSteam are accepted and ignored: Latchkey has no friends.
 type NakamaModule interface {
+	AuthenticateApple(ctx context.Context, token, username string, create bool) (string, string, bool, error)
+	AuthenticateCustom(ctx context.Context, id, username string, create bool) (string, string, bool, error)
+	AuthenticateDevice(ctx context.Context, id, username string, create bool) (string, string, bool, error)
+	AuthenticateEmail(ctx context.Context, email, password, username string, create bool) (string, string, bool, error)
+	AuthenticateFacebook(ctx context.Context, token string, importFriends bool, username string, create bool) (string, string, bool, error)
+	AuthenticateFacebookInstantGame(ctx context.Context, signedPlayerInfo string, username string, create bool) (string, string, bool, error)
+	AuthenticateGameCenter(ctx context.Context, playerID, bundleID string, timestamp int64, salt, signature, publicKeyUrl, username string, create bool) (string, string, bool, error)
+	AuthenticateGoogle(ctx context.Context, token, username string, create bool) (string, string, bool, error)
+	AuthenticateSteam(ctx context.Context, token, username string, create bool) (string, string, bool, error)
+
 	// AuthenticateTokenGenerate issues a session token for an existing account, backed by a real session
 	// that validates everywhere and can be logged out. An empty username means the account's current
 	// username; exp 0 means now + session.token_expiry_sec, otherwise the Unix second it expires. It returns
@@ -194,10 +212,48 @@ type NakamaModule interface {
 	// AccountUpdateId changes the account; empty strings and a nil metadata leave a field unchanged, as in
 	// Nakama.
 	AccountUpdateId(ctx context.Context, userID, username string, metadata map[string]interface{}, displayName, timezone, location, langTag, avatarUrl string) error
+	// AccountDeleteId ends every session and socket of the account on every node, then deletes it and its
+	// identities: the same device or platform id can create a fresh account afterwards. recorded is accepted
+	// and ignored; the deletion is always recorded in the event log. An unknown id is ErrUserNotFound.
+	AccountDeleteId(ctx context.Context, userID string, recorded bool) error
+
+	// UsersGetId returns the public profiles of the accounts with these user ids or Facebook ids; unknown
+	// ones are skipped. A malformed user id is ErrUserIDInvalid.
+	UsersGetId(ctx context.Context, userIDs []string, facebookIDs []string) ([]*api.User, error)
+	// UsersGetUsername returns the public profiles of the accounts with these usernames; unknown ones are
+	// skipped.
+	UsersGetUsername(ctx context.Context, usernames []string) ([]*api.User, error)
 	// UsersBanId bans the accounts and ends all their sessions on every node.
 	UsersBanId(ctx context.Context, userIDs []string) error
 	// UsersUnbanId lets the accounts authenticate again.
 	UsersUnbanId(ctx context.Context, userIDs []string) error
+
+	// The Link functions add an identity to the account. An identity the account already has is not an
+	// error; one that belongs to another account is refused ("Device ID already in use.", 409). Linking an
+	// email or custom id replaces the account's previous one, as in Nakama. An unknown user is
+	// ErrUserNotFound.
+	LinkApple(ctx context.Context, userID, token string) error
+	LinkCustom(ctx context.Context, userID, customID string) error
+	LinkDevice(ctx context.Context, userID, deviceID string) error
+	LinkEmail(ctx context.Context, userID, email, password string) error
+	LinkFacebook(ctx context.Context, userID, username, token string, importFriends bool) error
+	LinkFacebookInstantGame(ctx context.Context, userID, signedPlayerInfo string) error
+	LinkGameCenter(ctx context.Context, userID, playerID, bundleID string, timestamp int64, salt, signature, publicKeyUrl string) error
+	LinkGoogle(ctx context.Context, userID, token string) error
+	LinkSteam(ctx context.Context, userID, username, token string, importFriends bool) error
+
+	// The Unlink functions remove an identity from the account. Removing the account's last identity, or one
+	// it does not have, is refused as in Nakama: 403 "Cannot unlink last account identifier. Check profile
+	// exists and is not last link."
+	UnlinkApple(ctx context.Context, userID, token string) error
+	UnlinkCustom(ctx context.Context, userID, customID string) error
+	UnlinkDevice(ctx context.Context, userID, deviceID string) error
+	UnlinkEmail(ctx context.Context, userID, email string) error
+	UnlinkFacebook(ctx context.Context, userID, token string) error
+	UnlinkFacebookInstantGame(ctx context.Context, userID, signedPlayerInfo string) error
+	UnlinkGameCenter(ctx context.Context, userID, playerID, bundleID string, timestamp int64, salt, signature, publicKeyUrl string) error
+	UnlinkGoogle(ctx context.Context, userID, token string) error
+	UnlinkSteam(ctx context.Context, userID, token string) error
 
 	// SessionDisconnect closes the realtime socket with this socket session id, on whichever node holds it,
 	// with a normal close frame. The login session and its tokens are untouched. Closing a socket that is
@@ -227,6 +283,19 @@ type Initializer interface {
 	RegisterBeforeAuthenticateCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateCustomRequest) (*api.AuthenticateCustomRequest, error)) error
 	RegisterAfterAuthenticateCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateCustomRequest) error) error
 
+	RegisterBeforeAuthenticateApple(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateAppleRequest) (*api.AuthenticateAppleRequest, error)) error
+	RegisterAfterAuthenticateApple(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateAppleRequest) error) error
+	RegisterBeforeAuthenticateFacebook(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateFacebookRequest) (*api.AuthenticateFacebookRequest, error)) error
+	RegisterAfterAuthenticateFacebook(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateFacebookRequest) error) error
+	RegisterBeforeAuthenticateFacebookInstantGame(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateFacebookInstantGameRequest) (*api.AuthenticateFacebookInstantGameRequest, error)) error
+	RegisterAfterAuthenticateFacebookInstantGame(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateFacebookInstantGameRequest) error) error
+	RegisterBeforeAuthenticateGameCenter(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateGameCenterRequest) (*api.AuthenticateGameCenterRequest, error)) error
+	RegisterAfterAuthenticateGameCenter(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateGameCenterRequest) error) error
+	RegisterBeforeAuthenticateGoogle(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateGoogleRequest) (*api.AuthenticateGoogleRequest, error)) error
+	RegisterAfterAuthenticateGoogle(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateGoogleRequest) error) error
+	RegisterBeforeAuthenticateSteam(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AuthenticateSteamRequest) (*api.AuthenticateSteamRequest, error)) error
+	RegisterAfterAuthenticateSteam(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.AuthenticateSteamRequest) error) error
+
 	RegisterBeforeSessionRefresh(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.SessionRefreshRequest) (*api.SessionRefreshRequest, error)) error
 	RegisterAfterSessionRefresh(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Session, in *api.SessionRefreshRequest) error) error
 	RegisterBeforeSessionLogout(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.SessionLogoutRequest) (*api.SessionLogoutRequest, error)) error
@@ -236,6 +305,51 @@ type Initializer interface {
 	RegisterAfterGetAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Account) error) error
 	RegisterBeforeUpdateAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.UpdateAccountRequest) (*api.UpdateAccountRequest, error)) error
 	RegisterAfterUpdateAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.UpdateAccountRequest) error) error
+	// RegisterBeforeDeleteAccount runs fn before DELETE /v2/account; an error refuses the call.
+	RegisterBeforeDeleteAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule) error) error
+	// RegisterAfterDeleteAccount runs fn once the account is deleted; the context still names the caller.
+	RegisterAfterDeleteAccount(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule) error) error
+	RegisterBeforeGetUsers(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.GetUsersRequest) (*api.GetUsersRequest, error)) error
+	RegisterAfterGetUsers(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, out *api.Users, in *api.GetUsersRequest) error) error
+
+	// Link and unlink hooks see the credential sent (for link/facebook and link/steam, with Nakama's
+	// wrapper carrying sync); after-hooks see only the request, as in Nakama.
+	RegisterBeforeLinkApple(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountApple) (*api.AccountApple, error)) error
+	RegisterAfterLinkApple(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountApple) error) error
+	RegisterBeforeLinkCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountCustom) (*api.AccountCustom, error)) error
+	RegisterAfterLinkCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountCustom) error) error
+	RegisterBeforeLinkDevice(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountDevice) (*api.AccountDevice, error)) error
+	RegisterAfterLinkDevice(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountDevice) error) error
+	RegisterBeforeLinkEmail(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountEmail) (*api.AccountEmail, error)) error
+	RegisterAfterLinkEmail(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountEmail) error) error
+	RegisterBeforeLinkFacebook(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.LinkFacebookRequest) (*api.LinkFacebookRequest, error)) error
+	RegisterAfterLinkFacebook(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.LinkFacebookRequest) error) error
+	RegisterBeforeLinkFacebookInstantGame(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountFacebookInstantGame) (*api.AccountFacebookInstantGame, error)) error
+	RegisterAfterLinkFacebookInstantGame(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountFacebookInstantGame) error) error
+	RegisterBeforeLinkGameCenter(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGameCenter) (*api.AccountGameCenter, error)) error
+	RegisterAfterLinkGameCenter(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGameCenter) error) error
+	RegisterBeforeLinkGoogle(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGoogle) (*api.AccountGoogle, error)) error
+	RegisterAfterLinkGoogle(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGoogle) error) error
+	RegisterBeforeLinkSteam(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.LinkSteamRequest) (*api.LinkSteamRequest, error)) error
+	RegisterAfterLinkSteam(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.LinkSteamRequest) error) error
+	RegisterBeforeUnlinkApple(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountApple) (*api.AccountApple, error)) error
+	RegisterAfterUnlinkApple(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountApple) error) error
+	RegisterBeforeUnlinkCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountCustom) (*api.AccountCustom, error)) error
+	RegisterAfterUnlinkCustom(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountCustom) error) error
+	RegisterBeforeUnlinkDevice(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountDevice) (*api.AccountDevice, error)) error
+	RegisterAfterUnlinkDevice(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountDevice) error) error
+	RegisterBeforeUnlinkEmail(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountEmail) (*api.AccountEmail, error)) error
+	RegisterAfterUnlinkEmail(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountEmail) error) error
+	RegisterBeforeUnlinkFacebook(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountFacebook) (*api.AccountFacebook, error)) error
+	RegisterAfterUnlinkFacebook(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountFacebook) error) error
+	RegisterBeforeUnlinkFacebookInstantGame(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountFacebookInstantGame) (*api.AccountFacebookInstantGame, error)) error
+	RegisterAfterUnlinkFacebookInstantGame(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountFacebookInstantGame) error) error
+	RegisterBeforeUnlinkGameCenter(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGameCenter) (*api.AccountGameCenter, error)) error
+	RegisterAfterUnlinkGameCenter(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGameCenter) error) error
+	RegisterBeforeUnlinkGoogle(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGoogle) (*api.AccountGoogle, error)) error
+	RegisterAfterUnlinkGoogle(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountGoogle) error) error
+	RegisterBeforeUnlinkSteam(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountSteam) (*api.AccountSteam, error)) error
+	RegisterAfterUnlinkSteam(fn func(ctx context.Context, logger Logger, db *sql.DB, nk NakamaModule, in *api.AccountSteam) error) error
 
 	// RegisterBeforeRt runs fn before each realtime message of the kind id names ("rpc", "ping"; case does
 	// not matter), as in Nakama: it returns the envelope to go on with, nil to refuse the message (the client

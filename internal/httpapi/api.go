@@ -39,6 +39,8 @@ type Deps struct {
 	HTTPKey      string
 	// Realtime serves GET /ws (internal/realtime); without it the path is unknown.
 	Realtime http.Handler
+	// Platforms verifies platform sign-in credentials; required for the platform routes.
+	Platforms Platforms
 }
 
 // RPCs runs server-code RPCs by id. found is false for an unknown id.
@@ -72,6 +74,7 @@ type API struct {
 	rpcs      RPCs
 	httpKey   []byte
 	realtime  http.Handler
+	platforms Platforms
 	mux       *http.ServeMux
 }
 
@@ -80,7 +83,7 @@ func New(d Deps) *API {
 	a := &API{
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
-		mux: http.NewServeMux(),
+		platforms: d.Platforms, mux: http.NewServeMux(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -73,6 +73,9 @@ var wireErrors = []struct {
 	{accounts.ErrNoFieldsToUpdate, api.CodeInvalidArgument, "No fields to update."},
 	{accounts.ErrMetadataNotJSONObject, api.CodeInvalidArgument, "Metadata must be a JSON object."},
 	{accounts.ErrInvalidUserID, api.CodeInvalidArgument, "User ID must be a valid UUID."},
+	{accounts.ErrLastIdentity, api.CodePermissionDenied, "Cannot unlink last account identifier. Check profile exists and is not last link."},
+	{accounts.ErrPlatformIDRequired, api.CodeUnauthenticated, "Could not authenticate profile."},
+	{accounts.ErrTooManyUsers, api.CodeInvalidArgument, "Too many users requested, at most 100 ids, usernames and Facebook ids together."}, // (Latchkey)
 
 	{sessions.ErrRefreshTokenRequired, api.CodeInvalidArgument, "Refresh token is required."},
 	{sessions.ErrRefreshTokenInvalid, api.CodeUnauthenticated, "Refresh token invalid or expired."},
@@ -101,6 +104,24 @@ var wireErrors = []struct {
 	{context.Canceled, api.CodeCanceled, "Request canceled."},
 }
 
+// identityInUse is Nakama's message for an identity that belongs to another account, by kind.
+var identityInUse = map[storage.IdentityKind]string{
+	storage.IdentityDevice:              "Device ID already in use.",
+	storage.IdentityEmail:               "Email is already in use.",
+	storage.IdentityCustom:              "Custom ID is already in use.",
+	storage.IdentityApple:               "Apple ID is already in use.",
+	storage.IdentityGoogle:              "Google ID is already in use.",
+	storage.IdentityGameCenter:          "GameCenter ID is already in use.",
+	storage.IdentitySteam:               "Steam ID is already in use.",
+	storage.IdentityFacebook:            "Facebook ID is already in use.",
+	storage.IdentityFacebookInstantGame: "Facebook Instant Game ID is already in use.",
+}
+
+// notServedError answers a call to a part of Nakama's API that Latchkey does not serve. (Latchkey)
+type notServedError struct{ what, prefix string }
+
+func (e *notServedError) Error() string { return e.what + " not served" }
+
 // badRequestError carries a message written for the client, such as a JSON decoding problem.
 type badRequestError struct{ msg string }
 
@@ -120,6 +141,19 @@ func toWire(err error) (e api.Error, known bool) {
 	var br *badRequestError
 	if errors.As(err, &br) {
 		return api.Error{Code: api.CodeInvalidArgument, Message: br.msg}, true
+	}
+	var ns *notServedError
+	if errors.As(err, &ns) {
+		return api.Error{Code: api.CodeUnimplemented, Message: "Latchkey serves authentication and sessions only: " +
+			ns.what + " (Nakama's " + ns.prefix + " API) is not available on this server."}, true
+	}
+	var pe *PlatformError
+	if errors.As(err, &pe) {
+		return platformWire(pe), true
+	}
+	var iu *accounts.IdentityInUseError
+	if errors.As(err, &iu) {
+		return api.Error{Code: api.CodeAlreadyExists, Message: identityInUse[iu.Kind]}, true
 	}
 	var tl *accounts.FieldTooLongError
 	if errors.As(err, &tl) {

@@ -265,11 +265,7 @@ func checkVars(vars map[string]string) error {
 // AccountJSON converts a stored account to Nakama's Account message, disable_time included.
 func AccountJSON(u *storage.User) *api.Account {
 	acc := &api.Account{
-		User: &api.User{
-			ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL,
-			LangTag: u.LangTag, Location: u.Location, Timezone: u.Timezone, Metadata: u.Metadata,
-			CreateTime: timestamp(u.CreateTime), UpdateTime: timestamp(u.UpdateTime),
-		},
+		User:   UserJSON(u),
 		Wallet: u.Wallet, Email: u.Email, CustomID: u.CustomID,
 		VerifyTime: timestamp(u.VerifyTime), DisableTime: timestamp(u.DisableTime),
 	}
@@ -279,6 +275,17 @@ func AccountJSON(u *storage.User) *api.Account {
 		acc.Devices = append(acc.Devices, api.AccountDeviceID{ID: d})
 	}
 	return acc
+}
+
+// UserJSON converts a stored account to Nakama's User message: the public profile.
+func UserJSON(u *storage.User) *api.User {
+	return &api.User{
+		ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL,
+		LangTag: u.LangTag, Location: u.Location, Timezone: u.Timezone, Metadata: u.Metadata,
+		FacebookID: u.FacebookID, GoogleID: u.GoogleID, GamecenterID: u.GameCenterID, SteamID: u.SteamID,
+		FacebookInstantGameID: u.FacebookInstantGameID, AppleID: u.AppleID,
+		CreateTime: timestamp(u.CreateTime), UpdateTime: timestamp(u.UpdateTime),
+	}
 }
 
 // timestamp writes a time as Nakama does: RFC 3339, whole seconds, UTC; the zero time is omitted.

@@ -1,6 +1,9 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // route is one row of the route table.
 type route struct {
@@ -13,7 +16,7 @@ type route struct {
 // routes is every path the API serves. Paths and methods are Nakama's; /v2/session/refresh is the path
 // Nakama's documentation prints (Nakama itself answers 404 there), served as an alias.
 func (a *API) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/healthcheck", authNone, a.healthcheck},
 		{"POST", "/v2/account/authenticate/device", authServerKey, a.authenticateDevice},
 		{"POST", "/v2/account/authenticate/email", authServerKey, a.authenticateEmail},
@@ -23,12 +26,31 @@ func (a *API) routes() []route {
 		{"POST", "/v2/session/logout", authSession, a.sessionLogout},
 		{"GET", "/v2/account", authSession, a.getAccount},
 		{"PUT", "/v2/account", authSession, a.updateAccount},
+		{"DELETE", "/v2/account", authSession, a.deleteAccount},
+		{"GET", "/v2/user", authSession, a.getUsers},
 		{"GET", "/v2/account/sessions", authSession, a.listSessions},
 		{"DELETE", "/v2/account/sessions/{id}", authSession, a.deleteSession},
 		{"GET", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"POST", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"GET", "/ws", authSocket, a.websocket},
-	}
+	}, a.identityRoutes()...)
+}
+
+// unserved lists the parts of Nakama's API Latchkey does not serve, by path prefix, so that a client that
+// calls one learns why instead of getting a bare 404.
+var unserved = []struct{ prefix, what string }{
+	{"/v2/storage", "storage"},
+	{"/v2/friend", "friends"},
+	{"/v2/group", "groups"},
+	{"/v2/user/", "user groups"},
+	{"/v2/leaderboard", "leaderboards"},
+	{"/v2/tournament", "tournaments"},
+	{"/v2/notification", "notifications"},
+	{"/v2/iap", "purchases and subscriptions"},
+	{"/v2/match", "matches"},
+	{"/v2/channel", "chat"},
+	{"/v2/event", "events"},
+	{"/v2/console", "the console API"},
 }
 
 // websocket hands the handshake to the realtime socket, which answers its refusals in Nakama's plain text.
@@ -68,6 +90,15 @@ func (a *API) mount() {
 			}
 			h.ServeHTTP(w, r)
 		}))
+	}
+	for _, u := range unserved {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.writeError(w, r, &notServedError{what: u.what, prefix: strings.TrimSuffix(u.prefix, "/")})
+		})
+		a.mux.Handle(u.prefix, h)
+		if !strings.HasSuffix(u.prefix, "/") {
+			a.mux.Handle(u.prefix+"/", h)
+		}
 	}
 	a.mux.Handle("/{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)

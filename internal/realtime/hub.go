@@ -163,7 +163,7 @@ func New(cfg Config, d Deps) *Hub {
 	}
 	if d.Sessions != nil {
 		d.Sessions.OnRevoke(h.revoked)
-		d.Sessions.OnBan(h.banned)
+		d.Sessions.OnAccountEnd(h.accountEnded)
 	}
 	return h
 }
@@ -455,10 +455,10 @@ func (h *Hub) closeIfBanned(userID string, conns []*conn) {
 	}
 }
 
-// banned closes every socket of a banned user, here at once and on the other nodes through the command
-// feed. A ban closes sockets whatever socket.close_on_revoke says, as in Nakama, and even those whose
-// session had already ended (with close_on_revoke off, they outlive their session).
-func (h *Hub) banned(ctx context.Context, userID string, at time.Time) {
+// accountEnded closes every socket of a banned or deleted account, here at once and on the other nodes
+// through the command feed. It closes them whatever socket.close_on_revoke says, as Nakama does, and even
+// those whose session had already ended (with close_on_revoke off, sockets outlive their session).
+func (h *Hub) accountEnded(ctx context.Context, userID string, at time.Time, _ string) {
 	h.closeUser(userID, at, reasonBanned)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()

@@ -36,6 +36,9 @@ type Deps struct {
 	Node     string
 	// Timeout bounds every hook and RPC call; 0 means 5 s.
 	Timeout time.Duration
+	// Platforms verifies platform credentials for the platform server functions, as for the REST API; nil
+	// answers every platform as not configured.
+	Platforms httpapi.Platforms
 }
 
 // Host implements runtime.Initializer for modules, httpapi.Hooks and httpapi.RPCs for the API, and
@@ -311,6 +314,20 @@ func afterIn[Req any](h *Host, name string, fn func(context.Context, runtime.Log
 	})
 }
 
+// beforeCaller adapts a before-hook of a call without a request (the caller is in the context): an error
+// refuses the call, otherwise it goes on unchanged.
+func beforeCaller(h *Host, name string, fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule) error) error {
+	if fn == nil {
+		return errors.New("hook function is nil")
+	}
+	return h.setBefore(name, func(ctx context.Context, req any) (any, error) {
+		if err := fn(ctx, h.logger("before "+name), h.d.DB, h.nk); err != nil {
+			return nil, err
+		}
+		return req, nil
+	})
+}
+
 // Hook names are the ones internal/httpapi passes to Hooks.
 
 func (h *Host) RegisterBeforeAuthenticateDevice(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.AuthenticateDeviceRequest) (*api.AuthenticateDeviceRequest, error)) error {
@@ -354,15 +371,7 @@ func (h *Host) RegisterAfterSessionLogout(fn func(context.Context, runtime.Logge
 }
 
 func (h *Host) RegisterBeforeGetAccount(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule) error) error {
-	if fn == nil {
-		return errors.New("hook function is nil")
-	}
-	return h.setBefore("getaccount", func(ctx context.Context, req any) (any, error) {
-		if err := fn(ctx, h.logger("before getaccount"), h.d.DB, h.nk); err != nil {
-			return nil, err
-		}
-		return req, nil
-	})
+	return beforeCaller(h, "getaccount", fn)
 }
 
 func (h *Host) RegisterAfterGetAccount(fn func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, *api.Account) error) error {

@@ -97,16 +97,18 @@ func testModule(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runti
 type env struct {
 	t   *testing.T
 	url string
+	srv *server.Server
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a server with testModule and mods on a temporary SQLite database.
+func newEnv(t *testing.T, mods ...runtime.InitModule) *env {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Auth.BcryptCost = 4
 	cfg.Name = "node-test"
 	cfg.Runtime.Env = []string{"region=eu"}
 	cfg.Runtime.CallTimeoutMs = 300
-	srv, err := server.New(context.Background(), cfg, server.Options{Modules: []runtime.InitModule{testModule}})
+	srv, err := server.New(context.Background(), cfg, server.Options{Modules: append([]runtime.InitModule{testModule}, mods...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func newEnv(t *testing.T) *env {
 		hs.Close()
 		srv.Close()
 	})
-	return &env{t: t, url: hs.URL}
+	return &env{t: t, url: hs.URL, srv: srv}
 }
 
 type answer struct {

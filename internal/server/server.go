@@ -17,6 +17,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/social"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
@@ -126,6 +127,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	platforms, err := social.New(SocialConfig(cfg.Social), clock, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.Realtime = realtime.New(realtime.Config{
 		MaxMessageSize: cfg.Socket.MaxMessageSizeBytes, ReadBufferSize: cfg.Socket.ReadBufferSizeBytes,
 		WriteBufferSize: cfg.Socket.WriteBufferSizeBytes, PingPeriod: ms(cfg.Socket.PingPeriodMs),
@@ -134,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
 	s.Runtime = runtimehost.New(runtimehost.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
-		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs),
+		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs), Platforms: platforms,
 	})
 	if err := s.Runtime.Load(ctx, opts.Modules...); err != nil {
 		st.Close()
@@ -148,10 +154,25 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.API = httpapi.New(httpapi.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, ServerKey: cfg.Socket.ServerKey,
 		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
-		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime,
+		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
 	})
 	log.Info("store ready", "store", where, "revoked_sessions", s.Sessions.Denylist().Len())
 	return s, nil
+}
+
+// SocialConfig turns the social.* settings into the verifier's config.
+func SocialConfig(c config.SocialConfig) social.Config {
+	var sc social.Config
+	sc.Apple.BundleID, sc.Apple.KeysURL = c.Apple.BundleID, c.Apple.KeysURL
+	sc.Google.ClientIDs, sc.Google.KeysURL = c.Google.ClientIDs, c.Google.KeysURL
+	sc.Facebook.GraphURL = c.Facebook.GraphURL
+	sc.FacebookLimitedLogin.AppID, sc.FacebookLimitedLogin.KeysURL = c.FacebookLimitedLogin.AppID, c.FacebookLimitedLogin.KeysURL
+	sc.FacebookInstantGame.AppSecret = c.FacebookInstantGame.AppSecret
+	sc.Steam.PublisherKey, sc.Steam.AppID, sc.Steam.APIURL = c.Steam.PublisherKey, c.Steam.AppID, c.Steam.APIURL
+	sc.GameCenter.KeyHostSuffixes = c.GameCenter.KeyHostSuffixes
+	sc.CAFile = c.CAFile
+	sc.Timeout = time.Duration(c.TimeoutMs) * time.Millisecond
+	return sc
 }
 
 // Store returns the backend.

@@ -92,7 +92,7 @@ type Manager struct {
 	evs   storage.Events
 
 	onRevoke []func([]storage.Revocation)
-	onBan    []func(ctx context.Context, userID string, at time.Time)
+	onEnd    []func(ctx context.Context, userID string, at time.Time, reason string)
 }
 
 // New returns a Manager. Call Load before serving, so that revocations survive restarts.
@@ -118,10 +118,10 @@ func (m *Manager) OnRevoke(fn func([]storage.Revocation)) {
 	m.onRevoke = append(m.onRevoke, fn)
 }
 
-// OnBan registers fn to be told of every ban made through this manager, after the account is disabled and
-// before its sessions are revoked. Register before serving.
-func (m *Manager) OnBan(fn func(ctx context.Context, userID string, at time.Time)) {
-	m.onBan = append(m.onBan, fn)
+// OnAccountEnd registers fn to be told of every ban and account deletion made through this manager, before
+// the account's sessions are revoked; reason is "ban" or "account deleted". Register before serving.
+func (m *Manager) OnAccountEnd(fn func(ctx context.Context, userID string, at time.Time, reason string)) {
+	m.onEnd = append(m.onEnd, fn)
 }
 
 // denied adds revocations to the denylist (own ones without moving its watermark, see Denylist.Add) and
@@ -483,10 +483,25 @@ func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {
 		return 0, err
 	}
 	m.record(ctx, storage.Event{Time: at, Kind: storage.EventUserBanned, UserID: userID, Reason: reason})
-	for _, fn := range m.onBan {
-		fn(ctx, userID, at)
+	for _, fn := range m.onEnd {
+		fn(ctx, userID, at, "ban")
 	}
 	return m.RevokeUser(ctx, userID, nil, storage.EventSessionRevoked, "ban", "")
+}
+
+// EndAccount ends every session of an account that is being deleted, at once on this node and through the
+// revocation feed on every other, and records why. The caller deletes the account afterwards; ending the
+// sessions first means a failed deletion leaves no usable token behind, and a retry is safe.
+func (m *Manager) EndAccount(ctx context.Context, userID, reason string) error {
+	at := m.clock().UTC()
+	for _, fn := range m.onEnd {
+		fn(ctx, userID, at, "account deleted")
+	}
+	if _, err := m.RevokeUser(ctx, userID, nil, storage.EventSessionRevoked, "account deleted", ""); err != nil {
+		return err
+	}
+	m.record(ctx, storage.Event{Time: at, Kind: storage.EventAccountDeleted, UserID: userID, Reason: reason})
+	return nil
 }
 
 // Unban enables the account again; its old sessions stay ended, so the player logs in afresh.

@@ -10,6 +10,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/migrate"
@@ -21,8 +23,12 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrUsernameTaken is returned when a username is already used by another account.
 	ErrUsernameTaken = errors.New("storage: username taken")
-	// ErrIdentityTaken is returned when a device id, email or custom id already belongs to an account.
+	// ErrIdentityTaken is returned when an identity (device id, email, custom id or platform id) already
+	// belongs to another account.
 	ErrIdentityTaken = errors.New("storage: identity taken")
+	// ErrLastIdentity is returned when unlinking the only identity an account has left, which would leave
+	// no way to sign in to it.
+	ErrLastIdentity = errors.New("storage: last identity")
 	// ErrConflict is returned by compare-and-swap updates whose precondition no longer holds.
 	ErrConflict = errors.New("storage: conflict")
 	// ErrUnavailable wraps a failure to reach the database (refused or lost connection, server shutting
@@ -34,11 +40,17 @@ var (
 // IdentityKind names the kind of external identifier an account can be found by.
 type IdentityKind int
 
-// Identity kinds.
+// Identity kinds. An account holds any number of devices and at most one identity of each other kind.
 const (
 	IdentityDevice IdentityKind = iota + 1
 	IdentityEmail
 	IdentityCustom
+	IdentityApple
+	IdentityGoogle
+	IdentityGameCenter
+	IdentitySteam
+	IdentityFacebook
+	IdentityFacebookInstantGame
 )
 
 func (k IdentityKind) String() string {
@@ -49,6 +61,18 @@ func (k IdentityKind) String() string {
 		return "email"
 	case IdentityCustom:
 		return "custom"
+	case IdentityApple:
+		return "apple"
+	case IdentityGoogle:
+		return "google"
+	case IdentityGameCenter:
+		return "gamecenter"
+	case IdentitySteam:
+		return "steam"
+	case IdentityFacebook:
+		return "facebook"
+	case IdentityFacebookInstantGame:
+		return "facebookinstantgame"
 	}
 	return "unknown"
 }
@@ -67,6 +91,16 @@ type User struct {
 	Email       string // lowercased
 	Password    []byte // bcrypt hash; nil when the account has no password
 	CustomID    string
+
+	// The platform ids: the Apple, Google and Facebook user ids, the Game Center player id, the SteamID64
+	// and the Facebook Instant Games player id.
+	AppleID               string
+	GoogleID              string
+	GameCenterID          string
+	SteamID               string
+	FacebookID            string
+	FacebookInstantGameID string
+
 	Devices     []string // device ids linked to the account, sorted
 	CreateTime  time.Time
 	UpdateTime  time.Time
@@ -77,12 +111,102 @@ type User struct {
 // Banned reports whether the account is disabled.
 func (u *User) Banned() bool { return !u.DisableTime.IsZero() }
 
+// field returns the field that holds the account's identity of kind, or nil for IdentityDevice (an account
+// holds many devices) and unknown kinds.
+func (u *User) field(kind IdentityKind) *string {
+	switch kind {
+	case IdentityEmail:
+		return &u.Email
+	case IdentityCustom:
+		return &u.CustomID
+	case IdentityApple:
+		return &u.AppleID
+	case IdentityGoogle:
+		return &u.GoogleID
+	case IdentityGameCenter:
+		return &u.GameCenterID
+	case IdentitySteam:
+		return &u.SteamID
+	case IdentityFacebook:
+		return &u.FacebookID
+	case IdentityFacebookInstantGame:
+		return &u.FacebookInstantGameID
+	}
+	return nil
+}
+
+// SetIdentity records identity as the account's identity of kind: it replaces the previous one, or for
+// IdentityDevice adds the device (keeping Devices sorted). An unknown kind changes nothing.
+func (u *User) SetIdentity(kind IdentityKind, identity string) {
+	if kind == IdentityDevice {
+		if i, found := slices.BinarySearch(u.Devices, identity); !found {
+			u.Devices = slices.Insert(u.Devices, i, identity)
+		}
+		return
+	}
+	if f := u.field(kind); f != nil {
+		*f = identity
+	}
+}
+
+// Holds reports whether identity is the account's identity of kind, or one of its devices. An empty
+// identity is never held.
+func (u *User) Holds(kind IdentityKind, identity string) bool {
+	if identity == "" {
+		return false
+	}
+	if kind == IdentityDevice {
+		return slices.Contains(u.Devices, identity)
+	}
+	f := u.field(kind)
+	return f != nil && *f == identity
+}
+
+// IdentityCount returns how many identities the account can sign in with: each device, and each set email,
+// custom id and platform id.
+func (u *User) IdentityCount() int {
+	n := len(u.Devices)
+	// Every kind after IdentityDevice is held in one field.
+	for k := IdentityDevice + 1; k <= IdentityFacebookInstantGame; k++ {
+		if *u.field(k) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// CheckUnlink returns the error UnlinkIdentity gives for removing identity from the account: ErrNotFound
+// when the account does not hold it, ErrLastIdentity when it is the account's last one, nil otherwise.
+func (u *User) CheckUnlink(kind IdentityKind, identity string) error {
+	switch {
+	case !u.Holds(kind, identity):
+		return ErrNotFound
+	case u.IdentityCount() < 2:
+		return ErrLastIdentity
+	}
+	return nil
+}
+
+// CheckLink rejects the arguments of LinkIdentity no caller may pass: an unknown kind, an empty identity
+// (which would be stored as a value rather than as unset) or an email without its password hash.
+func CheckLink(kind IdentityKind, identity string, password []byte) error {
+	switch {
+	case kind < IdentityDevice || kind > IdentityFacebookInstantGame:
+		return fmt.Errorf("unknown identity kind %d", kind)
+	case identity == "":
+		return errors.New("empty identity")
+	case kind == IdentityEmail && len(password) == 0:
+		return errors.New("email without a password")
+	}
+	return nil
+}
+
 // NewUser is what CreateUser needs to insert an account with its first identity, atomically.
 type NewUser struct {
 	ID       string
 	Username string
 	Kind     IdentityKind
-	Identity string // device id, lowercased email, or custom id
+	Identity string // device id, lowercased email, custom id or platform id
 	Password []byte // bcrypt hash, email accounts only
 	Time     time.Time
 }
@@ -113,14 +237,37 @@ type Users interface {
 	CreateUser(ctx context.Context, u NewUser) (*User, error)
 	// UserByID returns ErrNotFound for an unknown id.
 	UserByID(ctx context.Context, id string) (*User, error)
-	// UserByIdentity finds an account by device id, lowercased email or custom id; ErrNotFound otherwise.
+	// UserByIdentity finds an account by device id, lowercased email, custom id or platform id;
+	// ErrNotFound otherwise.
 	UserByIdentity(ctx context.Context, kind IdentityKind, identity string) (*User, error)
 	// UserByUsername is an exact, case-sensitive match; ErrNotFound otherwise.
 	UserByUsername(ctx context.Context, username string) (*User, error)
+	// UsersByIDs returns the accounts whose id is in ids or whose username is exactly one of usernames,
+	// each once, in no particular order; ids that are not UUIDs, and ids and usernames no account has, are
+	// left out. Password may be missing from the result.
+	UsersByIDs(ctx context.Context, ids, usernames []string) ([]User, error)
 	// UpdateProfile applies the update; ErrNotFound for an unknown id, ErrUsernameTaken on a clash.
 	UpdateProfile(ctx context.Context, id string, p ProfileUpdate) error
 	// SetDisableTime bans (non-zero t) or unbans (zero t) the account; ErrNotFound for an unknown id.
 	SetDisableTime(ctx context.Context, id string, t time.Time) error
+	// LinkIdentity adds identity to the account and sets its UpdateTime to at. A device is added to the
+	// account's devices; any other kind replaces the account's previous identity of that kind, and an
+	// email is set together with password, the bcrypt hash of its password (password is ignored for the
+	// other kinds). Linking an identity the account already holds succeeds (for an email, it sets the new
+	// password). It returns ErrNotFound for an unknown user and ErrIdentityTaken when the identity belongs
+	// to another account; of two accounts linking one identity at once, exactly one gets it.
+	LinkIdentity(ctx context.Context, userID string, kind IdentityKind, identity string, password []byte, at time.Time) error
+	// UnlinkIdentity removes identity from the account (unlinking the email removes the password too) and
+	// sets its UpdateTime to at. It returns ErrNotFound when the user does not exist or does not hold that
+	// identity, and ErrLastIdentity when it is the account's last one (see User.IdentityCount). The check
+	// and the removal are atomic: two concurrent unlinks of an account's last two identities cannot both
+	// succeed.
+	UnlinkIdentity(ctx context.Context, userID string, kind IdentityKind, identity string, at time.Time) error
+	// DeleteUser removes the account with its devices and sessions; ErrNotFound for an unknown id. The
+	// revocation feed and the security events keep their entries about it, so that every node keeps
+	// refusing tokens revoked before the deletion: callers revoke the account's sessions first
+	// (RevokeUserSessions). Its identities and username are free for new accounts afterwards.
+	DeleteUser(ctx context.Context, id string) error
 }
 
 // Session is one login: every token issued by one authentication, and by the refreshes that descend from it,
@@ -223,6 +370,7 @@ const (
 	EventRefreshReuse     EventKind = "refresh_reuse_detected"
 	EventUserBanned       EventKind = "user_banned"
 	EventUserUnbanned     EventKind = "user_unbanned"
+	EventAccountDeleted   EventKind = "account_deleted"
 )
 
 // Event is one entry of the security event log.

@@ -15,8 +15,9 @@
 // # Portability
 //
 // The SQL stays within what CockroachDB also accepts: UUID, TIMESTAMPTZ, JSONB and BYTEA columns,
-// data-modifying CTEs, RETURNING, SELECT ... FOR UPDATE, GREATEST, window functions; no SERIAL, sequences,
-// advisory locks or LOCK TABLE. The exceptions:
+// data-modifying CTEs, RETURNING, SELECT ... FOR UPDATE and FOR NO KEY UPDATE, GREATEST, window functions,
+// short explicit transactions (linking and unlinking identities); no SERIAL, sequences, advisory locks or
+// LOCK TABLE. The exceptions:
 //
 //   - LISTEN/NOTIFY. The two revoke statements call pg_notify('latchkey_feed', seq) and WatchFeed runs
 //     LISTEN latchkey_feed on a dedicated connection; AppendSocketCommand and WatchSocketCommands do the

@@ -14,11 +14,10 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/storage"
 )
 
-// Constraint names from the migrations, which the store maps to sentinel errors.
+// Constraint names from the migrations, which the store maps to sentinel errors; those of the identity
+// columns are in identityColumns.
 const (
 	conUsersUsername  = "users_username_key"
-	conUsersEmail     = "users_email_key"
-	conUsersCustomID  = "users_custom_id_key"
 	conUserDevicePkey = "user_device_pkey"
 	conSessionsPkey   = "sessions_pkey"
 	conSocketsPkey    = "sockets_pkey"

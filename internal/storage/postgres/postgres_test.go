@@ -122,7 +122,9 @@ func TestMigrations(t *testing.T) {
 				"socket_command_counter_pkey", "socket_commands_command_time_idx", "socket_commands_pkey",
 				"socket_nodes_pkey", "sockets_node_idx", "sockets_pkey", "sockets_user_id_idx",
 				"user_device_pkey", "user_device_user_id_idx",
-				"users_custom_id_key", "users_email_key", "users_pkey", "users_username_key"},
+				"users_apple_id_key", "users_custom_id_key", "users_email_key", "users_facebook_id_key",
+				"users_facebook_instant_game_id_key", "users_gamecenter_id_key", "users_google_id_key",
+				"users_pkey", "users_steam_id_key", "users_username_key"},
 		},
 		Base: storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{migrate.Table + "_pkey"}},
 	})

@@ -12,28 +12,48 @@ const socketChannel = "latchkey_sockets"
 // The devices are sorted in Go rather than in SQL, whose text order depends on the database's collation.
 const userColumns = `u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone,
 	u.metadata, u.wallet, coalesce(u.email, ''), u.password, coalesce(u.custom_id, ''),
+	coalesce(u.apple_id, ''), coalesce(u.google_id, ''), coalesce(u.gamecenter_id, ''), coalesce(u.steam_id, ''),
+	coalesce(u.facebook_id, ''), coalesce(u.facebook_instant_game_id, ''),
 	u.create_time, u.update_time, u.verify_time, u.disable_time,
 	ARRAY(SELECT d.id FROM user_device d WHERE d.user_id = u.id)`
 
 const (
 	qUserByID       = `SELECT ` + userColumns + ` FROM users u WHERE u.id = $1`
 	qUserByDevice   = `SELECT ` + userColumns + ` FROM user_device ud JOIN users u ON u.id = ud.user_id WHERE ud.id = $1`
-	qUserByEmail    = `SELECT ` + userColumns + ` FROM users u WHERE u.email = $1`
-	qUserByCustom   = `SELECT ` + userColumns + ` FROM users u WHERE u.custom_id = $1`
 	qUserByUsername = `SELECT ` + userColumns + ` FROM users u WHERE u.username = $1`
 	qUserExists     = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+	// qUsersByIDs can use both the primary key and the username index, one for each side of the OR.
+	qUsersByIDs = `SELECT ` + userColumns + ` FROM users u WHERE u.id = ANY ($1::uuid[]) OR u.username = ANY ($2::text[])`
 
-	// qCreateUser inserts the account and, when $7 is not NULL, its device, in one statement and so in one
+	// qCreateUser inserts the account and, when $13 is not NULL, its device, in one statement and so in one
 	// transaction: a unique violation on either insert leaves nothing behind. The device insert reads the
 	// account's id from the first insert's RETURNING, which also orders the foreign key check after it.
+	// $5 to $12 are the identity columns, in the order of identityColumns; all but one are NULL.
 	qCreateUser = `WITH nu AS (
-		INSERT INTO users (id, username, email, password, custom_id, create_time, update_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $6)
+		INSERT INTO users (id, username, password, create_time, update_time,
+			email, custom_id, apple_id, google_id, gamecenter_id, steam_id, facebook_id, facebook_instant_game_id)
+		VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING id
 	)
-	INSERT INTO user_device (id, user_id) SELECT $7, nu.id FROM nu WHERE $7::text IS NOT NULL`
+	INSERT INTO user_device (id, user_id) SELECT $13, nu.id FROM nu WHERE $13::text IS NOT NULL`
 
 	qSetDisableTime = `UPDATE users SET disable_time = $1 WHERE id = $2`
+	// qDeleteUser removes the account's devices and sessions with it (ON DELETE CASCADE); the revocation
+	// feed and the event log have no foreign key to it and keep their entries.
+	qDeleteUser = `DELETE FROM users WHERE id = $1`
+
+	// qLockUser takes the account row's lock that every link and unlink holds (see withLockedUser). NO KEY
+	// UPDATE is the lock an UPDATE of the row takes: it excludes other links, unlinks and deletions of the
+	// account but not the foreign key checks of new sessions.
+	qLockUser = `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`
+
+	// The link and unlink statements take $1 the account id, $2 the identity and $3 the time; linking an
+	// email also takes $4, its password hash. Those of the identity columns are built by newIdentityColumn.
+	qLinkDevice = `WITH d AS (INSERT INTO user_device (id, user_id) VALUES ($2, $1))
+	UPDATE users SET update_time = $3 WHERE id = $1`
+	qTouchUser    = `UPDATE users SET update_time = $2 WHERE id = $1`
+	qUnlinkDevice = `WITH d AS (DELETE FROM user_device WHERE id = $2 AND user_id = $1)
+	UPDATE users SET update_time = $3 WHERE id = $1`
 )
 
 const sessionColumns = `id, user_id, create_time, refresh_time, expire_time, revoke_time, revoke_reason,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -26,6 +27,7 @@ func scanUser(row pgx.Row) (*storage.User, error) {
 	u := &r.u
 	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.AvatarURL, &u.LangTag, &u.Location, &u.Timezone,
 		&u.Metadata, &u.Wallet, &u.Email, &u.Password, &u.CustomID,
+		&u.AppleID, &u.GoogleID, &u.GameCenterID, &u.SteamID, &u.FacebookID, &u.FacebookInstantGameID,
 		&u.CreateTime, &u.UpdateTime, &r.verify, &r.disable, &u.Devices)
 	if err != nil {
 		return nil, err
@@ -63,15 +65,36 @@ func (s *Store) UserByID(ctx context.Context, id string) (*storage.User, error) 
 
 // UserByIdentity implements storage.Users.
 func (s *Store) UserByIdentity(ctx context.Context, kind storage.IdentityKind, identity string) (*storage.User, error) {
-	switch kind {
-	case storage.IdentityDevice:
+	if kind == storage.IdentityDevice {
 		return s.userBy(ctx, qUserByDevice, "device", identity)
-	case storage.IdentityEmail:
-		return s.userBy(ctx, qUserByEmail, "email", identity)
-	case storage.IdentityCustom:
-		return s.userBy(ctx, qUserByCustom, "custom id", identity)
+	}
+	if c := columnOf(kind); c != nil {
+		return s.userBy(ctx, c.userBy, kind.String(), identity)
 	}
 	return nil, fmt.Errorf("postgres: user by identity: unknown kind %d", kind)
+}
+
+// UsersByIDs implements storage.Users. Ids that are not UUIDs, and usernames that PostgreSQL text cannot
+// hold (a NUL byte, invalid UTF-8), name no account and are left out of the query, which would fail on them.
+func (s *Store) UsersByIDs(ctx context.Context, ids, usernames []string) ([]storage.User, error) {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !isUUID(id) })
+	usernames = slices.DeleteFunc(slices.Clone(usernames), func(name string) bool {
+		return !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0
+	})
+	if len(ids) == 0 && len(usernames) == 0 {
+		return nil, nil
+	}
+	users, err := queryAll(ctx, s.pool, func(row pgx.Row, u *storage.User) error {
+		got, err := scanUser(row)
+		if err == nil {
+			*u = *got
+		}
+		return err
+	}, qUsersByIDs, ids, usernames)
+	if err != nil {
+		return nil, wrap("users by ids", err)
+	}
+	return users, nil
 }
 
 // UserByUsername implements storage.Users.
@@ -91,32 +114,34 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 		ID: strings.ToLower(nu.ID), Username: nu.Username, LangTag: "en", Metadata: "{}", Wallet: "{}",
 		CreateTime: at, UpdateTime: at,
 	}
-	var email, customID, device, password any // NULL unless set
-	switch nu.Kind {
-	case storage.IdentityDevice:
-		device, u.Devices = nu.Identity, []string{nu.Identity}
-	case storage.IdentityEmail:
-		email, u.Email = nu.Identity, nu.Identity
-	case storage.IdentityCustom:
-		customID, u.CustomID = nu.Identity, nu.Identity
-	default:
+	if nu.Kind != storage.IdentityDevice && columnOf(nu.Kind) == nil {
 		return nil, fmt.Errorf("postgres: create user: unknown identity kind %d", nu.Kind)
 	}
+	u.SetIdentity(nu.Kind, nu.Identity)
+	var password any // NULL unless set
 	if len(nu.Password) > 0 {
 		u.Password = append([]byte(nil), nu.Password...)
 		password = u.Password
 	}
+	// The arguments of qCreateUser: the identity goes to its column, or to the device insert, and the
+	// other identity columns are NULL.
+	args := make([]any, 0, 5+len(identityColumns))
+	args = append(args, nu.ID, nu.Username, password, at)
+	for _, c := range identityColumns {
+		args = append(args, nullUnless(c.kind == nu.Kind, nu.Identity))
+	}
+	args = append(args, nullUnless(nu.Kind == storage.IdentityDevice, nu.Identity))
 	err := retry(ctx, func() error {
-		_, err := s.pool.Exec(ctx, qCreateUser, nu.ID, nu.Username, email, password, customID, at, device)
+		_, err := s.pool.Exec(ctx, qCreateUser, args...)
 		return err
 	})
 	if err == nil {
 		return u, nil
 	}
-	switch uniqueConstraint(err) {
-	case conUsersEmail, conUsersCustomID, conUserDevicePkey:
+	switch c := uniqueConstraint(err); {
+	case identityConstraint(c):
 		return nil, storage.ErrIdentityTaken
-	case conUsersUsername:
+	case c == conUsersUsername:
 		// PostgreSQL reports the first violation it meets, and the account row (with its username) is
 		// inserted before the device row, so the identity may clash as well. The failed statement saw every
 		// committed row that could clash with it (a unique check waits for the inserting transaction), so
@@ -131,6 +156,22 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 		}
 	}
 	return nil, wrap("create user", err)
+}
+
+// nullUnless returns v when set is true, and NULL otherwise.
+func nullUnless(set bool, v string) any {
+	if set {
+		return v
+	}
+	return nil
+}
+
+// DeleteUser implements storage.Users.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if !isUUID(id) {
+		return storage.ErrNotFound
+	}
+	return s.execOne(ctx, "delete user", qDeleteUser, id)
 }
 
 // UpdateProfile implements storage.Users. An empty update writes nothing and only checks that the account

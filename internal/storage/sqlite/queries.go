@@ -7,11 +7,19 @@ const (
 	qUserByDevice
 	qUserByEmail
 	qUserByCustom
+	qUserByApple
+	qUserByGoogle
+	qUserByGameCenter
+	qUserBySteam
+	qUserByFacebook
+	qUserByFacebookInstantGame
 	qUserByUsername
+	qUsersByIDs
 	qUserExists
 	qInsertUser
 	qInsertDevice
 	qSetDisableTime
+	qDeleteUser
 	qInsertSession
 	qSessionByID
 	qSessionExists
@@ -44,17 +52,32 @@ const (
 
 // queries holds every constant statement, prepared on first use by Store.stmt.
 var queries = [numStmts]string{
-	qPing:           `SELECT 1`,
-	qUserByID:       `SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`,
-	qUserByDevice:   `SELECT ` + userColumns + ` FROM user_device ud JOIN users u ON u.id = ud.user_id WHERE ud.id = ?`,
-	qUserByEmail:    `SELECT ` + userColumns + ` FROM users u WHERE u.email = ?`,
-	qUserByCustom:   `SELECT ` + userColumns + ` FROM users u WHERE u.custom_id = ?`,
-	qUserByUsername: `SELECT ` + userColumns + ` FROM users u WHERE u.username = ?`,
-	qUserExists:     `SELECT 1 FROM users WHERE id = ?`,
-	qInsertUser: `INSERT INTO users (id, username, email, password, custom_id, create_time, update_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	qPing:                      `SELECT 1`,
+	qUserByID:                  `SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`,
+	qUserByDevice:              `SELECT ` + userColumns + ` FROM user_device ud JOIN users u ON u.id = ud.user_id WHERE ud.id = ?`,
+	qUserByEmail:               userByColumn("email"),
+	qUserByCustom:              userByColumn("custom_id"),
+	qUserByApple:               userByColumn("apple_id"),
+	qUserByGoogle:              userByColumn("google_id"),
+	qUserByGameCenter:          userByColumn("gamecenter_id"),
+	qUserBySteam:               userByColumn("steam_id"),
+	qUserByFacebook:            userByColumn("facebook_id"),
+	qUserByFacebookInstantGame: userByColumn("facebook_instant_game_id"),
+	qUserByUsername:            `SELECT ` + userColumns + ` FROM users u WHERE u.username = ?`,
+	// qUsersByIDs takes two JSON arrays, of ids and of usernames, so that its text does not depend on how
+	// many there are. SQLite answers an OR of two IN terms with two index lookups, not a table scan.
+	qUsersByIDs: `SELECT ` + userColumns + ` FROM users u
+		WHERE u.id IN (SELECT value FROM json_each(?1)) OR u.username IN (SELECT value FROM json_each(?2))`,
+	qUserExists: `SELECT 1 FROM users WHERE id = ?`,
+	// qInsertUser takes the identity columns in the order of identityColumns, all but one NULL.
+	qInsertUser: `INSERT INTO users (id, username, password, create_time, update_time,
+			email, custom_id, apple_id, google_id, gamecenter_id, steam_id, facebook_id, facebook_instant_game_id)
+		VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
 	qInsertDevice:   `INSERT INTO user_device (id, user_id) VALUES (?, ?)`,
 	qSetDisableTime: `UPDATE users SET disable_time = ? WHERE id = ?`,
+	// qDeleteUser removes the account's devices and sessions with it (ON DELETE CASCADE); the revocation
+	// feed and the event log have no foreign key to it and keep their entries.
+	qDeleteUser: `DELETE FROM users WHERE id = ?`,
 
 	qInsertSession: `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -85,7 +85,9 @@ func TestMigrations(t *testing.T) {
 			Indexes: []string{"security_events_event_time_idx", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_id_idx",
 				"socket_commands_command_time_idx", "sockets_node_idx", "sockets_user_id_idx",
-				"user_device_user_id_idx"},
+				"user_device_user_id_idx", "users_apple_id_key", "users_facebook_id_key",
+				"users_facebook_instant_game_id_key", "users_gamecenter_id_key", "users_google_id_key",
+				"users_steam_id_key"},
 		},
 		Base: storagetest.Schema{Tables: []string{migrate.Table}, Indexes: []string{}},
 	})

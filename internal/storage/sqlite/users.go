@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkeyhq/latchkey/internal/storage"
 )
@@ -17,6 +19,8 @@ import (
 // group_concat.
 const userColumns = `u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone,
 	u.metadata, u.wallet, coalesce(u.email, ''), u.password, coalesce(u.custom_id, ''),
+	coalesce(u.apple_id, ''), coalesce(u.google_id, ''), coalesce(u.gamecenter_id, ''), coalesce(u.steam_id, ''),
+	coalesce(u.facebook_id, ''), coalesce(u.facebook_instant_game_id, ''),
 	u.create_time, u.update_time, coalesce(u.verify_time, 0), coalesce(u.disable_time, 0),
 	(SELECT json_group_array(d.id ORDER BY d.id) FROM user_device d WHERE d.user_id = u.id)`
 
@@ -33,6 +37,7 @@ func scanUser(row rowScanner) (*storage.User, error) {
 	u := &r.u
 	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.AvatarURL, &u.LangTag, &u.Location, &u.Timezone,
 		&u.Metadata, &u.Wallet, &u.Email, &u.Password, &u.CustomID,
+		&u.AppleID, &u.GoogleID, &u.GameCenterID, &u.SteamID, &u.FacebookID, &u.FacebookInstantGameID,
 		&r.create, &r.update, &r.verify, &r.disable, &r.devices)
 	if err != nil {
 		return nil, err
@@ -90,15 +95,38 @@ func (s *Store) UserByID(ctx context.Context, id string) (*storage.User, error) 
 
 // UserByIdentity implements storage.Users.
 func (s *Store) UserByIdentity(ctx context.Context, kind storage.IdentityKind, identity string) (*storage.User, error) {
-	switch kind {
-	case storage.IdentityDevice:
-		return s.userBy(ctx, qUserByDevice, "device", identity)
-	case storage.IdentityEmail:
-		return s.userBy(ctx, qUserByEmail, "email", identity)
-	case storage.IdentityCustom:
-		return s.userBy(ctx, qUserByCustom, "custom id", identity)
+	if kind != storage.IdentityDevice && columnOf(kind) == nil {
+		return nil, fmt.Errorf("sqlite: user by identity: unknown kind %d", kind)
 	}
-	return nil, fmt.Errorf("sqlite: user by identity: unknown kind %d", kind)
+	return s.userBy(ctx, identityStmt(kind), kind.String(), identity)
+}
+
+// UsersByIDs implements storage.Users. The ids and usernames travel as JSON arrays, which cannot hold
+// invalid UTF-8; such a username, which no caller creates, is left out.
+func (s *Store) UsersByIDs(ctx context.Context, ids, usernames []string) ([]storage.User, error) {
+	usernames = slices.DeleteFunc(slices.Clone(usernames), func(name string) bool { return !utf8.ValidString(name) })
+	if len(ids) == 0 && len(usernames) == 0 {
+		return nil, nil
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: users by ids: %w", err)
+	}
+	namesJSON, err := json.Marshal(usernames)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: users by ids: %w", err)
+	}
+	users, err := queryAll(ctx, s.read.stmt(ctx, qUsersByIDs), func(row rowScanner, u *storage.User) error {
+		got, err := scanUser(row)
+		if err == nil {
+			*u = *got
+		}
+		return err
+	}, string(idsJSON), string(namesJSON))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: users by ids: %w", err)
+	}
+	return users, nil
 }
 
 // UserByUsername implements storage.Users.
@@ -113,17 +141,11 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 		ID: nu.ID, Username: nu.Username, LangTag: "en", Metadata: "{}", Wallet: "{}",
 		CreateTime: truncate(nu.Time), UpdateTime: truncate(nu.Time),
 	}
-	var email, customID, password any // NULL unless set
-	switch nu.Kind {
-	case storage.IdentityDevice:
-		u.Devices = []string{nu.Identity}
-	case storage.IdentityEmail:
-		email, u.Email = nu.Identity, nu.Identity
-	case storage.IdentityCustom:
-		customID, u.CustomID = nu.Identity, nu.Identity
-	default:
+	if nu.Kind != storage.IdentityDevice && columnOf(nu.Kind) == nil {
 		return nil, fmt.Errorf("sqlite: create user: unknown identity kind %d", nu.Kind)
 	}
+	u.SetIdentity(nu.Kind, nu.Identity)
+	var password any // NULL unless set
 	if len(nu.Password) > 0 {
 		u.Password = append([]byte(nil), nu.Password...)
 		password = u.Password
@@ -134,16 +156,25 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 		return nil, fmt.Errorf("sqlite: create user: %w", err)
 	}
 	defer tx.Rollback() // a no-op once committed
-	ms := nu.Time.UnixMilli()
-	_, err = st[0].ExecContext(ctx, nu.ID, nu.Username, email, password, customID, ms, ms)
+	// The identity goes to its column, or to the device insert; the other identity columns are NULL.
+	args := make([]any, 0, 4+len(identityColumns))
+	args = append(args, nu.ID, nu.Username, password, nu.Time.UnixMilli())
+	for _, c := range identityColumns {
+		var v any
+		if c.kind == nu.Kind {
+			v = nu.Identity
+		}
+		args = append(args, v)
+	}
+	_, err = st[0].ExecContext(ctx, args...)
 	if err == nil && nu.Kind == storage.IdentityDevice {
 		_, err = st[1].ExecContext(ctx, nu.Identity, nu.ID)
 	}
 	if err != nil {
-		switch uniqueColumn(err) {
-		case "users.email", "users.custom_id", "user_device.id":
+		switch col := uniqueColumn(err); {
+		case identityConstraint(col):
 			return nil, storage.ErrIdentityTaken
-		case "users.username":
+		case col == "users.username":
 			// SQLite reports the first violated constraint only; the identity may clash as well. The check
 			// runs inside the write transaction, so it sees the state the insert saw.
 			if _, ierr := scanUser(st[2].QueryRowContext(ctx, nu.Identity)); ierr == nil {
@@ -159,15 +190,21 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 	return u, nil
 }
 
-// identityStmt returns the lookup of an account by an identity of kind.
+// identityStmt returns the lookup of an account by an identity of kind, which must be known.
 func identityStmt(kind storage.IdentityKind) stmtID {
-	switch kind {
-	case storage.IdentityEmail:
-		return qUserByEmail
-	case storage.IdentityCustom:
-		return qUserByCustom
+	if c := columnOf(kind); c != nil {
+		return c.userBy
 	}
 	return qUserByDevice
+}
+
+// DeleteUser implements storage.Users.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	res, err := s.write.stmt(ctx, qDeleteUser).ExecContext(ctx, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user: %w", err)
+	}
+	return oneRow(res, "delete user")
 }
 
 // UpdateProfile implements storage.Users. An empty update writes nothing and only checks that the account

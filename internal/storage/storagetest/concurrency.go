@@ -242,3 +242,69 @@ func testRefreshRacesRevoke(t *testing.T, st storage.Store) {
 		checkErr(t, fmt.Sprintf("round %d: RefreshSession at the latest seq after revoke", round), err, storage.ErrConflict)
 	}
 }
+
+// testConcurrentLinkSameIdentity races accounts to link one identity: exactly one gets it, and every other
+// one is told it is taken, not given a generic error.
+func testConcurrentLinkSameIdentity(t *testing.T, st storage.Store) {
+	for _, kind := range kinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			ctx := t.Context()
+			identity := identityFor(kind)
+			users := make([]*storage.User, racers)
+			for i := range users {
+				users[i] = mustUser(t, st, fmt.Sprintf("linker_%v_%d", kind, i))
+			}
+			errs := race(racers, func(i int) error {
+				return st.LinkIdentity(ctx, users[i].ID, kind, identity, passwordFor(kind, i), base.Add(time.Minute))
+			})
+			w := tally(t, "LinkIdentity of one "+kind.String(), errs, storage.ErrIdentityTaken)
+			ownerIs(t, st, kind, identity, users[w].ID)
+			for i, u := range users {
+				if i != w {
+					checkUser(t, mustUserByID(t, st, u.ID), u)
+				}
+			}
+		})
+	}
+}
+
+// testConcurrentUnlinkLastTwo unlinks an account's last two identities at once, over several rounds: one
+// unlink must fail with ErrLastIdentity, whichever runs second, so that the account keeps one identity. The
+// pairs cover two device rows (which a check reading a stale snapshot would miss), a device and a column,
+// and two columns.
+func testConcurrentUnlinkLastTwo(t *testing.T, st storage.Store) {
+	pairs := [][2]storage.IdentityKind{
+		{storage.IdentityDevice, storage.IdentityDevice},
+		{storage.IdentityDevice, storage.IdentitySteam},
+		{storage.IdentityEmail, storage.IdentityCustom},
+	}
+	const rounds = 8
+	for _, pair := range pairs {
+		t.Run(pair[0].String()+"+"+pair[1].String(), func(t *testing.T) {
+			ctx := t.Context()
+			for round := range rounds {
+				identities := [2]string{identityFor(pair[0]), identityFor(pair[1])}
+				u, err := st.CreateUser(ctx, storage.NewUser{ID: NewID(), Username: fmt.Sprintf("pair_%v_%v_%d", pair[0], pair[1], round),
+					Kind: pair[0], Identity: identities[0], Password: passwordFor(pair[0], 0), Time: base})
+				if err != nil {
+					t.Fatalf("CreateUser: %v", err)
+				}
+				if err := st.LinkIdentity(ctx, u.ID, pair[1], identities[1], passwordFor(pair[1], 0), base); err != nil {
+					t.Fatalf("LinkIdentity: %v", err)
+				}
+				errs := race(2, func(i int) error {
+					return st.UnlinkIdentity(ctx, u.ID, pair[i], identities[i], base.Add(time.Minute))
+				})
+				w := tally(t, fmt.Sprintf("round %d: UnlinkIdentity of the last two", round), errs, storage.ErrLastIdentity)
+				got := mustUserByID(t, st, u.ID)
+				if n := got.IdentityCount(); n != 1 {
+					t.Fatalf("round %d: account has %d identities after the race, want 1: %+v", round, n, got)
+				}
+				kept := 1 - w
+				if !got.Holds(pair[kept], identities[kept]) {
+					t.Errorf("round %d: account lost %v %s, which the losing unlink named", round, pair[kept], identities[kept])
+				}
+			}
+		})
+	}
+}

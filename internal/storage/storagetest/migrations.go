@@ -84,6 +84,15 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 		if err != nil {
 			t.Fatalf("pass %d: CreateUser at head: %v", pass, err)
 		}
+		for _, kind := range kinds[1:] {
+			identity := identityFor(kind)
+			if err := st.LinkIdentity(ctx, u.ID, kind, identity, passwordFor(kind, 0), now); err != nil {
+				t.Fatalf("pass %d: LinkIdentity(%v) at head: %v", pass, kind, err)
+			}
+			if got, err := st.UserByIdentity(ctx, kind, identity); err != nil || got.ID != u.ID {
+				t.Fatalf("pass %d: UserByIdentity(%v) at head = %v, %v; want %s", pass, kind, got, err, u.ID)
+			}
+		}
 		s := storage.Session{ID: NewID(), UserID: u.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
 		if err := st.CreateSession(ctx, s); err != nil {
 			t.Fatalf("pass %d: CreateSession at head: %v", pass, err)

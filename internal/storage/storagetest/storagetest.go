@@ -35,6 +35,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"UpdateProfile", testUpdateProfile},
 		{"UpdateProfileClash", testUpdateProfileClash},
 		{"SetDisableTime", testSetDisableTime},
+		{"LinkIdentity", testLinkIdentity},
+		{"LinkEveryKind", testLinkEveryKind},
+		{"UnlinkIdentity", testUnlinkIdentity},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteUserThenCreate", testDeleteUserThenCreate},
+		{"UsersByIDs", testUsersByIDs},
 		{"CreateSession", testCreateSession},
 		{"RefreshSession", testRefreshSession},
 		{"ExtendSession", testExtendSession},
@@ -61,6 +67,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentCreateSameDevice", testConcurrentCreateSameDevice},
 		{"ConcurrentCreateSameUsername", testConcurrentCreateSameUsername},
+		{"ConcurrentLinkSameIdentity", testConcurrentLinkSameIdentity},
+		{"ConcurrentUnlinkLastTwo", testConcurrentUnlinkLastTwo},
 		{"RefreshRacesRevoke", testRefreshRacesRevoke},
 		{"ConcurrentAppendEvents", testConcurrentAppendEvents},
 		{"ConcurrentSocketCommands", testConcurrentSocketCommands},
@@ -105,12 +113,14 @@ func checkUser(t *testing.T, got, want *storage.User) {
 	// fields is the comparable part of a User; Password is compared as text.
 	type fields struct {
 		ID, Username, DisplayName, AvatarURL, LangTag, Location, Timezone, Metadata, Wallet, Email, Password,
-		CustomID string
+		CustomID, AppleID, GoogleID, GameCenterID, SteamID, FacebookID, FacebookInstantGameID string
 	}
 	g := fields{got.ID, got.Username, got.DisplayName, got.AvatarURL, got.LangTag, got.Location, got.Timezone,
-		got.Metadata, got.Wallet, got.Email, string(got.Password), got.CustomID}
+		got.Metadata, got.Wallet, got.Email, string(got.Password), got.CustomID,
+		got.AppleID, got.GoogleID, got.GameCenterID, got.SteamID, got.FacebookID, got.FacebookInstantGameID}
 	w := fields{want.ID, want.Username, want.DisplayName, want.AvatarURL, want.LangTag, want.Location, want.Timezone,
-		want.Metadata, want.Wallet, want.Email, string(want.Password), want.CustomID}
+		want.Metadata, want.Wallet, want.Email, string(want.Password), want.CustomID,
+		want.AppleID, want.GoogleID, want.GameCenterID, want.SteamID, want.FacebookID, want.FacebookInstantGameID}
 	if g != w {
 		t.Errorf("user %s:\n got %+v\nwant %+v", want.ID, g, w)
 	}
@@ -226,17 +236,32 @@ func absent(t *testing.T, st storage.Store, id string, kind storage.IdentityKind
 	}
 }
 
-var kinds = []storage.IdentityKind{storage.IdentityDevice, storage.IdentityEmail, storage.IdentityCustom}
+// kinds lists every identity kind.
+var kinds = []storage.IdentityKind{
+	storage.IdentityDevice, storage.IdentityEmail, storage.IdentityCustom, storage.IdentityApple,
+	storage.IdentityGoogle, storage.IdentityGameCenter, storage.IdentitySteam, storage.IdentityFacebook,
+	storage.IdentityFacebookInstantGame,
+}
 
 // identityFor returns a fresh identity of kind, shaped as the callers validate it.
 func identityFor(kind storage.IdentityKind) string {
 	switch kind {
 	case storage.IdentityEmail:
 		return "user-" + NewID()[:8] + "@example.com"
-	case storage.IdentityCustom:
-		return "custom-" + NewID()
+	case storage.IdentityDevice, storage.IdentityCustom:
+		return kind.String() + "-" + NewID()
 	}
-	return "device-" + NewID()
+	// Platform ids are numbers or opaque text; a kind prefix keeps those of different kinds apart.
+	return kind.String() + ":" + NewID()
+}
+
+// passwordFor returns the password hash that linking or creating an identity of kind takes: one for an
+// email, none otherwise.
+func passwordFor(kind storage.IdentityKind, n int) []byte {
+	if kind != storage.IdentityEmail {
+		return nil
+	}
+	return fmt.Appendf(nil, "$2a$10$fakebcrypthash%d", n)
 }
 
 func ptr(s string) *string { return &s }

@@ -19,15 +19,9 @@ func testCreateAndFind(t *testing.T, st storage.Store) {
 				ID: nu.ID, Username: nu.Username, LangTag: "en", Metadata: "{}", Wallet: "{}",
 				CreateTime: base, UpdateTime: base,
 			}
-			switch kind {
-			case storage.IdentityDevice:
-				want.Devices = []string{identity}
-			case storage.IdentityEmail:
-				nu.Password = []byte("$2a$10$fakebcrypthash")
-				want.Email, want.Password = identity, nu.Password
-			case storage.IdentityCustom:
-				want.CustomID = identity
-			}
+			want.SetIdentity(kind, identity)
+			nu.Password = passwordFor(kind, 0)
+			want.Password = nu.Password
 			created, err := st.CreateUser(ctx, nu)
 			if err != nil {
 				t.Fatalf("CreateUser: %v", err)
@@ -62,10 +56,10 @@ func testCreateAndFind(t *testing.T, st storage.Store) {
 		})
 	}
 
-	// Accounts without an email or custom id do not clash over the missing values.
+	// Accounts without an email, custom id or platform id do not clash over the missing values.
 	a, b := mustUser(t, st, "no_email_a"), mustUser(t, st, "no_email_b")
-	if a.Email != "" || b.Email != "" || a.CustomID != "" || b.CustomID != "" {
-		t.Errorf("device accounts have email/custom id: %+v %+v", a, b)
+	if a.IdentityCount() != 1 || b.IdentityCount() != 1 {
+		t.Errorf("device accounts have other identities: %+v %+v", a, b)
 	}
 	if a.Password != nil {
 		t.Errorf("device account password = %q, want nil", a.Password)

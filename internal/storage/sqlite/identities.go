@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+// identityColumn is a users column that holds one kind of identity.
+type identityColumn struct {
+	kind   storage.IdentityKind
+	name   string
+	userBy stmtID // finds the account by the identity
+}
+
+// identityColumns lists the identity kinds held in a users column, every kind but IdentityDevice (devices
+// are rows of user_device), in the order qInsertUser lists the columns.
+var identityColumns = []identityColumn{
+	{storage.IdentityEmail, "email", qUserByEmail},
+	{storage.IdentityCustom, "custom_id", qUserByCustom},
+	{storage.IdentityApple, "apple_id", qUserByApple},
+	{storage.IdentityGoogle, "google_id", qUserByGoogle},
+	{storage.IdentityGameCenter, "gamecenter_id", qUserByGameCenter},
+	{storage.IdentitySteam, "steam_id", qUserBySteam},
+	{storage.IdentityFacebook, "facebook_id", qUserByFacebook},
+	{storage.IdentityFacebookInstantGame, "facebook_instant_game_id", qUserByFacebookInstantGame},
+}
+
+// userByColumn is the lookup of an account by an identity column.
+func userByColumn(column string) string {
+	return `SELECT ` + userColumns + ` FROM users u WHERE u.` + column + ` = ?`
+}
+
+// columnOf returns the column that holds identities of kind, or nil for IdentityDevice and unknown kinds.
+func columnOf(kind storage.IdentityKind) *identityColumn {
+	for i := range identityColumns {
+		if identityColumns[i].kind == kind {
+			return &identityColumns[i]
+		}
+	}
+	return nil
+}
+
+// identityConstraint reports whether the table.column of a unique violation keeps an identity on one
+// account.
+func identityConstraint(column string) bool {
+	if column == "user_device.id" {
+		return true
+	}
+	for _, c := range identityColumns {
+		if column == "users."+c.name {
+			return true
+		}
+	}
+	return false
+}
+
+// withUser runs fn in a write transaction on the account as it stands, and returns ErrNotFound for an
+// unknown id and ErrIdentityTaken when fn breaks an identity's uniqueness. SQLite runs one write
+// transaction at a time, and this one begins IMMEDIATE, so nothing changes the account between the read
+// and fn's writes: two unlinks of its last two identities cannot both see the other identity still there.
+// Inside fn, only tx may be used (see begin).
+func (s *Store) withUser(ctx context.Context, op, id string, fn func(tx *sql.Tx, u *storage.User) error) error {
+	tx, st, err := s.begin(ctx, qUserByID)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	defer tx.Rollback() // a no-op once committed
+	u, err := scanUser(st[0].QueryRowContext(ctx, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.ErrNotFound
+	case err == nil:
+		err = fn(tx, u)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	switch {
+	case err == nil, errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrLastIdentity):
+		return err
+	case identityConstraint(uniqueColumn(err)):
+		return storage.ErrIdentityTaken
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// LinkIdentity implements storage.Users.
+func (s *Store) LinkIdentity(ctx context.Context, userID string, kind storage.IdentityKind, identity string, password []byte, at time.Time) error {
+	if err := storage.CheckLink(kind, identity, password); err != nil {
+		return fmt.Errorf("sqlite: link identity: %w", err)
+	}
+	return s.withUser(ctx, "link identity", userID, func(tx *sql.Tx, u *storage.User) error {
+		var err error
+		switch c := columnOf(kind); {
+		case c == nil: // a device, which the account may hold already
+			if !u.Holds(kind, identity) {
+				_, err = tx.ExecContext(ctx, `INSERT INTO user_device (id, user_id) VALUES (?, ?)`, identity, userID)
+			}
+		case kind == storage.IdentityEmail:
+			_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, password = ? WHERE id = ?`, identity, password, userID)
+		default:
+			_, err = tx.ExecContext(ctx, `UPDATE users SET `+c.name+` = ? WHERE id = ?`, identity, userID)
+		}
+		if err != nil {
+			return err
+		}
+		return touch(ctx, tx, userID, at)
+	})
+}
+
+// UnlinkIdentity implements storage.Users.
+func (s *Store) UnlinkIdentity(ctx context.Context, userID string, kind storage.IdentityKind, identity string, at time.Time) error {
+	return s.withUser(ctx, "unlink identity", userID, func(tx *sql.Tx, u *storage.User) error {
+		if err := u.CheckUnlink(kind, identity); err != nil {
+			return err
+		}
+		var err error
+		switch c := columnOf(kind); {
+		case c == nil:
+			_, err = tx.ExecContext(ctx, `DELETE FROM user_device WHERE id = ?`, identity)
+		case kind == storage.IdentityEmail:
+			// A password without an email cannot be used.
+			_, err = tx.ExecContext(ctx, `UPDATE users SET email = NULL, password = NULL WHERE id = ?`, userID)
+		default:
+			_, err = tx.ExecContext(ctx, `UPDATE users SET `+c.name+` = NULL WHERE id = ?`, userID)
+		}
+		if err != nil {
+			return err
+		}
+		return touch(ctx, tx, userID, at)
+	})
+}
+
+// touch sets the account's update_time.
+func touch(ctx context.Context, tx *sql.Tx, userID string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE users SET update_time = ? WHERE id = ?`, at.UnixMilli(), userID)
+	return err
+}
