@@ -281,7 +281,9 @@ func (a *API) identityRoutes() []route {
 				return err
 			}, func(req *api.LinkFacebookRequest) *api.AccountFacebook { return req.Account }, identifyFacebook)},
 		route{"POST", "/v2/account/link/steam", authSession, identityRoute(a, "linksteam", false,
-			func(w http.ResponseWriter, r *http.Request, req *api.LinkSteamRequest) error { return a.decodeBody(w, r, req) },
+			func(w http.ResponseWriter, r *http.Request, req *api.LinkSteamRequest) error {
+				return a.decodeBody(w, r, req)
+			},
 			func(req *api.LinkSteamRequest) *api.AccountSteam { return req.Account }, identifySteam)},
 	)
 	return rt
