@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -296,4 +297,21 @@ func TestUnservedAPIs(t *testing.T) {
 		}
 	}
 	e.do("GET", "/v2/nonsense", "", "").wantError(t, 404, 5, "")
+}
+
+// TestDeleteAccountLeavesNoWindow: between ending an account's sessions and deleting it, a login must not
+// start a session (it would be deleted without a revocation, its token valid until it expired).
+func TestDeleteAccountLeavesNoWindow(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	s := e.authDevice("window-device-01", "", "")
+	uid := claims(t, s.Token)["uid"].(string)
+	if err := e.srv.Sessions.EndAccount(context.Background(), uid, "test"); err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", "/v2/account/authenticate/device", "basic", `{"id":"window-device-01"}`).
+		wantError(t, 403, 7, "User account banned.")
+	if err := e.srv.Accounts.Delete(context.Background(), uid); err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", "/v2/account/authenticate/device", "basic", `{"id":"window-device-01"}`).wantOK(t)
 }

@@ -492,8 +492,18 @@ func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {
 // EndAccount ends every session of an account that is being deleted, at once on this node and through the
 // revocation feed on every other, and records why. The caller deletes the account afterwards; ending the
 // sessions first means a failed deletion leaves no usable token behind, and a retry is safe.
+//
+// The account is disabled first, as a ban does, so that no login can start a session between the
+// revocation and the deletion (such a session would be deleted without a revocation, leaving its token
+// valid until it expires).
 func (m *Manager) EndAccount(ctx context.Context, userID, reason string) error {
 	at := m.clock().UTC()
+	if err := m.users.SetDisableTime(ctx, userID, at); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrUserNotFound
+		}
+		return err
+	}
 	for _, fn := range m.onEnd {
 		fn(ctx, userID, at, "account deleted")
 	}
