@@ -41,7 +41,8 @@ func acceptedFor(t *testing.T, n *node, token string, start time.Time) time.Dura
 
 // TestMultiNodeRevocation runs three latchkey processes on one PostgreSQL database: a session is created on
 // the first, refreshed on the second and logged out on the third, and the other two must refuse its tokens
-// within revocationBound. The same holds for "log out everywhere" (an empty logout body). The measured
+// within revocationBound. The same holds for "log out everywhere" (an empty logout body) and for deleting
+// the account. The measured
 // figures are logged.
 func TestMultiNodeRevocation(t *testing.T) {
 	db := pgtest.NewDatabase(t)
@@ -100,6 +101,18 @@ func TestMultiNodeRevocation(t *testing.T) {
 	start := time.Now()
 	measure(s1.Token, start, a, b)
 	measure(s2.Token, start, a, b)
+
+	// Deleting the account on one node ends its sessions on every other, and the device starts afresh.
+	d1 := a.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"multi-node-deleted"}`).pair(t)
+	d2 := b.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"multi-node-deleted"}`).pair(t)
+	c.must("DELETE", "/v2/account", "bearer:"+d2.Token, "").wantStatus(t, http.StatusOK)
+	start = time.Now()
+	measure(d1.Token, start, a, b)
+	measure(d2.Token, start, a, b)
+	fresh := a.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"multi-node-deleted"}`)
+	if fresh.Status != http.StatusOK || fresh.Body["created"] != true {
+		t.Errorf("after deletion the device did not create a fresh account: %d %s", fresh.Status, fresh.Raw)
+	}
 
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	t.Logf("revoked token still accepted by another node: median %v, worst %v over %d measurements (bound %v)",
