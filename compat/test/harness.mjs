@@ -17,6 +17,12 @@
 // Clusters: clusterFixture() starts several servers on ONE store (the same --data_dir on SQLite, the same
 // fresh database on PostgreSQL), each with its own --name and port.
 //
+// Platform sign-in: $LATCHKEY_FAKESOCIAL_BIN, default ../bin/latchkey-fakesocial (`CGO_ENABLED=0 go build -o
+// bin/latchkey-fakesocial ./internal/cmd/latchkey-fakesocial`), runs local HTTPS stand-ins for Apple, Google,
+// Facebook, Steam and Game Center with keys it makes at start. One such process serves a whole test file
+// (fakeSocial(), started on first use, stopped when the file ends); `social: true` on a fixture appends the
+// flags that point latchkey at it, and mint() asks it for real credentials. The server verifies them for real.
+//
 // Realtime sockets: nakama-js sockets in either wire format (FORMATS: nakama-js's default JSON adapter, and
 // WebSocketAdapterPb from @heroiclabs/nakama-js-protobuf), wrapped by openSocket() so that a test can wait
 // for the server to close them; rawHandshake() and rawSocket() for what the client cannot send.
@@ -64,6 +70,11 @@ export const BIN = process.env.LATCHKEY_BIN
 export const RT_BIN = process.env.LATCHKEY_RT_BIN
   ? path.resolve(process.env.LATCHKEY_RT_BIN)
   : path.resolve(compatDir, '..', 'bin', 'latchkey-testserver');
+
+/** latchkey-fakesocial (the social sign-in stand-ins), as an absolute path. */
+export const FAKESOCIAL_BIN = process.env.LATCHKEY_FAKESOCIAL_BIN
+  ? path.resolve(process.env.LATCHKEY_FAKESOCIAL_BIN)
+  : path.resolve(compatDir, '..', 'bin', 'latchkey-fakesocial');
 
 export const SERVER_KEY = 'defaultkey';
 export const CLIENT_TIMEOUT_MS = 5000;
@@ -147,6 +158,11 @@ after(async () => {
       console.error(String(err?.stack ?? err));
     }
   }
+  if (fakeSocialStarted) {
+    const fs_ = fakeSocialStarted;
+    fakeSocialStarted = null;
+    await (await fs_.catch(() => null))?.stop().catch((err) => console.error(String(err?.stack ?? err)));
+  }
   for (const dir of tempDirs) await fs.rm(dir, { recursive: true, force: true });
   tempDirs.clear();
   for (const name of databases) {
@@ -159,6 +175,7 @@ after(async () => {
 // Last resort if the test process exits abnormally: no orphaned servers, no leftover temp dirs.
 process.on('exit', () => {
   for (const s of liveServers) s.child?.kill('SIGKILL');
+  liveFakeSocial?.child?.kill('SIGKILL');
   for (const dir of tempDirs) {
     try {
       rmSync(dir, { recursive: true, force: true });
@@ -376,14 +393,15 @@ class LatchkeyServer {
 
 /**
  * Starts a latchkey server with the standard flags plus `args`, running `bin` (default BIN; RT_BIN for the
- * test server). With a test context `t`, it is stopped in t.after; in any case it is stopped when the test
- * file ends.
+ * test server). `social: true` appends the flags of the file's latchkey-fakesocial (see fakeSocial). With a
+ * test context `t`, it is stopped in t.after; in any case it is stopped when the test file ends.
  */
-export async function startServer({ args = [], t, bin = BIN } = {}) {
+export async function startServer({ args = [], t, bin = BIN, social = false } = {}) {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-'));
   tempDirs.add(dataDir);
   const port = await freePort();
   const databaseURL = POSTGRES ? await createDatabase() : undefined;
+  if (social) args = [...args, ...(await fakeSocial()).flags];
   const server = new LatchkeyServer({ port, dataDir, args, databaseURL, bin });
   if (t) {
     t.after(async () => {
@@ -397,12 +415,13 @@ export async function startServer({ args = [], t, bin = BIN } = {}) {
 
 /**
  * One server shared by the tests of the enclosing describe (or file): started in before, stopped in
- * after, its log printed after any failing test. Use `fx.server` inside tests.
+ * after, its log printed after any failing test. Use `fx.server` inside tests. `social: true` points it at
+ * the file's latchkey-fakesocial (see fakeSocial and mint).
  */
-export function serverFixture({ args = [], bin = BIN } = {}) {
+export function serverFixture({ args = [], bin = BIN, social = false } = {}) {
   const fx = { server: null };
   before(async () => {
-    fx.server = await startServer({ args, bin });
+    fx.server = await startServer({ args, bin, social });
   });
   afterEach((t) => {
     if (t.passed === false && fx.server) fx.server.dumpLog(`(test "${t.name}" failed)`);
@@ -420,12 +439,13 @@ export const nodeName = (i) => `node-${String.fromCharCode(97 + i)}`;
  * Starts `nodes` servers sharing ONE store: the same --data_dir on SQLite (the nodes poll the shared file
  * for each other's revocations and socket commands), the same fresh database on PostgreSQL. Each gets its
  * own port and --name (nodeName(i)). They start one after the other, so that the first alone creates the
- * schema. Returns the servers in order.
+ * schema. `social: true` points them at the file's latchkey-fakesocial. Returns the servers in order.
  */
-export async function startCluster({ nodes = 2, args = [], bin = RT_BIN, t } = {}) {
+export async function startCluster({ nodes = 2, args = [], bin = RT_BIN, t, social = false } = {}) {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-cluster-'));
   tempDirs.add(dataDir);
   const databaseURL = POSTGRES ? await createDatabase() : undefined;
+  if (social) args = [...args, ...(await fakeSocial()).flags];
   const servers = [];
   if (t) {
     t.after(async () => {
@@ -447,10 +467,10 @@ export async function startCluster({ nodes = 2, args = [], bin = RT_BIN, t } = {
  * A cluster (see startCluster, default the test server binary) shared by the tests of the enclosing
  * describe: `fx.nodes[i]` inside tests. Every node's log is printed after a failing test.
  */
-export function clusterFixture({ nodes = 2, args = [], bin = RT_BIN } = {}) {
+export function clusterFixture({ nodes = 2, args = [], bin = RT_BIN, social = false } = {}) {
   const fx = { nodes: [] };
   before(async () => {
-    fx.nodes = await startCluster({ nodes, args, bin });
+    fx.nodes = await startCluster({ nodes, args, bin, social });
   });
   afterEach((t) => {
     if (t.passed === false) for (const s of fx.nodes) s.dumpLog(`(test "${t.name}" failed)`);
@@ -459,6 +479,160 @@ export function clusterFixture({ nodes = 2, args = [], bin = RT_BIN } = {}) {
     for (const s of fx.nodes) await s.stop();
   });
   return fx;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Social sign-in stand-ins (latchkey-fakesocial).
+
+const FAKESOCIAL_START_TIMEOUT_MS = 10000;
+let fakeSocialStarted = null; // promise of the file's FakeSocial, once asked for
+let liveFakeSocial = null; // its process, while it runs
+
+/**
+ * A running latchkey-fakesocial: `flags` are the latchkey flags that point a server's social sign-in at it
+ * (social.* keys, --social.ca_file), `control` the URL of its loopback control API, `providers` the HTTPS
+ * URL of the stand-ins.
+ */
+class FakeSocial {
+  constructor(bin = FAKESOCIAL_BIN) {
+    this.bin = bin;
+    this.child = null;
+    this.log = '';
+    this.flags = null;
+    this.control = null;
+    this.providers = null;
+    this.exited = null;
+    this.exitInfo = null;
+  }
+
+  async start() {
+    if (!existsSync(this.bin)) {
+      throw new Error(`latchkey-fakesocial not found at ${this.bin}: build it with ` +
+        '`CGO_ENABLED=0 go build -o bin/latchkey-fakesocial ./internal/cmd/latchkey-fakesocial` or set LATCHKEY_FAKESOCIAL_BIN');
+    }
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCHKEY_')));
+    const child = spawn(this.bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    liveFakeSocial = this;
+    let stdout = '';
+    let gotLine;
+    const line = new Promise((resolve) => {
+      gotLine = resolve;
+    });
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      if (this.flags) {
+        this.log += d;
+        return;
+      }
+      stdout += d;
+      const nl = stdout.indexOf('\n');
+      if (nl >= 0) gotLine(stdout.slice(0, nl));
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      this.log = (this.log + d).slice(-MAX_LOG_BYTES);
+    });
+    this.exited = new Promise((resolve) => {
+      child.on('error', (err) => {
+        this.exitInfo = { code: null, signal: null, error: err };
+        resolve(this.exitInfo);
+      });
+      child.on('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
+    });
+    let timer;
+    const res = await Promise.race([
+      line,
+      this.exited.then((e) => ({ exit: e })),
+      new Promise((resolve) => {
+        timer = realSetTimeout(() => resolve({ timeout: true }), FAKESOCIAL_START_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (typeof res !== 'string') {
+      await this.stop().catch(() => {});
+      const why = res.timeout ? `printed no line within ${FAKESOCIAL_START_TIMEOUT_MS} ms`
+        : `exited during start (code ${res.exit.code}, signal ${res.exit.signal}${res.exit.error ? `, ${res.exit.error.message}` : ''})`;
+      throw new Error(`latchkey-fakesocial ${why}; output:\n${stdout}${this.log}`);
+    }
+    let info;
+    try {
+      info = JSON.parse(res);
+    } catch {
+      await this.stop().catch(() => {});
+      throw new Error(`latchkey-fakesocial: the first line is not JSON: ${JSON.stringify(res)}`);
+    }
+    assert.ok(Array.isArray(info.flags) && info.flags.includes('--social.ca_file'), `latchkey-fakesocial flags: ${res}`);
+    assert.match(info.control ?? '', /^http:\/\/127\.0\.0\.1:\d+$/, `latchkey-fakesocial control URL: ${res}`);
+    this.flags = info.flags;
+    this.control = info.control;
+    this.providers = info.providers;
+    return this;
+  }
+
+  /** A JSON request to the control API; returns the parsed answer (undefined for 204), throws on another status. */
+  async request(method, urlPath, body) {
+    const res = await fetch(this.control + urlPath, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    if (res.status === 204) return undefined;
+    if (res.status !== 200) throw new Error(`latchkey-fakesocial ${method} ${urlPath} ${JSON.stringify(body)}: HTTP ${res.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  /**
+   * Mints a credential the stand-ins accept (see internal/cmd/latchkey-fakesocial): kind is apple, google,
+   * facebooklimited ({sub, aud?, exp?} → {token}), facebook ({id, name?}), steam ({steam_id}),
+   * facebookinstantgame ({player_id, secret?}) or gamecenter ({player_id, bundle_id?, timestamp_seconds?} →
+   * {player_id, bundle_id, timestamp_seconds, salt, signature, public_key_url}).
+   */
+  mint(kind, input = {}) {
+    return this.request('POST', `/mint/${kind}`, input);
+  }
+
+  /** How many requests each stand-in has received: {apple, google, facebook, facebooklimited, steam, gamecenter}. */
+  hits() {
+    return this.request('GET', '/hits');
+  }
+
+  /** SIGTERM, then a bounded wait for the exit (SIGKILL after it). Idempotent. */
+  async stop() {
+    const child = this.child;
+    if (!child) return this.exitInfo;
+    if (!this.exitInfo) child.kill('SIGTERM');
+    let timer;
+    const res = await Promise.race([this.exited, new Promise((resolve) => {
+      timer = realSetTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS);
+    })]);
+    clearTimeout(timer);
+    this.child = null;
+    if (liveFakeSocial === this) liveFakeSocial = null;
+    if (res === 'timeout') {
+      child.kill('SIGKILL');
+      await this.exited;
+      throw new Error(`latchkey-fakesocial did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; log:\n${this.log}`);
+    }
+    return res;
+  }
+}
+
+/**
+ * The test file's latchkey-fakesocial: started on the first call (the same process for every later call),
+ * stopped when the file ends.
+ */
+export function fakeSocial() {
+  if (!fakeSocialStarted) fakeSocialStarted = new FakeSocial().start();
+  return fakeSocialStarted;
+}
+
+/** Mints a credential with the file's latchkey-fakesocial (see FakeSocial.mint). */
+export async function mint(kind, input = {}) {
+  return (await fakeSocial()).mint(kind, input);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -868,6 +1042,18 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
 
   test('harness: the test server binary exists', () => {
     assert.ok(existsSync(RT_BIN), `no binary at ${RT_BIN}`);
+  });
+
+  test('harness: the latchkey-fakesocial binary exists', () => {
+    assert.ok(existsSync(FAKESOCIAL_BIN), `no binary at ${FAKESOCIAL_BIN}`);
+  });
+
+  test('harness: latchkey-fakesocial starts once per file, prints its flags and mints', async () => {
+    const social = await fakeSocial();
+    assert.equal(await fakeSocial(), social, 'one process per test file');
+    assert.ok(social.flags.includes('--social.apple.bundle_id'));
+    const { token } = await mint('apple', { sub: 'harness' });
+    assert.equal(decodeJwt(token).payload.sub, 'harness');
   });
 
   test('harness: a server starts, answers /healthcheck, stops on SIGTERM with exit code 0', async () => {

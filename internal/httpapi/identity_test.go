@@ -249,7 +249,7 @@ func TestDeleteAccount(t *testing.T) {
 	for _, s := range []session{s1, s2} {
 		e.do("GET", "/v2/account", "bearer:"+s.Token, "").wantError(t, 401, 16, "Auth token invalid")
 		_, r := e.refresh(s, "")
-		r.wantError(t, 404, 5, "User account not found.")
+		r.wantError(t, 401, 16, "Refresh token invalid or expired.")
 	}
 	kinds := e.eventKinds(uid.(string))
 	if len(kinds) == 0 || kinds[len(kinds)-1] != "account_deleted" {

@@ -240,6 +240,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	// The account comes first, so that a banned player (whose sessions the ban ended) is told why.
 	u, err := m.users.UserByID(ctx, rc.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
+		if m.deny.Revoked(rc.TokenID) {
+			return Issued{}, ErrRefreshTokenInvalid // a deleted account's ended session, as Nakama answers
+		}
 		return Issued{}, ErrUserNotFound
 	}
 	if err != nil {
