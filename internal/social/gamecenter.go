@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/pem"
-	"fmt"
 	"errors"
 	"net/http"
 	"net/url"
@@ -102,7 +101,6 @@ func (v *Verifier) fetchCertificate(ctx context.Context, provider, url string) (
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		println("DEBUG", resp.status, len(resp.body), fmt.Sprint(resp.header))
 		return nil, 0, invalid(provider, "public key URL does not hold a certificate")
 	}
 	return cert, lifetime(resp.header), nil

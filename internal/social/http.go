@@ -60,6 +60,11 @@ func (v *Verifier) get(ctx context.Context, provider, rawURL string) (response, 
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err == nil {
+		// An answer that completes only as the deadline passes is as late as none; the transport can
+		// still deliver one after the request was canceled.
+		err = callCtx.Err()
+	}
 	if err != nil {
 		return response{}, v.transportError(ctx, provider, err)
 	}

@@ -8,20 +8,25 @@
 //	{"flags":["--social.apple.bundle_id","com.example.game",...,"--social.ca_file","/tmp/.../socialtest-ca.pem"],
 //	 "control":"http://127.0.0.1:PORT","providers":"https://127.0.0.1:PORT"}
 //
-// flags are the latchkey flags that point its social sign-in at the stand-ins. control is a plain-HTTP API
-// on loopback to mint credentials the stand-ins accept and to steer them; every request and answer is JSON:
+// flags are the latchkey flags that point its social sign-in at the stand-ins (-timeout sets the
+// social.timeout_ms printed). control is a plain-HTTP API on loopback that mints credentials the stand-ins
+// accept and steers them; requests and answers are JSON:
 //
-//	POST /mint/apple                {"sub", "aud"?, "exp"?}        → {"token"}  (ID token; aud defaults to the bundle id,
-//	POST /mint/google               {"sub", "aud"?, "exp"?}        → {"token"}   exp, Unix seconds, to 10 minutes from now)
-//	POST /mint/facebooklimited      {"sub", "aud"?, "exp"?}        → {"token"}
-//	POST /mint/facebook             {"id", "name"?}                → {"token"}  (Graph API access token)
-//	POST /mint/steam                {"steam_id"}                   → {"token"}  (session ticket)
-//	POST /mint/facebookinstantgame  {"player_id", "secret"?}       → {"token"}  (signed_player_info)
+//	POST /mint/apple                {"sub", "aud"?, "exp"?}   → {"token"}  Sign in with Apple ID token
+//	POST /mint/google               {"sub", "aud"?, "exp"?}   → {"token"}  Google ID token
+//	POST /mint/facebooklimited      {"sub", "aud"?, "exp"?}   → {"token"}  Facebook Limited Login token
+//	POST /mint/facebook             {"id", "name"?}           → {"token"}  Facebook access token (Graph API)
+//	POST /mint/steam                {"steam_id"}              → {"token"}  Steam session ticket
+//	POST /mint/facebookinstantgame  {"player_id", "secret"?}  → {"token"}  signed_player_info
 //	POST /mint/gamecenter           {"player_id", "bundle_id"?, "timestamp_seconds"?}
 //	                                → {"player_id", "bundle_id", "timestamp_seconds", "salt", "signature", "public_key_url"}
 //	POST /behavior                  {"provider", "behavior": "normal"|"down"|"slow"|"malformed"} → 204
-//	POST /rotate                    {"provider"}                   → 204  (new signing key or certificate)
-//	GET  /hits                                                     → {"apple": N, ...} requests each stand-in received
+//	POST /rotate                    {"provider"}              → 204  a new signing key or certificate
+//	GET  /hits                                                → {"apple": N, ...} requests each stand-in received
+//
+// aud defaults to the configured audience (bundle id, client id, app id), exp (Unix seconds) to ten minutes
+// from now, bundle_id to the configured bundle id, timestamp_seconds to now, secret to the configured app
+// secret. An unknown field or a missing required one is a 400 {"error"}.
 //
 // Providers are apple, google, facebook (Graph API), facebooklimited, steam and gamecenter.
 package main

@@ -429,9 +429,10 @@ func (p *Providers) serve(provider Provider, h http.HandlerFunc) http.Handler {
 		case Slow:
 			select {
 			case <-r.Context().Done():
-				return
+				// The client gave up: drop the connection without an answer.
+				panic(http.ErrAbortHandler)
 			case <-p.closing:
-				return
+				panic(http.ErrAbortHandler)
 			case <-time.After(SlowFor):
 			}
 		}
