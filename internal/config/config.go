@@ -96,6 +96,15 @@ type RuntimeConfig struct {
 	Env []string `yaml:"env"`
 	// CallTimeoutMs (Latchkey) bounds every hook and RPC call.
 	CallTimeoutMs int `yaml:"call_timeout_ms"`
+	// Path is the directory of JavaScript and Lua modules: the file named by JSEntrypoint, and every *.lua.
+	Path         string `yaml:"path"`
+	JSEntrypoint string `yaml:"js_entrypoint"`
+	// JSMinCount and JSMaxCount bound the pool of JavaScript VMs: MinCount are made at start, more on demand
+	// up to MaxCount, beyond which calls wait for a free VM (within their deadline).
+	JSMinCount  int `yaml:"js_min_count"`
+	JSMaxCount  int `yaml:"js_max_count"`
+	LuaMinCount int `yaml:"lua_min_count"`
+	LuaMaxCount int `yaml:"lua_max_count"`
 }
 
 // DatabaseConfig selects the store. An empty Address means the embedded SQLite database in DataDir.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -40,7 +41,12 @@ func Default() Config {
 			RefreshRotation:       false,
 			RefreshReuseGraceSec:  10,
 		},
-		Runtime:  RuntimeConfig{HTTPKey: "defaulthttpkey", CallTimeoutMs: 5000},
+		Runtime: RuntimeConfig{
+			HTTPKey: "defaulthttpkey", CallTimeoutMs: 5000,
+			// Nakama's path is data_dir/modules; its pools start at 16 and grow to 48. Latchkey starts smaller,
+			// since each VM holds a copy of the module, and grows on demand.
+			Path: "", JSEntrypoint: "", JSMinCount: 2, JSMaxCount: 32, LuaMinCount: 2, LuaMaxCount: 32,
+		},
 		Database: DatabaseConfig{},
 		Logger:   LoggerConfig{Level: "info"},
 		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored
@@ -67,6 +73,15 @@ func (c Config) ListenAddr() string {
 // DatabaseAddress returns the first database.address entry, or "" for the embedded SQLite database.
 func (c Config) DatabaseAddress() string {
 	return c.Database.Address.First()
+}
+
+// RuntimePath returns the directory of JavaScript and Lua modules: runtime.path, or data_dir/modules as in
+// Nakama.
+func (c Config) RuntimePath() string {
+	if c.Runtime.Path != "" {
+		return c.Runtime.Path
+	}
+	return filepath.Join(c.DataDir, "modules")
 }
 
 // Env returns runtime.env as a map. Each entry is split at its first "="; a later entry for the same key wins,

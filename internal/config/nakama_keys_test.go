@@ -74,7 +74,7 @@ session:
   single_match: true
 runtime:
   http_key: "studio-http-key"
-  path: "/nakama/data/modules/ignored-runtime-path"
+  path: "/nakama/data/modules"
   js_entrypoint: "build/index.js"
   env:
     - "example_apikey=example_apivalue"
@@ -122,6 +122,7 @@ func TestNakamaConfigFile(t *testing.T) {
 	want.Runtime.HTTPKey, want.Runtime.Env = "studio-http-key", []string{"example_apikey=example_apivalue"}
 	want.Database.Address = StringList{"postgres://nakama@db:5432/nakama"}
 	want.Social.Steam.PublisherKey, want.Social.Steam.AppID = "studio-steam-publisher-key", 123
+	want.Runtime.Path, want.Runtime.JSEntrypoint = "/nakama/data/modules", "build/index.js"
 	want.ignored = c.ignored
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -130,8 +131,8 @@ func TestNakamaConfigFile(t *testing.T) {
 	// The rest is named once, sorted, sections by section, in one warning; the TLS keys add their own.
 	got := c.Warnings()
 	wantWarning := "ignored Nakama settings Latchkey does not use: console, database.conn_max_lifetime_ms, " +
-		"database.max_open_conns, google_auth, iap, logger.file, logger.stdout, match, metrics, runtime.js_entrypoint, " +
-		"runtime.path, session.single_match, session.single_party, shutdown_grace_sec, " +
+		"database.max_open_conns, google_auth, iap, logger.file, logger.stdout, match, metrics, " +
+		"session.single_match, session.single_party, shutdown_grace_sec, " +
 		"socket.ssl_certificate"
 	if len(got) != 2 || got[0] != wantWarning || !strings.Contains(got[1], "plain HTTP") {
 		t.Errorf("Warnings() = %q\nwant [%q, <TLS warning>]", got, wantWarning)

@@ -62,6 +62,20 @@ func (c Config) Validate() error {
 		add("socket.ping_period_ms: must be less than socket.pong_wait_ms (%d), got %d", s.PongWaitMs, s.PingPeriodMs)
 	}
 
+	for _, p := range []struct {
+		name     string
+		min, max int
+	}{
+		{"runtime.js", c.Runtime.JSMinCount, c.Runtime.JSMaxCount},
+		{"runtime.lua", c.Runtime.LuaMinCount, c.Runtime.LuaMaxCount},
+	} {
+		if p.min < 0 {
+			add("%s_min_count: must not be negative, got %d", p.name, p.min)
+		}
+		if p.max < 1 || p.max < p.min {
+			add("%s_max_count: must be at least 1 and at least %s_min_count (%d), got %d", p.name, p.name, p.min, p.max)
+		}
+	}
 	if c.Social.TimeoutMs < 1 {
 		add("social.timeout_ms: must be at least 1, got %d", c.Social.TimeoutMs)
 	}
