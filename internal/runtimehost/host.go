@@ -54,6 +54,11 @@ type Host struct {
 	after  map[string]func(ctx context.Context, req, resp any) error
 	events map[string]func(context.Context, runtime.Logger, *api.Event)
 	eventq chan sessionEvent
+
+	// Registration bookkeeping while modules load: who registered what, and the conflicts found.
+	loading   string
+	owners    map[string]string
+	conflicts []string
 }
 
 var (
@@ -86,12 +91,51 @@ func (h *Host) Module() runtime.NakamaModule { return h.nk }
 
 // Load runs each module's InitModule; the first error stops the start.
 func (h *Host) Load(ctx context.Context, mods ...runtime.InitModule) error {
+	named := make([]Named, len(mods))
 	for i, m := range mods {
-		if err := m(h.runtimeCtx(ctx, "init"), h.logger("init"), h.d.DB, h.nk, h); err != nil {
-			return fmt.Errorf("runtime module %d: InitModule: %w", i+1, err)
+		named[i] = Named{Name: fmt.Sprintf("runtime module %d", i+1), Init: m}
+	}
+	return h.LoadNamed(ctx, named...)
+}
+
+// Named is a module with the name start-up errors call it by ("Go module 1", "JavaScript build/index.js").
+type Named struct {
+	Name string
+	Init runtime.InitModule
+}
+
+// LoadNamed runs each module's InitModule in order. A module may register the same RPC id or hook twice
+// (the later one wins, as in Nakama); two modules registering the same one is a conflict, and every
+// conflict is reported, with both modules' names, in the error that stops the start.
+func (h *Host) LoadNamed(ctx context.Context, mods ...Named) error {
+	for _, m := range mods {
+		h.mu.Lock()
+		h.loading = m.Name
+		h.mu.Unlock()
+		if err := m.Init(h.runtimeCtx(ctx, "init"), h.logger("init"), h.d.DB, h.nk, h); err != nil {
+			return fmt.Errorf("%s: InitModule: %w", m.Name, err)
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.loading = ""
+	if len(h.conflicts) > 0 {
+		return fmt.Errorf("server code registers the same thing in two modules: %s", strings.Join(h.conflicts, "; "))
+	}
 	return nil
+}
+
+// claim records that the module being loaded registers what, noting a conflict when another module
+// already did. The caller holds h.mu.
+func (h *Host) claim(what string) {
+	if h.owners == nil {
+		h.owners = map[string]string{}
+	}
+	if prev, ok := h.owners[what]; ok && prev != h.loading {
+		h.conflicts = append(h.conflicts, fmt.Sprintf("%s in %s and in %s", what, prev, h.loading))
+		return
+	}
+	h.owners[what] = h.loading
 }
 
 // Empty reports whether no hook or RPC is registered, so the server can skip the hooks layer.
@@ -261,6 +305,7 @@ func (h *Host) RegisterRpc(id string, fn runtime.RpcFunc) error {
 		return errors.New("RegisterRpc: id and function are required")
 	}
 	h.mu.Lock()
+	h.claim("RPC " + strings.ToLower(id))
 	h.rpcs[strings.ToLower(id)] = fn
 	h.mu.Unlock()
 	return nil
@@ -268,6 +313,7 @@ func (h *Host) RegisterRpc(id string, fn runtime.RpcFunc) error {
 
 func (h *Host) setBefore(name string, fn func(ctx context.Context, req any) (any, error)) error {
 	h.mu.Lock()
+	h.claim("before-hook " + name)
 	h.before[name] = fn
 	h.mu.Unlock()
 	return nil
@@ -275,6 +321,7 @@ func (h *Host) setBefore(name string, fn func(ctx context.Context, req any) (any
 
 func (h *Host) setAfter(name string, fn func(ctx context.Context, req, resp any) error) error {
 	h.mu.Lock()
+	h.claim("after-hook " + name)
 	h.after[name] = fn
 	h.mu.Unlock()
 	return nil

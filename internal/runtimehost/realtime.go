@@ -89,6 +89,7 @@ func (h *Host) registerEvent(name string, fn func(context.Context, runtime.Logge
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.claim("event " + name)
 	h.events[name] = fn
 	if h.eventq == nil {
 		h.eventq = make(chan sessionEvent, eventQueueSize)
