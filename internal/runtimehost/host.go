@@ -153,13 +153,9 @@ func (h *Host) Before(ctx context.Context, name string, req any) (any, error) {
 	if fn == nil {
 		return req, nil
 	}
-	var out any
-	err := h.guard(ctx, "before "+name, func(ctx context.Context) error {
-		var err error
-		out, err = fn(h.runtimeCtx(ctx, "before"), req)
-		return err
+	return guarded(h, ctx, "before "+name, func(ctx context.Context) (any, error) {
+		return fn(h.runtimeCtx(ctx, "before"), req)
 	})
-	return out, err
 }
 
 // After implements httpapi.Hooks. For authentication and refresh, whose callers are not authenticated,
@@ -189,11 +185,8 @@ func (h *Host) Rpc(ctx context.Context, id, payload string) (string, bool, error
 	if fn == nil {
 		return "", false, nil
 	}
-	var result string
-	err := h.guard(ctx, "rpc "+id, func(ctx context.Context) error {
-		var err error
-		result, err = fn(h.runtimeCtx(ctx, "rpc"), h.logger("rpc "+id), h.d.DB, h.nk, payload)
-		return err
+	result, err := guarded(h, ctx, "rpc "+id, func(ctx context.Context) (string, error) {
+		return fn(h.runtimeCtx(ctx, "rpc"), h.logger("rpc "+id), h.d.DB, h.nk, payload)
 	})
 	return result, true, err
 }
@@ -208,45 +201,58 @@ var (
 // (Go cannot stop it) with a cancelled context. A *runtime.Error passes its code and message to the client;
 // any other error is logged and answered as internal, so that no internal detail reaches the client.
 func (h *Host) guard(ctx context.Context, what string, fn func(context.Context) error) error {
+	_, err := guarded(h, ctx, what, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	return err
+}
+
+// guarded is guard for a call with a result. The result travels with the error on the call's channel, so
+// a call that overran its deadline, and goes on in the background, never writes where its caller reads.
+func guarded[T any](h *Host, ctx context.Context, what string, fn func(context.Context) (T, error)) (T, error) {
+	type outcome struct {
+		v   T
+		err error
+	}
+	var zero T
 	ctx, cancel := context.WithTimeout(ctx, h.d.Timeout)
-	done := make(chan error, 1)
+	done := make(chan outcome, 1)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
 				h.log.Error("server code panicked", "call", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				done <- errInternal
+				done <- outcome{err: errInternal}
 			}
 		}()
-		done <- fn(ctx)
+		v, err := fn(ctx)
+		done <- outcome{v, err}
 	}()
-	var err error
+	var o outcome
 	select {
-	case err = <-done:
+	case o = <-done:
 		cancel()
 	case <-ctx.Done():
 		cancel()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			h.log.Error("server code overran its deadline", "call", what, "timeout", h.d.Timeout)
-			return errTimeout
+			return zero, errTimeout
 		}
-		return ctx.Err()
+		return zero, ctx.Err()
 	}
-	if err == nil {
-		return nil
+	if o.err == nil {
+		return o.v, nil
 	}
 	var re *runtime.Error
-	if errors.As(err, &re) {
-		return &api.Error{Code: api.Code(re.Code), Message: re.Message}
+	if errors.As(o.err, &re) {
+		return zero, &api.Error{Code: api.Code(re.Code), Message: re.Message}
 	}
 	var ae *api.Error
-	if errors.As(err, &ae) {
-		return ae
+	if errors.As(o.err, &ae) {
+		return zero, ae
 	}
-	if e, known := httpapi.WireError(err); known {
-		return &e // a server function's domain error, answered as the REST API answers it
+	if e, known := httpapi.WireError(o.err); known {
+		return zero, &e // a server function's domain error, answered as the REST API answers it
 	}
-	h.log.Error("server code failed", "call", what, "err", err)
-	return errInternal
+	h.log.Error("server code failed", "call", what, "err", o.err)
+	return zero, errInternal
 }
 
 // runtimeCtx adds Nakama's runtime values to ctx: always env, execution_mode and node; headers, query
