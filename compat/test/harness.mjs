@@ -23,6 +23,10 @@
 // (fakeSocial(), started on first use, stopped when the file ends); `social: true` on a fixture appends the
 // flags that point latchkey at it, and mint() asks it for real credentials. The server verifies them for real.
 //
+// Examples: the Go, TypeScript and Lua builds of each example in $LATCHKEY_EXAMPLES_DIR (default ../examples):
+// exampleBuild(example, lang) says how to run one (the Go binary from $LATCHKEY_EXAMPLES_BIN_DIR, default
+// ../bin/examples; latchkey with --runtime.path for TypeScript and Lua), exampleFixture() runs it.
+//
 // Realtime sockets: nakama-js sockets in either wire format (FORMATS: nakama-js's default JSON adapter, and
 // WebSocketAdapterPb from @heroiclabs/nakama-js-protobuf), wrapped by openSocket() so that a test can wait
 // for the server to close them; rawHandshake() and rawSocket() for what the client cannot send.
@@ -75,6 +79,56 @@ export const RT_BIN = process.env.LATCHKEY_RT_BIN
 export const FAKESOCIAL_BIN = process.env.LATCHKEY_FAKESOCIAL_BIN
   ? path.resolve(process.env.LATCHKEY_FAKESOCIAL_BIN)
   : path.resolve(compatDir, '..', 'bin', 'latchkey-fakesocial');
+
+/**
+ * The examples (examples/NAME, each with a Go module, a TypeScript port in typescript/ and a Lua port in lua/):
+ * $LATCHKEY_EXAMPLES_DIR, default ../examples relative to compat/.
+ */
+export const EXAMPLES_DIR = process.env.LATCHKEY_EXAMPLES_DIR
+  ? path.resolve(process.env.LATCHKEY_EXAMPLES_DIR)
+  : path.resolve(compatDir, '..', 'examples');
+
+/**
+ * Where the Go examples' binaries are, one per example named after it: $LATCHKEY_EXAMPLES_BIN_DIR, default
+ * ../bin/examples relative to compat/ (`go build -o bin/examples/NAME ./examples/NAME`).
+ */
+export const EXAMPLES_BIN_DIR = process.env.LATCHKEY_EXAMPLES_BIN_DIR
+  ? path.resolve(process.env.LATCHKEY_EXAMPLES_BIN_DIR)
+  : path.resolve(compatDir, '..', 'bin', 'examples');
+
+/** The languages every example is written in: its Go module, its TypeScript port and its Lua port. */
+export const EXAMPLE_LANGS = ['go', 'typescript', 'lua'];
+
+/**
+ * How to run one language's build of an example: {lang, bin, args, requires}. Go: the example's own binary
+ * (latchkey with the module compiled in). TypeScript: latchkey with --runtime.path at the example's
+ * typescript/build and --runtime.js_entrypoint index.js (the build of `npm run build` in examples/). Lua:
+ * latchkey with --runtime.path at the example's lua/ directory. `requires` lists the files the build needs,
+ * each with how to make it; startServer checks them first.
+ */
+export function exampleBuild(example, lang) {
+  const dir = path.join(EXAMPLES_DIR, example);
+  const goHint = `build it with \`CGO_ENABLED=0 go build -o bin/examples/${example} ./examples/${example}\` or set LATCHKEY_EXAMPLES_BIN_DIR`;
+  const tsHint = 'build the TypeScript examples with `cd examples && npm ci && npm run build`';
+  switch (lang) {
+    case 'go': {
+      const bin = path.join(EXAMPLES_BIN_DIR, example);
+      return { lang, bin, args: [], requires: [{ path: bin, hint: goHint }] };
+    }
+    case 'typescript': {
+      const build = path.join(dir, 'typescript', 'build');
+      return {
+        lang, bin: BIN, args: ['--runtime.path', build, '--runtime.js_entrypoint', 'index.js'],
+        requires: [{ path: path.join(build, 'index.js'), hint: tsHint }],
+      };
+    }
+    case 'lua': {
+      const luaDir = path.join(dir, 'lua');
+      return { lang, bin: BIN, args: ['--runtime.path', luaDir], requires: [{ path: luaDir, hint: 'the example has no Lua port' }] };
+    }
+  }
+  throw new Error(`exampleBuild: unknown language ${lang}`);
+}
 
 export const SERVER_KEY = 'defaultkey';
 export const CLIENT_TIMEOUT_MS = 5000;
@@ -393,10 +447,14 @@ class LatchkeyServer {
 
 /**
  * Starts a latchkey server with the standard flags plus `args`, running `bin` (default BIN; RT_BIN for the
- * test server). `social: true` appends the flags of the file's latchkey-fakesocial (see fakeSocial). With a
+ * test server; an example's build, see exampleBuild). `social: true` appends the flags of the file's
+ * latchkey-fakesocial (see fakeSocial). `requires` lists files ({path, hint}) that must exist first. With a
  * test context `t`, it is stopped in t.after; in any case it is stopped when the test file ends.
  */
-export async function startServer({ args = [], t, bin = BIN, social = false } = {}) {
+export async function startServer({ args = [], t, bin = BIN, social = false, requires = [] } = {}) {
+  for (const r of requires) {
+    if (!existsSync(r.path)) throw new Error(`${r.path} not found: ${r.hint}`);
+  }
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-'));
   tempDirs.add(dataDir);
   const port = await freePort();
@@ -415,13 +473,14 @@ export async function startServer({ args = [], t, bin = BIN, social = false } = 
 
 /**
  * One server shared by the tests of the enclosing describe (or file): started in before, stopped in
- * after, its log printed after any failing test. Use `fx.server` inside tests. `social: true` points it at
+ * after, its log printed after any failing test. Use `fx.server` inside tests. `bin` and `args` choose the
+ * binary and extra flags, `requires` files that must exist (see startServer). `social: true` points it at
  * the file's latchkey-fakesocial (see fakeSocial and mint).
  */
-export function serverFixture({ args = [], bin = BIN, social = false } = {}) {
+export function serverFixture({ args = [], bin = BIN, social = false, requires = [] } = {}) {
   const fx = { server: null };
   before(async () => {
-    fx.server = await startServer({ args, bin, social });
+    fx.server = await startServer({ args, bin, social, requires });
   });
   afterEach((t) => {
     if (t.passed === false && fx.server) fx.server.dumpLog(`(test "${t.name}" failed)`);
@@ -430,6 +489,15 @@ export function serverFixture({ args = [], bin = BIN, social = false } = {}) {
     if (fx.server) await fx.server.stop();
   });
   return fx;
+}
+
+/**
+ * A server running one language's build of an example (see exampleBuild), shared by the tests of the
+ * enclosing describe like serverFixture; `args` are extra flags.
+ */
+export function exampleFixture(example, lang, { args = [] } = {}) {
+  const build = exampleBuild(example, lang);
+  return serverFixture({ bin: build.bin, args: [...build.args, ...args], requires: build.requires });
 }
 
 /** The --name of cluster node i: node-a, node-b, ... */

@@ -13,7 +13,9 @@ import (
 func TestRegistrationConflicts(t *testing.T) {
 	rpc := func(id string) runtime.InitModule {
 		return func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, init runtime.Initializer) error {
-			echo := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, p string) (string, error) { return p, nil }
+			echo := func(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, p string) (string, error) {
+				return p, nil
+			}
 			if err := init.RegisterRpc(id, echo); err != nil {
 				return err
 			}

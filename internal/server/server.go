@@ -16,6 +16,8 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost"
+	"github.com/latchkeyhq/latchkey/internal/runtimehost/js"
+	"github.com/latchkeyhq/latchkey/internal/runtimehost/lua"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/social"
 	"github.com/latchkeyhq/latchkey/internal/storage"
@@ -142,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
 		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs), Platforms: platforms,
 	})
-	if err := s.Runtime.Load(ctx, opts.Modules...); err != nil {
+	if err := s.Runtime.LoadNamed(ctx, modules(cfg, opts.Modules)...); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -158,6 +160,25 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	})
 	log.Info("store ready", "store", where, "revoked_sessions", s.Sessions.Denylist().Len())
 	return s, nil
+}
+
+// modules lists the server code to load, in Nakama's order: the Go modules compiled in, then the
+// JavaScript entrypoint, then the Lua modules in runtime.path.
+func modules(cfg config.Config, goMods []runtime.InitModule) []runtimehost.Named {
+	var out []runtimehost.Named
+	for i, m := range goMods {
+		out = append(out, runtimehost.Named{Name: fmt.Sprintf("Go module %d", i+1), Init: m})
+	}
+	path := cfg.RuntimePath()
+	if e := cfg.Runtime.JSEntrypoint; e != "" {
+		out = append(out, runtimehost.Named{Name: "JavaScript module " + filepath.Join(path, e), Init: js.Module(js.Config{
+			Path: path, Entrypoint: e, MinCount: cfg.Runtime.JSMinCount, MaxCount: cfg.Runtime.JSMaxCount,
+		})})
+	}
+	out = append(out, runtimehost.Named{Name: "Lua modules in " + path, Init: lua.Module(lua.Config{
+		Path: path, MinCount: cfg.Runtime.LuaMinCount, MaxCount: cfg.Runtime.LuaMaxCount,
+	})})
+	return out
 }
 
 // SocialConfig turns the social.* settings into the verifier's config.
