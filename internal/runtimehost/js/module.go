@@ -4,6 +4,8 @@
 package js
 
 import (
+	"github.com/latchkeyhq/latchkey/internal/runtimehost/vmpool"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -43,7 +45,7 @@ func Module(cfg Config) runtime.InitModule {
 type module struct {
 	name string // the entrypoint as given, for messages and stack traces
 	prg  *goja.Program
-	pool *pool
+	pool *vmpool.Pool[*vm]
 	regs []registration // as the first VM's InitModule made them
 
 	// The load's context (values only), logger and server functions, for the InitModule run of each VM made
@@ -79,18 +81,18 @@ func load(ctx context.Context, cfg Config, logger runtime.Logger, nk runtime.Nak
 		name: cfg.Entrypoint, prg: prg,
 		initCtx: context.WithoutCancel(ctx), initLog: logger, initNK: nk,
 	}
-	m.pool = newPool(maxCount, m.newVM)
+	m.pool = vmpool.New(maxCount, m.newVM)
 	first, err := m.newVM(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m.pool.add(first)
+	m.pool.Add(first)
 	for range minCount - 1 {
 		v, err := m.newVM(ctx)
 		if err != nil {
 			return nil, err
 		}
-		m.pool.add(v)
+		m.pool.Add(v)
 	}
 	return m, nil
 }
@@ -160,16 +162,16 @@ func (m *module) bind(init runtime.Initializer) error {
 // the pool only once the call has returned.
 func (m *module) invoke(ctx context.Context, logger runtime.Logger, nk runtime.NakamaModule, idx int,
 	args func(v *vm) ([]goja.Value, error), use func(v *vm, ret goja.Value) error) error {
-	v, err := m.pool.get(ctx)
+	v, err := m.pool.Get(ctx)
 	if err != nil {
 		return err
 	}
 	healthy := false
 	defer func() {
 		if healthy {
-			m.pool.put(v)
+			m.pool.Put(v)
 		} else {
-			m.pool.discard() // a Go panic went through the VM: its state is unknown
+			m.pool.Drop() // a Go panic went through the VM: its state is unknown
 		}
 	}()
 	err = v.call(ctx, logger, nk, idx, args, use)

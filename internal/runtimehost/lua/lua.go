@@ -4,6 +4,8 @@
 package lua
 
 import (
+	"github.com/latchkeyhq/latchkey/internal/runtimehost/vmpool"
+
 	"bytes"
 	"context"
 	"database/sql"
@@ -39,7 +41,7 @@ type luaRuntime struct {
 	mods []module
 	nk   runtime.NakamaModule
 	log  runtime.Logger
-	pool *pool
+	pool *vmpool.Pool[*state]
 }
 
 // Module returns a runtime.InitModule that loads every module into a pool of states and registers what
@@ -54,23 +56,23 @@ func Module(cfg Config) runtime.InitModule {
 		minCount, maxCount := max(cfg.MinCount, 1), cfg.MaxCount
 		maxCount = max(maxCount, minCount)
 		r := &luaRuntime{mods: mods, nk: nk, log: logger}
-		r.pool = newPool(maxCount, r.newState)
+		r.pool = vmpool.New(maxCount, func(context.Context) (*state, error) { return r.newState() })
 		// The first state's registrations are the ones bound on the Go side; every state registers the same
 		// functions again when it loads the modules, each as its own Lua function.
-		first, err := r.pool.add()
+		first, err := r.newState()
 		if err != nil {
 			return err
 		}
 		if err := r.bind(init, first.order); err != nil {
 			return err
 		}
-		r.pool.put(first)
+		r.pool.Add(first)
 		for range minCount - 1 {
-			s, err := r.pool.add()
+			s, err := r.newState()
 			if err != nil {
 				return err
 			}
-			r.pool.put(s)
+			r.pool.Add(s)
 		}
 		logger.Info("Lua modules loaded: %d modules, %d registrations, %d states", len(mods), len(first.order), minCount)
 		return nil

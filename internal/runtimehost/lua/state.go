@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -150,25 +149,20 @@ func (s *state) raise(err error) int {
 // arguments args makes, and gives its first result to read (nil: results are ignored). The state goes back
 // to the pool when the call has returned, or is dropped if the call overran or panicked.
 //
-// The call runs with the host's deadline brought forward a little (see beforeDeadline) as the state's
-// context, so that a runaway loop stops, and a call that waits for a state gives up, just before the host
-// would answer the overrun itself; invoke then answers it, as the host does (504 "Request timed out.").
-// Ending first matters: the host reads the hook's result when it answers at its deadline, while the
-// goroutine running the hook writes it when the hook returns, so a hook that returned just after the
-// deadline would race with the host.
+// The call runs with the host's deadline as the state's context, so that a runaway loop stops there (the
+// host answers the overrun), and a call that waits for a state gives up then too.
 func (r *luaRuntime) invoke(ctx context.Context, log runtime.Logger, key string, args func(*state) ([]glua.LValue, error), read func(glua.LValue) error) error {
-	callCtx, cancel := beforeDeadline(ctx)
-	defer cancel()
-	s, err := r.pool.get(callCtx)
+	s, err := r.pool.Get(ctx)
 	if err != nil {
-		return overrun(ctx, log, key, err)
+		return err
 	}
 	keep := true
 	defer func() {
 		if keep {
-			r.pool.put(s)
+			r.pool.Put(s)
 		} else {
-			r.pool.drop(s)
+			s.L.Close()
+			r.pool.Drop()
 		}
 	}()
 	fn := s.callbacks[key]
@@ -187,16 +181,17 @@ func (r *luaRuntime) invoke(ctx context.Context, log runtime.Logger, key string,
 	for _, a := range argv {
 		L.Push(a)
 	}
-	L.SetContext(callCtx)
+	L.SetContext(ctx)
 	err = L.PCall(len(argv)+1, 1, nil)
 	L.RemoveContext()
 	if err != nil {
 		var ae *glua.ApiError
-		if callCtx.Err() != nil || errors.As(err, &ae) && ae.Type == glua.ApiErrorPanic {
+		if ctx.Err() != nil || errors.As(err, &ae) && ae.Type == glua.ApiErrorPanic {
 			keep = false // a runaway state may hold what it built; a panicked one is suspect
 		}
-		if callCtx.Err() != nil {
-			return overrun(ctx, log, key, callCtx.Err())
+		if ctx.Err() != nil {
+			log.Error("Lua call stopped at its deadline: %s", key)
+			return ctx.Err() // the host answers the overrun
 		}
 		return s.callError(err)
 	}
@@ -206,33 +201,6 @@ func (r *luaRuntime) invoke(ctx context.Context, log runtime.Logger, key string,
 		return nil
 	}
 	return read(ret)
-}
-
-// beforeDeadline returns ctx with its deadline brought forward by a tenth of the time left, between 10 ms
-// and 100 ms.
-func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	margin := min(max(time.Until(deadline)/10, 10*time.Millisecond), 100*time.Millisecond)
-	return context.WithDeadline(ctx, deadline.Add(-margin))
-}
-
-// errTimeout is the host's answer to an overrun.
-var errTimeout = &runtime.Error{Code: 4, Message: "Request timed out."}
-
-// overrun answers a call stopped by its deadline (err being why): the host's own deadline or cancellation
-// as they are, the brought-forward deadline as the host answers an overrun.
-func overrun(ctx context.Context, log runtime.Logger, key string, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	log.Error("Lua call overran its deadline and was stopped: %s", key)
-	return errTimeout
 }
 
 // callError turns a failed call's error into what the host answers. Nakama's error({message, code}) is a
