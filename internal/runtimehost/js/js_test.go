@@ -276,7 +276,7 @@ func (a answer) want(t *testing.T, status int, code float64, msg string) {
 }
 
 func TestRPC(t *testing.T) {
-	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 1}, 300)
+	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 1}, 5000)
 	tok := e.login("rpc-custom-id", map[string]string{"client": "x"})
 
 	for _, tt := range []struct{ id, payload, want string }{
@@ -334,7 +334,7 @@ func TestRPC(t *testing.T) {
 }
 
 func TestServerFunctions(t *testing.T) {
-	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 2}, 300)
+	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 2}, 5000)
 	tok := e.login("nk-custom-id", nil)
 	uid := claims(t, tok)["uid"]
 
@@ -407,7 +407,7 @@ func TestServerFunctions(t *testing.T) {
 }
 
 func TestHooks(t *testing.T) {
-	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 1}, 300)
+	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 1}, 5000)
 	tok := e.login("hooked-custom-id", map[string]string{"client": "x"})
 
 	// The before-hook's vars are in the token, keys unchanged, next to the client's.
@@ -538,7 +538,7 @@ func TestLoadErrors(t *testing.T) {
 		{"not a function", "function InitModule(ctx, logger, nk, initializer) {\n\tinitializer.registerRpc(\"x\", 42);\n}\n", []string{"index.js:2:", "expects a function"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := startServer(t, tt.src, js.Config{MinCount: 1, MaxCount: 1}, 300)
+			srv, err := startServer(t, tt.src, js.Config{MinCount: 1, MaxCount: 1}, 5000)
 			if err == nil {
 				srv.Close()
 				t.Fatal("server started with a broken module")
@@ -555,7 +555,7 @@ func TestLoadErrors(t *testing.T) {
 
 // TestRealtimeHook: a realtime before-hook registered with registerRtBefore changes an RPC over the socket.
 func TestRealtimeHook(t *testing.T) {
-	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 1}, 300)
+	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 1}, 5000)
 	tok := e.login("socket-custom-id", nil)
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.url, "http")+"/ws?token="+tok, nil)
 	if err != nil {
