@@ -74,7 +74,13 @@ type env struct {
 
 func newEnv(t *testing.T, files map[string]string) *env {
 	t.Helper()
-	srv, err := newServer(t, writeModules(t, files), 4, 300, nil)
+	return newEnvTimeout(t, files, 5000)
+}
+
+// newEnvTimeout is newEnv with the given call deadline, for the tests about deadlines.
+func newEnvTimeout(t *testing.T, files map[string]string, timeoutMs int) *env {
+	t.Helper()
+	srv, err := newServer(t, writeModules(t, files), 4, timeoutMs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +305,10 @@ end, "caught")
 
 // TestDeadline: a runaway loop stops at the call deadline, its state is replaced, and the server goes on.
 func TestDeadline(t *testing.T) {
-	e := newEnv(t, map[string]string{"loop.lua": echoModule + `
+	e := newEnvTimeout(t, map[string]string{"loop.lua": echoModule + `
 nk.register_rpc(function() while true do end end, "spin")
 nk.register_rpc(function() while true do pcall(function() while true do end end) end end, "spin_pcall")
-`})
+`}, 300)
 	tok := e.authenticate("deadline-device-01")
 	for _, id := range []string{"spin", "spin_pcall", "spin", "spin", "spin", "spin"} { // more overruns than states
 		start := time.Now()
