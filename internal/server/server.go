@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
@@ -162,6 +164,25 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	return s, nil
 }
 
+// requestDeadline is a request's deadline for a connection write timeout: a fifth of it, between 0.5 s
+// and 2 s, is kept for writing the answer. No write timeout (0) means no deadline, as configured.
+func requestDeadline(writeTimeout time.Duration) time.Duration {
+	if writeTimeout <= 0 {
+		return 0
+	}
+	margin := min(max(writeTimeout/5, 500*time.Millisecond), 2*time.Second)
+	return max(writeTimeout-margin, writeTimeout/2)
+}
+
+// refuseAmbiguous answers a request whose framing is ambiguous (see framing.go) with 400, code 3, and
+// closes the connection: the bytes after it cannot be trusted to be the next request.
+func refuseAmbiguous(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(api.Error{Code: api.CodeInvalidArgument, Message: "Request has both Transfer-Encoding and Content-Length."})
+}
+
 // modules lists the server code to load, in Nakama's order: the Go modules compiled in, then the
 // JavaScript entrypoint, then the Lua modules in runtime.path.
 func modules(cfg config.Config, goMods []runtime.InitModule) []runtimehost.Named {
@@ -209,12 +230,20 @@ func (s *Server) Close() error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 	// Every request gets a deadline, so that a database that stops answering turns into a timely error
-	// rather than a request parked until the client gives up.
-	deadline := ms(s.cfg.Socket.WriteTimeoutMs)
+	// rather than a request parked until the client gives up. It ends before the connection's write timeout,
+	// which would otherwise cut the connection before the 503 or 504 answer is written.
+	deadline := requestDeadline(ms(s.cfg.Socket.WriteTimeoutMs))
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), deadline)
-		defer cancel()
-		s.API.ServeHTTP(w, r.WithContext(ctx))
+		if ambiguous(r) {
+			refuseAmbiguous(w)
+			return
+		}
+		if deadline > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), deadline)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		s.API.ServeHTTP(w, r)
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -225,6 +254,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       framingContext,
 	}
 	// Only a serving node registers in the socket registry; admin commands build a Server too.
 	if err := s.Realtime.Start(ctx); err != nil {
@@ -239,7 +269,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Realtime.Run(bg)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(framingListener{ln}) }()
 	s.log.Info("listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
