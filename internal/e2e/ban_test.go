@@ -1,32 +1,21 @@
 package e2e
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/internal/storage/pgtest"
 )
 
 // uidOf reads the uid claim of a session token.
 func uidOf(t *testing.T, token string) string {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		UID string `json:"uid"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c.UID
+	uid, _ := servertest.Claims(t, token)["uid"].(string)
+	return uid
 }
 
 // admin runs a latchkey admin command as its own process, as an operator would.

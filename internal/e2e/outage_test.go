@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,9 +20,10 @@ type cutProxy struct {
 	addr   string
 	target string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	frozen chan struct{} // non-nil while frozen; closed by Thaw
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -68,10 +68,51 @@ func (p *cutProxy) pipe(c net.Conn) {
 	}
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
+	go func() { p.copy(up, c); up.Close(); c.Close() }()
+	p.copy(c, up)
 	c.Close()
 	up.Close()
+}
+
+// copy forwards src to dst, holding each read while the proxy is frozen.
+func (p *cutProxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			gate := p.frozen
+			p.mu.Unlock()
+			if gate != nil {
+				<-gate
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Freeze stops forwarding while keeping every connection open, as a database that hangs.
+func (p *cutProxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen == nil {
+		p.frozen = make(chan struct{})
+	}
+}
+
+// Thaw forwards again, starting with what was held.
+func (p *cutProxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen != nil {
+		close(p.frozen)
+		p.frozen = nil
+	}
 }
 
 // Cut closes every connection and the listener.
@@ -160,5 +201,58 @@ func TestDatabaseOutage(t *testing.T) {
 	acct.wantStatus(t, http.StatusOK)
 	if user, _ := acct.Body["user"].(map[string]any); user["display_name"] != nil || user["username"] != "kept" {
 		t.Errorf("account after the outage: %s", acct.Raw)
+	}
+}
+
+// TestHungDatabase freezes a node's database connections (no reply, nothing closed): requests that need the
+// database answer 503 with code 14 before the connection's write timeout, so the client reads a retryable
+// answer instead of a cut connection, and the node serves normally once the database answers again.
+func TestHungDatabase(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.addr
+	const writeTimeout = 3 * time.Second
+	x := startNode(t, "node-x", "--database.address", viaProxy.String(), "--socket.write_timeout_ms", "3000")
+	s := x.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"hung-device-kept"}`).pair(t)
+
+	proxy.Freeze()
+	defer proxy.Thaw()
+	for _, req := range []struct{ method, path, auth, body string }{
+		{"POST", "/v2/account/authenticate/device", "basic", `{"id":"hung-device-new"}`},
+		{"POST", "/v2/account/session/refresh", "basic", `{"token":"` + s.Refresh + `"}`},
+	} {
+		start := time.Now()
+		r, err := x.call(context.Background(), req.method, req.path, req.auth, req.body)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s %s with the database hung: %v after %v (the answer was not delivered)", req.method, req.path, err, took)
+		}
+		if r.Status != http.StatusServiceUnavailable || r.Body["code"] != float64(14) {
+			t.Errorf("%s %s with the database hung: %d %s, want 503 with code 14", req.method, req.path, r.Status, r.Raw)
+		}
+		if took >= writeTimeout {
+			t.Errorf("%s %s answered after %v, at or past the %v write timeout", req.method, req.path, took, writeTimeout)
+		}
+	}
+	// Validation needs no database: it goes on during the hang.
+	x.must("GET", "/healthcheck", "", "").wantStatus(t, http.StatusOK)
+
+	proxy.Thaw()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		r, err := x.call(ctx, "POST", "/v2/account/authenticate/device", "basic", `{"id":"hung-device-after"}`)
+		if err == nil && r.Status == http.StatusOK {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the node did not recover after the database answered again: %v %d %s", err, r.Status, r.Raw)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

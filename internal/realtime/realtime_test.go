@@ -24,6 +24,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/server"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -84,9 +85,7 @@ func startServer(t testing.TB, set func(*config.Config)) *testServer {
 
 func startServerWith(t testing.TB, set func(*config.Config), modules ...runtime.InitModule) *testServer {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.BcryptCost = 4
+	cfg := servertest.Config(t)
 	cfg.Session.TokenExpirySec = 600
 	if set != nil {
 		set(&cfg)
@@ -360,7 +359,7 @@ func TestEnvelopes(t *testing.T) {
 			if ctxVals["lang"] != "fr" || ctxVals["vars"].(map[string]any)["tier"] != "gold" || len(sid) != 36 || ctxVals["user_id"] == "" {
 				t.Errorf("rpc context = %v", ctxVals)
 			}
-			if sid == claimTID(t, p.Token) {
+			if sid == servertest.Claims(t, p.Token)["tid"] {
 				t.Errorf("session_id is the token's tid, want the socket's own id")
 			}
 

@@ -6,17 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/api"
-	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
-	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -102,67 +98,22 @@ type env struct {
 
 // newEnv starts a server with testModule and mods on a temporary SQLite database.
 func newEnv(t *testing.T, mods ...runtime.InitModule) *env {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.BcryptCost = 4
+	cfg := servertest.Config(t)
 	cfg.Name = "node-test"
 	cfg.Runtime.Env = []string{"region=eu"}
 	cfg.Runtime.CallTimeoutMs = 300
-	srv, err := server.New(context.Background(), cfg, server.Options{Modules: append([]runtime.InitModule{testModule}, mods...)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.API)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return &env{t: t, url: hs.URL, srv: srv}
+	srv, url := servertest.Start(t, cfg, server.Options{Modules: append([]runtime.InitModule{testModule}, mods...)})
+	return &env{t: t, url: url, srv: srv}
 }
 
-type answer struct {
-	status int
-	ctype  string
-	body   string
-	json   map[string]any
-}
-
-func (e *env) do(method, path, auth, body string, header ...string) answer {
+func (e *env) do(method, path, auth, body string, header ...string) servertest.Answer {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	a := answer{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: string(b)}
-	json.Unmarshal(b, &a.json)
-	return a
+	return servertest.Do(e.t, e.url, method, path, auth, body, header...)
 }
-
-func basic(user string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":")) }
 
 func (e *env) login(id string) string {
 	e.t.Helper()
-	a := e.do("POST", "/v2/account/authenticate/custom?username=u"+strings.ReplaceAll(id, "-", ""), basic("defaultkey"), `{"id":"`+id+`","vars":{"client":"x"}}`)
-	if a.status != 200 {
-		e.t.Fatalf("login: %d %s", a.status, a.body)
-	}
-	return a.json["token"].(string)
-}
-
-func (a answer) want(t *testing.T, status int, code float64, msg string) {
-	t.Helper()
-	if a.status != status || a.json["code"] != code || (msg != "" && a.json["message"] != msg) {
-		t.Errorf("got %d %s, want %d code %v %q", a.status, a.body, status, code, msg)
-	}
+	return servertest.Authenticate(e.t, e.url, "custom", id, map[string]string{"client": "x"})
 }
 
 func TestHooks(t *testing.T) {
@@ -174,17 +125,17 @@ func TestHooks(t *testing.T) {
 		t.Errorf("token payload %s", payload)
 	}
 	// The before-get-account hook reads the caller's vars.
-	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.status != 200 {
-		t.Errorf("get account: %d %s", a.status, a.body)
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.Status != 200 {
+		t.Errorf("get account: %d %s", a.Status, a.Body)
 	}
 	// nil from a before-hook refuses the call; a runtime error sets code and message.
-	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"refused-custom-id"}`).want(t, 404, 5, "Requested resource was not found.")
-	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"forbidden-custom-id"}`).want(t, 403, 7, "not today")
+	e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"refused-custom-id"}`).WantError(t, 404, 5, "Requested resource was not found.")
+	e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"forbidden-custom-id"}`).WantError(t, 403, 7, "not today")
 	// A hook that panics or hangs fails its call only.
-	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"hook-panics-custom-id"}`).want(t, 500, 13, "Internal server error.")
-	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"hook-hangs-custom-id"}`).want(t, 504, 4, "Request timed out.")
-	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.status != 200 {
-		t.Errorf("server not serving after a hook panic and overrun: %d %s", a.status, a.body)
+	e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"hook-panics-custom-id"}`).WantError(t, 500, 13, "Internal server error.")
+	e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"hook-hangs-custom-id"}`).WantError(t, 504, 4, "Request timed out.")
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.Status != 200 {
+		t.Errorf("server not serving after a hook panic and overrun: %d %s", a.Status, a.Body)
 	}
 }
 
@@ -194,11 +145,11 @@ func TestRPCContextAndWire(t *testing.T) {
 
 	// Bearer, default wrapping: the body is a JSON string, the answer {"payload": ...}.
 	a := e.do("POST", "/v2/rpc/echo_context?x=1", "Bearer "+tok, `"hello"`)
-	if a.status != 200 || a.ctype != "application/json" {
-		t.Fatalf("rpc: %d %s %s", a.status, a.ctype, a.body)
+	if a.Status != 200 || a.ContentType != "application/json" {
+		t.Fatalf("rpc: %d %s %s", a.Status, a.ContentType, a.Body)
 	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(a.json["payload"].(string)), &got); err != nil {
+	if err := json.Unmarshal([]byte(a.JSON["payload"].(string)), &got); err != nil {
 		t.Fatal(err)
 	}
 	if got["payload"] != "hello" || got["execution_mode"] != "rpc" || got["node"] != "node-test" || got["client_ip"] != "127.0.0.1" {
@@ -212,41 +163,41 @@ func TestRPCContextAndWire(t *testing.T) {
 	}
 	// The map the function changed was a copy.
 	again := e.do("POST", "/v2/rpc/ECHO_CONTEXT", "Bearer "+tok, `"x"`)
-	if strings.Contains(again.json["payload"].(string), "injected") {
+	if strings.Contains(again.JSON["payload"].(string), "injected") {
 		t.Error("a context map change leaked into the next call")
 	}
 
 	// HTTP key, unwrap: raw body in and out, content type echoed, no user, http_key not passed on.
 	a = e.do("POST", "/v2/rpc/echo_context?http_key=defaulthttpkey&unwrap", "", `{"raw":true}`, "Content-Type", "application/json")
-	if a.status != 200 || a.ctype != "application/json" || !strings.Contains(a.body, `"payload":"{\"raw\":true}"`) || strings.Contains(a.body, "defaulthttpkey") || !strings.Contains(a.body, `"user_id":null`) {
-		t.Errorf("unwrap: %d %s %s", a.status, a.ctype, a.body)
+	if a.Status != 200 || a.ContentType != "application/json" || !strings.Contains(a.Body, `"payload":"{\"raw\":true}"`) || strings.Contains(a.Body, "defaulthttpkey") || !strings.Contains(a.Body, `"user_id":null`) {
+		t.Errorf("unwrap: %d %s %s", a.Status, a.ContentType, a.Body)
 	}
 	// GET: empty payload; HTTP key as Basic user.
-	if a = e.do("GET", "/v2/rpc/echo_context", basic("defaulthttpkey"), ""); a.status != 200 {
-		t.Errorf("GET with Basic http key: %d %s", a.status, a.body)
+	if a = e.do("GET", "/v2/rpc/echo_context", servertest.Basic("defaulthttpkey"), ""); a.Status != 200 {
+		t.Errorf("GET with Basic http key: %d %s", a.Status, a.Body)
 	}
 
 	// Credentials and ids.
-	e.do("GET", "/v2/rpc/echo_context", "", "").want(t, 401, 16, "Auth token or HTTP key required")
-	e.do("GET", "/v2/rpc/echo_context?http_key=wrong", "", "").want(t, 401, 16, "HTTP key invalid")
-	e.do("GET", "/v2/rpc/echo_context", basic("defaultkey"), "").want(t, 401, 16, "HTTP key invalid") // the server key is not the HTTP key
-	e.do("GET", "/v2/rpc/echo_context", "Bearer nope", "").want(t, 401, 16, "Auth token invalid")
-	e.do("GET", "/v2/rpc/nope", "Bearer "+tok, "").want(t, 404, 5, "RPC function not found")
-	e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `{"not":"a string"}`).want(t, 400, 3, "")
-	e.do("PUT", "/v2/rpc/echo_context", "Bearer "+tok, "").want(t, 501, 12, "")
+	e.do("GET", "/v2/rpc/echo_context", "", "").WantError(t, 401, 16, "Auth token or HTTP key required")
+	e.do("GET", "/v2/rpc/echo_context?http_key=wrong", "", "").WantError(t, 401, 16, "HTTP key invalid")
+	e.do("GET", "/v2/rpc/echo_context", servertest.Basic("defaultkey"), "").WantError(t, 401, 16, "HTTP key invalid") // the server key is not the HTTP key
+	e.do("GET", "/v2/rpc/echo_context", "Bearer nope", "").WantError(t, 401, 16, "Auth token invalid")
+	e.do("GET", "/v2/rpc/nope", "Bearer "+tok, "").WantError(t, 404, 5, "RPC function not found")
+	e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `{"not":"a string"}`).WantError(t, 400, 3, "")
+	e.do("PUT", "/v2/rpc/echo_context", "Bearer "+tok, "").WantError(t, 501, 12, "")
 	// A runtime error keeps its code and message; any other error is internal, with no detail.
 	a = e.do("GET", "/v2/rpc/fail", "Bearer "+tok, "")
-	a.want(t, 400, 9, "custom failure")
-	if _, ok := a.json["error"]; !ok {
-		t.Errorf("RPC error body lacks Nakama's error key: %s", a.body)
+	a.WantError(t, 400, 9, "custom failure")
+	if _, ok := a.JSON["error"]; !ok {
+		t.Errorf("RPC error body lacks Nakama's error key: %s", a.Body)
 	}
 	// A server function's domain error passed on unchanged is answered as the REST API answers it.
 	e.login("other-custom-id")
-	e.do("POST", "/v2/rpc/rename_raw?unwrap", "Bearer "+tok, "uothercustomid").want(t, 409, 6, "Username is already in use.")
-	e.do("POST", "/v2/rpc/rename_raw?unwrap", "Bearer "+tok, "has space").want(t, 400, 3, "")
+	e.do("POST", "/v2/rpc/rename_raw?unwrap", "Bearer "+tok, "uothercustomid").WantError(t, 409, 6, "Username is already in use.")
+	e.do("POST", "/v2/rpc/rename_raw?unwrap", "Bearer "+tok, "has space").WantError(t, 400, 3, "")
 	a = e.do("GET", "/v2/rpc/plain_error", "Bearer "+tok, "")
-	a.want(t, 500, 13, "Internal server error.")
-	if strings.Contains(a.body, "hunter2") {
+	a.WantError(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.Body, "hunter2") {
 		t.Error("internal detail reached the client")
 	}
 }
@@ -256,18 +207,18 @@ func TestPanicAndTimeout(t *testing.T) {
 	e := newEnv(t)
 	tok := e.login("panic-custom-id")
 	a := e.do("GET", "/v2/rpc/panic", "Bearer "+tok, "")
-	a.want(t, 500, 13, "Internal server error.")
-	if strings.Contains(a.body, "boom") {
-		t.Errorf("panic detail reached the client: %s", a.body)
+	a.WantError(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.Body, "boom") {
+		t.Errorf("panic detail reached the client: %s", a.Body)
 	}
 	start := time.Now()
-	e.do("GET", "/v2/rpc/slow", "Bearer "+tok, "").want(t, 504, 4, "Request timed out.")
+	e.do("GET", "/v2/rpc/slow", "Bearer "+tok, "").WantError(t, 504, 4, "Request timed out.")
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("the overrun was answered after %v, want about the 300 ms deadline", d)
 	}
 	for range 3 {
-		if a := e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `"still here"`); a.status != 200 {
-			t.Fatalf("server stopped serving after a panic and an overrun: %d %s", a.status, a.body)
+		if a := e.do("POST", "/v2/rpc/echo_context", "Bearer "+tok, `"still here"`); a.Status != 200 {
+			t.Fatalf("server stopped serving after a panic and an overrun: %d %s", a.Status, a.Body)
 		}
 	}
 }
@@ -275,9 +226,7 @@ func TestPanicAndTimeout(t *testing.T) {
 // BenchmarkRPC measures an authenticated RPC through the real handler (token check, context building,
 // the deadline goroutine), against GET /v2/account on the same server for scale.
 func BenchmarkRPC(b *testing.B) {
-	cfg := config.Default()
-	cfg.DataDir = b.TempDir()
-	cfg.Auth.BcryptCost = 4
+	cfg := servertest.Config(b)
 	cfg.Session.TokenExpirySec = 3600
 	srv, err := server.New(context.Background(), cfg, server.Options{Modules: []runtime.InitModule{func(ctx context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, init runtime.Initializer) error {
 		return init.RegisterRpc("noop", func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
@@ -288,14 +237,7 @@ func BenchmarkRPC(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	res, err := srv.Accounts.AuthenticateDevice(context.Background(), "bench-device-0001", "", true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	is, err := srv.Sessions.Issue(context.Background(), res.User, nil, sessions.Meta{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tok := servertest.Token(b, srv, "bench-device-0001")
 	for _, c := range []struct{ name, method, path string }{
 		{"rpc", "POST", "/v2/rpc/noop?unwrap"},
 		{"getaccount", "GET", "/v2/account"},
@@ -303,11 +245,7 @@ func BenchmarkRPC(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(c.method, c.path, strings.NewReader("{}"))
-				req.Header.Set("Authorization", "Bearer "+is.Token)
-				w := httptest.NewRecorder()
-				srv.API.ServeHTTP(w, req)
-				if w.Code != 200 {
+				if w := servertest.Serve(srv.API, c.method, c.path, "Bearer "+tok, "{}"); w.Code != 200 {
 					b.Fatalf("%s: %d %s", c.name, w.Code, w.Body)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -99,10 +100,10 @@ func identityModule(log *hookLog) runtime.InitModule {
 func (e *env) userID(tok string) string {
 	e.t.Helper()
 	a := e.do("GET", "/v2/account", "Bearer "+tok, "")
-	user, _ := a.json["user"].(map[string]any)
+	user, _ := a.JSON["user"].(map[string]any)
 	id, _ := user["id"].(string)
-	if a.status != 200 || id == "" {
-		e.t.Fatalf("get account: %d %s", a.status, a.body)
+	if a.Status != 200 || id == "" {
+		e.t.Fatalf("get account: %d %s", a.Status, a.Body)
 	}
 	return id
 }
@@ -114,21 +115,21 @@ func TestIdentityHooks(t *testing.T) {
 	uid := e.userID(tok)
 
 	// Link: the before-hook's change is what is linked, and the after-hook sees it.
-	if a := e.do("POST", "/v2/account/link/device", "Bearer "+tok, `{"id":"swap-me-device-01"}`); a.status != 200 {
-		t.Fatalf("link device: %d %s", a.status, a.body)
+	if a := e.do("POST", "/v2/account/link/device", "Bearer "+tok, `{"id":"swap-me-device-01"}`); a.Status != 200 {
+		t.Fatalf("link device: %d %s", a.Status, a.Body)
 	}
-	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); !strings.Contains(a.body, `"swapped-device-01"`) || strings.Contains(a.body, "swap-me") {
-		t.Errorf("account after a changed link: %s", a.body)
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); !strings.Contains(a.Body, `"swapped-device-01"`) || strings.Contains(a.Body, "swap-me") {
+		t.Errorf("account after a changed link: %s", a.Body)
 	}
 	if !log.has("linkdevice " + uid + " swapped-device-01") {
 		t.Errorf("after link hook: %q", log.lines)
 	}
-	e.do("POST", "/v2/account/link/device", "Bearer "+tok, `{"id":"refused-device-01"}`).want(t, 404, 5, "Requested resource was not found.")
+	e.do("POST", "/v2/account/link/device", "Bearer "+tok, `{"id":"refused-device-01"}`).WantError(t, 404, 5, "Requested resource was not found.")
 
 	// Unlink: refused by the before-hook, then done and seen by the after-hook.
-	e.do("POST", "/v2/account/unlink/device", "Bearer "+tok, `{"id":"pinned-device-01"}`).want(t, 404, 5, "Requested resource was not found.")
-	if a := e.do("POST", "/v2/account/unlink/device", "Bearer "+tok, `{"id":"swapped-device-01"}`); a.status != 200 {
-		t.Fatalf("unlink device: %d %s", a.status, a.body)
+	e.do("POST", "/v2/account/unlink/device", "Bearer "+tok, `{"id":"pinned-device-01"}`).WantError(t, 404, 5, "Requested resource was not found.")
+	if a := e.do("POST", "/v2/account/unlink/device", "Bearer "+tok, `{"id":"swapped-device-01"}`); a.Status != 200 {
+		t.Fatalf("unlink device: %d %s", a.Status, a.Body)
 	}
 	if !log.has("unlinkdevice " + uid + " swapped-device-01") {
 		t.Errorf("after unlink hook: %q", log.lines)
@@ -136,25 +137,25 @@ func TestIdentityHooks(t *testing.T) {
 
 	// Get users: the before-hook rewrites the query, or refuses it; the after-hook sees the answer.
 	a := e.do("GET", "/v2/user?usernames=me", "Bearer "+tok, "")
-	if users, _ := a.json["users"].([]any); a.status != 200 || len(users) != 1 || !strings.Contains(a.body, `"id":"`+uid+`"`) {
-		t.Errorf("get users rewritten by the hook: %d %s", a.status, a.body)
+	if users, _ := a.JSON["users"].([]any); a.Status != 200 || len(users) != 1 || !strings.Contains(a.Body, `"id":"`+uid+`"`) {
+		t.Errorf("get users rewritten by the hook: %d %s", a.Status, a.Body)
 	}
 	if !log.has("getusers " + uid + " 1 [uidentityhookscustom]") {
 		t.Errorf("after get users hook: %q", log.lines)
 	}
-	e.do("GET", "/v2/user?usernames=nobody-may-ask", "Bearer "+tok, "").want(t, 404, 5, "Requested resource was not found.")
+	e.do("GET", "/v2/user?usernames=nobody-may-ask", "Bearer "+tok, "").WantError(t, 404, 5, "Requested resource was not found.")
 
 	// Delete account: refused by the before-hook's error, then done; the after-hook still knows the caller.
 	keep := e.login("keep-me-custom")
-	e.do("DELETE", "/v2/account", "Bearer "+keep, "").want(t, 400, 9, "account is protected")
+	e.do("DELETE", "/v2/account", "Bearer "+keep, "").WantError(t, 400, 9, "account is protected")
 	e.userID(keep)
-	if a := e.do("DELETE", "/v2/account", "Bearer "+tok, ""); a.status != 200 {
-		t.Fatalf("delete account: %d %s", a.status, a.body)
+	if a := e.do("DELETE", "/v2/account", "Bearer "+tok, ""); a.Status != 200 {
+		t.Fatalf("delete account: %d %s", a.Status, a.Body)
 	}
 	if !log.has("deleteaccount " + uid + " ") {
 		t.Errorf("after delete hook: %q", log.lines)
 	}
-	e.do("GET", "/v2/account", "Bearer "+tok, "").want(t, 401, 16, "Auth token invalid")
+	e.do("GET", "/v2/account", "Bearer "+tok, "").WantError(t, 401, 16, "Auth token invalid")
 }
 
 func TestLinkUnlinkFunctions(t *testing.T) {
@@ -223,17 +224,17 @@ func TestLinkUnlinkFunctions(t *testing.T) {
 	// From an RPC, unlinking the caller's only identity answers as the REST API does.
 	tok := e.login("only-custom-id")
 	e.do("POST", "/v2/rpc/unlink_custom?unwrap", "Bearer "+tok, "only-custom-id").
-		want(t, 403, 7, "Cannot unlink last account identifier. Check profile exists and is not last link.")
+		WantError(t, 403, 7, "Cannot unlink last account identifier. Check profile exists and is not last link.")
 }
 
 func TestAccountDeleteId(t *testing.T) {
 	e := newEnv(t)
 	nk, ctx := e.srv.Runtime.Module(), context.Background()
-	a := e.do("POST", "/v2/account/authenticate/device?username=doomed", basic("defaultkey"), `{"id":"doomed-device-0001"}`)
-	tok, _ := a.json["token"].(string)
+	a := e.do("POST", "/v2/account/authenticate/device?username=doomed", servertest.Basic("defaultkey"), `{"id":"doomed-device-0001"}`)
+	tok, _ := a.JSON["token"].(string)
 	s, err := nk.SessionValidate(ctx, tok)
 	if err != nil {
-		t.Fatalf("authenticate device: %d %s: %v", a.status, a.body, err)
+		t.Fatalf("authenticate device: %d %s: %v", a.Status, a.Body, err)
 	}
 	uid := s.UserID
 
@@ -241,7 +242,7 @@ func TestAccountDeleteId(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The token is refused at once, everywhere the server checks it.
-	e.do("GET", "/v2/account", "Bearer "+tok, "").want(t, 401, 16, "Auth token invalid")
+	e.do("GET", "/v2/account", "Bearer "+tok, "").WantError(t, 401, 16, "Auth token invalid")
 	if _, err := nk.SessionValidate(ctx, tok); !errors.Is(err, runtime.ErrSessionRevoked) {
 		t.Errorf("SessionValidate after deletion: %v", err)
 	}
@@ -342,7 +343,7 @@ func TestIdentityHookNames(t *testing.T) {
 	bearer := "Bearer " + e.login("hook-names-custom")
 	var calls [][3]string // method, path, authorization
 	for _, p := range []string{"apple", "google", "facebook", "facebookinstantgame", "steam", "gamecenter"} {
-		calls = append(calls, [3]string{"POST", "/v2/account/authenticate/" + p, basic("defaultkey")})
+		calls = append(calls, [3]string{"POST", "/v2/account/authenticate/" + p, servertest.Basic("defaultkey")})
 	}
 	for _, verb := range []string{"link", "unlink"} {
 		for _, k := range []string{"device", "email", "custom", "apple", "google", "gamecenter", "facebook", "facebookinstantgame", "steam"} {
@@ -351,8 +352,8 @@ func TestIdentityHookNames(t *testing.T) {
 	}
 	calls = append(calls, [3]string{"DELETE", "/v2/account", bearer}, [3]string{"GET", "/v2/user?ids=x", bearer})
 	for _, c := range calls {
-		if a := e.do(c[0], c[1], c[2], "{}"); a.status != 404 || a.json["code"] != 5.0 {
-			t.Errorf("%s %s: %d %s, want the before-hook's refusal", c[0], c[1], a.status, a.body)
+		if a := e.do(c[0], c[1], c[2], "{}"); a.Status != 404 || a.JSON["code"] != 5.0 {
+			t.Errorf("%s %s: %d %s, want the before-hook's refusal", c[0], c[1], a.Status, a.Body)
 		}
 	}
 }

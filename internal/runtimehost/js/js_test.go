@@ -2,11 +2,9 @@ package js_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +17,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost/js"
 	"github.com/latchkeyhq/latchkey/internal/server"
-	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -164,64 +162,43 @@ type env struct {
 
 // newEnv starts a server with the JavaScript source src as index.js, loaded with cfg's pool bounds, and a
 // call deadline of timeoutMs.
-func newEnv(t testing.TB, src string, cfg js.Config, timeoutMs int) *env {
+func newEnv(t testing.TB, src string, jc js.Config, timeoutMs int) *env {
 	t.Helper()
-	srv, err := startServer(t, src, cfg, timeoutMs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.API)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return &env{t: t, url: hs.URL, srv: srv}
+	cfg, opts := setup(t, src, jc, timeoutMs)
+	srv, url := servertest.Start(t, cfg, opts)
+	return &env{t: t, url: url, srv: srv}
 }
 
+// startServer is newEnv without HTTP, for the tests about load errors and the benchmark; it returns the
+// error that stopped the server, if any.
 func startServer(t testing.TB, src string, jc js.Config, timeoutMs int) (*server.Server, error) {
+	t.Helper()
+	cfg, opts := setup(t, src, jc, timeoutMs)
+	return server.New(context.Background(), cfg, opts)
+}
+
+// setup writes src as index.js and returns the configuration and options of a server that loads it.
+func setup(t testing.TB, src string, jc js.Config, timeoutMs int) (config.Config, server.Options) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "index.js"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	jc.Path, jc.Entrypoint = dir, "index.js"
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.BcryptCost = 4
+	cfg := servertest.Config(t)
 	cfg.Name = "node-js"
 	cfg.Runtime.Env = []string{"region=eu"}
 	cfg.Runtime.CallTimeoutMs = timeoutMs
-	return server.New(context.Background(), cfg, server.Options{Modules: []runtime.InitModule{js.Module(jc)}})
+	return cfg, server.Options{Modules: []runtime.InitModule{js.Module(jc)}}
 }
 
-type answer struct {
-	status int
-	body   string
-	json   map[string]any
-}
-
-func (e *env) do(method, path, auth, body string, header ...string) answer {
+func (e *env) do(method, path, auth, body string, header ...string) servertest.Answer {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	a := answer{status: res.StatusCode, body: string(b)}
-	json.Unmarshal(b, &a.json)
-	return a
+	return servertest.Do(e.t, e.url, method, path, auth, body, header...)
 }
 
 // rpc calls the RPC id with a raw payload (unwrap) and returns the raw answer.
-func (e *env) rpc(id, token, payload string, header ...string) answer {
+func (e *env) rpc(id, token, payload string, header ...string) servertest.Answer {
 	e.t.Helper()
 	return e.do("POST", "/v2/rpc/"+id+"?unwrap&x=1", "Bearer "+token, payload, header...)
 }
@@ -230,49 +207,17 @@ func (e *env) rpc(id, token, payload string, header ...string) answer {
 func (e *env) rpcJSON(id, token, payload string, out any) {
 	e.t.Helper()
 	a := e.rpc(id, token, payload)
-	if a.status != 200 {
-		e.t.Fatalf("rpc %s: %d %s", id, a.status, a.body)
+	if a.Status != 200 {
+		e.t.Fatalf("rpc %s: %d %s", id, a.Status, a.Body)
 	}
-	if err := json.Unmarshal([]byte(a.body), out); err != nil {
-		e.t.Fatalf("rpc %s: %v in %s", id, err, a.body)
+	if err := json.Unmarshal([]byte(a.Body), out); err != nil {
+		e.t.Fatalf("rpc %s: %v in %s", id, err, a.Body)
 	}
 }
-
-func basic(user string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":")) }
 
 func (e *env) login(id string, vars map[string]string) string {
 	e.t.Helper()
-	body, _ := json.Marshal(map[string]any{"id": id, "vars": vars})
-	a := e.do("POST", "/v2/account/authenticate/custom?username=u"+strings.ReplaceAll(id, "-", ""), basic("defaultkey"), string(body))
-	if a.status != 200 {
-		e.t.Fatalf("login: %d %s", a.status, a.body)
-	}
-	return a.json["token"].(string)
-}
-
-// claims decodes a session token's payload.
-func claims(t testing.TB, token string) map[string]any {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q", token)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func (a answer) want(t *testing.T, status int, code float64, msg string) {
-	t.Helper()
-	if a.status != status || a.json["code"] != code || (msg != "" && a.json["message"] != msg) {
-		t.Errorf("got %d %s, want %d code %v %q", a.status, a.body, status, code, msg)
-	}
+	return servertest.Authenticate(e.t, e.url, "custom", id, vars)
 }
 
 func TestRPC(t *testing.T) {
@@ -286,8 +231,8 @@ func TestRPC(t *testing.T) {
 		{"caught", "", "caught: user id must be a UUID"},
 		{"modern", `{"who":"js","a":1}`, `{"greeting":"hello js","rest":{"a":1},"keys":["env","executionMode","node","headers","queryParams","userSessionExp","userId","username","vars","sessionId","clientIp","clientPort"]}`},
 	} {
-		if a := e.rpc(tt.id, tok, tt.payload); a.status != 200 || a.body != tt.want {
-			t.Errorf("rpc %s: %d %q, want 200 %q", tt.id, a.status, a.body, tt.want)
+		if a := e.rpc(tt.id, tok, tt.payload); a.Status != 200 || a.Body != tt.want {
+			t.Errorf("rpc %s: %d %q, want 200 %q", tt.id, a.Status, a.Body, tt.want)
 		}
 	}
 
@@ -304,7 +249,7 @@ func TestRPC(t *testing.T) {
 	if env, _ := c["env"].(map[string]any); env["region"] != "eu" {
 		t.Errorf("ctx.env: %v", c["env"])
 	}
-	cl := claims(t, tok)
+	cl := servertest.Claims(t, tok)
 	if c["userId"] != cl["uid"] || c["username"] != cl["usn"] || c["sessionId"] != cl["tid"] || c["userSessionExp"] != cl["exp"] {
 		t.Errorf("ctx caller %v, token %v", c, cl)
 	}
@@ -322,35 +267,35 @@ func TestRPC(t *testing.T) {
 	}
 
 	// Errors: a custom error keeps its code and message; anything else is internal, with no detail.
-	e.rpc("custom_error", tok, "").want(t, 403, 7, "not allowed here")
+	e.rpc("custom_error", tok, "").WantError(t, 403, 7, "not allowed here")
 	for _, id := range []string{"error", "number", "recurse"} {
 		a := e.rpc(id, tok, "")
-		a.want(t, 500, 13, "Internal server error.")
-		if strings.Contains(a.body, "hunter2") || strings.Contains(a.body, "index.js") {
-			t.Errorf("rpc %s: detail reached the client: %s", id, a.body)
+		a.WantError(t, 500, 13, "Internal server error.")
+		if strings.Contains(a.Body, "hunter2") || strings.Contains(a.Body, "index.js") {
+			t.Errorf("rpc %s: detail reached the client: %s", id, a.Body)
 		}
 	}
-	e.rpc("nope", tok, "").want(t, 404, 5, "RPC function not found")
+	e.rpc("nope", tok, "").WantError(t, 404, 5, "RPC function not found")
 }
 
 func TestServerFunctions(t *testing.T) {
 	e := newEnv(t, testModule, js.Config{MinCount: 1, MaxCount: 2}, 5000)
 	tok := e.login("nk-custom-id", nil)
-	uid := claims(t, tok)["uid"]
+	uid := servertest.Claims(t, tok)["uid"]
 
 	var gen struct {
 		Token string `json:"token"`
 		Exp   int64  `json:"exp"`
 	}
 	e.rpcJSON("token", tok, `{"username":"renamed_in_token"}`, &gen)
-	if c := claims(t, gen.Token); c["usn"] != "renamed_in_token" || c["uid"] != uid || gen.Exp <= time.Now().Unix() || c["exp"] != float64(gen.Exp) {
+	if c := servertest.Claims(t, gen.Token); c["usn"] != "renamed_in_token" || c["uid"] != uid || gen.Exp <= time.Now().Unix() || c["exp"] != float64(gen.Exp) {
 		t.Errorf("authenticateTokenGenerate: %+v, claims %v", gen, c)
 	} else if vrs, _ := c["vrs"].(map[string]any); vrs["a"] != "b" {
 		t.Errorf("authenticateTokenGenerate vars: %v", c)
 	}
 	// The generated token is a real session.
-	if a := e.do("GET", "/v2/account", "Bearer "+gen.Token, ""); a.status != 200 {
-		t.Errorf("generated token refused: %d %s", a.status, a.body)
+	if a := e.do("GET", "/v2/account", "Bearer "+gen.Token, ""); a.Status != 200 {
+		t.Errorf("generated token refused: %d %s", a.Status, a.Body)
 	}
 
 	var acct map[string]any
@@ -403,7 +348,7 @@ func TestServerFunctions(t *testing.T) {
 
 	// A server function's error left uncaught answers as the REST API does.
 	e.login("other-custom-id", nil)
-	e.rpc("rename", tok, "uothercustomid").want(t, 409, 6, "Username is already in use.")
+	e.rpc("rename", tok, "uothercustomid").WantError(t, 409, 6, "Username is already in use.")
 }
 
 func TestHooks(t *testing.T) {
@@ -411,7 +356,7 @@ func TestHooks(t *testing.T) {
 	tok := e.login("hooked-custom-id", map[string]string{"client": "x"})
 
 	// The before-hook's vars are in the token, keys unchanged, next to the client's.
-	vrs, _ := claims(t, tok)["vrs"].(map[string]any)
+	vrs, _ := servertest.Claims(t, tok)["vrs"].(map[string]any)
 	if vrs["from_js"] != "1" || vrs["Mixed_Case-Key"] != "kept" || vrs["client"] != "x" {
 		t.Errorf("token vrs: %v", vrs)
 	}
@@ -423,7 +368,7 @@ func TestHooks(t *testing.T) {
 		Mode    string         `json:"mode"`
 	}
 	e.rpcJSON("last_after", tok, "", &last)
-	if last.Session["token"] != tok || last.Session["refreshToken"] == "" || last.Session["created"] != true || last.Mode != "after" || last.UserID != claims(t, tok)["uid"] {
+	if last.Session["token"] != tok || last.Session["refreshToken"] == "" || last.Session["created"] != true || last.Mode != "after" || last.UserID != servertest.Claims(t, tok)["uid"] {
 		t.Errorf("after-hook saw %+v", last)
 	}
 	if acct, _ := last.Request["account"].(map[string]any); acct["id"] != "hooked-custom-id" || last.Request["username"] != "uhookedcustomid" {
@@ -433,28 +378,28 @@ func TestHooks(t *testing.T) {
 		t.Errorf("after-hook request lacks create (Nakama gives every field): %v", last.Request)
 	}
 
-	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"refused-custom-id"}`).want(t, 404, 5, "Requested resource was not found.")
-	e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"forbidden-custom-id"}`).want(t, 403, 7, "not today")
-	a := e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"broken-custom-id"}`)
-	a.want(t, 500, 13, "Internal server error.")
-	if strings.Contains(a.body, "hook bug") {
-		t.Errorf("exception message reached the client: %s", a.body)
+	e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"refused-custom-id"}`).WantError(t, 404, 5, "Requested resource was not found.")
+	e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"forbidden-custom-id"}`).WantError(t, 403, 7, "not today")
+	a := e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"broken-custom-id"}`)
+	a.WantError(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.Body, "hook bug") {
+		t.Errorf("exception message reached the client: %s", a.Body)
 	}
 
 	// A before-hook without a request refuses by throwing; the after-hook sees the account.
-	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.status != 200 {
-		t.Fatalf("get account: %d %s", a.status, a.body)
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.Status != 200 {
+		t.Fatalf("get account: %d %s", a.Status, a.Body)
 	}
 	var afterAcct struct {
 		Account map[string]any `json:"account"`
 		Request any            `json:"request"`
 	}
 	e.rpcJSON("last_after", tok, "", &afterAcct)
-	if user, _ := afterAcct.Account["user"].(map[string]any); user["id"] != claims(t, tok)["uid"] || afterAcct.Account["customId"] != "hooked-custom-id" || afterAcct.Request != nil {
+	if user, _ := afterAcct.Account["user"].(map[string]any); user["id"] != servertest.Claims(t, tok)["uid"] || afterAcct.Account["customId"] != "hooked-custom-id" || afterAcct.Request != nil {
 		t.Errorf("after get account saw %+v", afterAcct)
 	}
 	denied := e.login("denied-custom-id", map[string]string{"deny": "1"})
-	e.do("GET", "/v2/account", "Bearer "+denied, "").want(t, 403, 7, "account closed to you")
+	e.do("GET", "/v2/account", "Bearer "+denied, "").WantError(t, 403, 7, "account closed to you")
 }
 
 // TestDeadline: a runaway loop is interrupted at the call deadline (300 ms), and its VM, the only one,
@@ -464,8 +409,8 @@ func TestDeadline(t *testing.T) {
 	tok := e.login("loop-custom-id", nil)
 	echo := func() {
 		t.Helper()
-		if a := e.rpc("echo", tok, "still here"); a.status != 200 || a.body != "still here" {
-			t.Fatalf("after an interrupted loop: %d %s", a.status, a.body)
+		if a := e.rpc("echo", tok, "still here"); a.Status != 200 || a.Body != "still here" {
+			t.Fatalf("after an interrupted loop: %d %s", a.Status, a.Body)
 		}
 	}
 	quick := func(start time.Time) {
@@ -477,15 +422,15 @@ func TestDeadline(t *testing.T) {
 	// An after-hook that never returns delays its call by the deadline only; its failure is not sent.
 	for range 2 {
 		start := time.Now()
-		if a := e.do("POST", "/v2/account/authenticate/custom", basic("defaultkey"), `{"id":"after-loop-custom-id"}`); a.status != 200 || a.json["token"] == nil {
-			t.Errorf("login with a looping after-hook: %d %s", a.status, a.body)
+		if a := e.do("POST", "/v2/account/authenticate/custom", servertest.Basic("defaultkey"), `{"id":"after-loop-custom-id"}`); a.Status != 200 || a.JSON["token"] == nil {
+			t.Errorf("login with a looping after-hook: %d %s", a.Status, a.Body)
 		}
 		quick(start)
 		echo()
 	}
 	for range 2 {
 		start := time.Now()
-		e.rpc("loop", tok, "").want(t, 504, 4, "Request timed out.")
+		e.rpc("loop", tok, "").WantError(t, 504, 4, "Request timed out.")
 		quick(start)
 		echo()
 	}
@@ -584,7 +529,7 @@ func TestRealtimeHook(t *testing.T) {
 		var ev map[string]any
 		e.rpcJSON("last_event", tok, "", &ev)
 		if ev != nil {
-			if ev["name"] != "session_start" || ev["userId"] != claims(t, tok)["uid"] || len(ev["sessionId"].(string)) != 36 || ev["timestamp"] == "" {
+			if ev["name"] != "session_start" || ev["userId"] != servertest.Claims(t, tok)["uid"] || len(ev["sessionId"].(string)) != 36 || ev["timestamp"] == "" {
 				t.Errorf("session start event: %v", ev)
 			}
 			break
@@ -604,20 +549,10 @@ func BenchmarkRPC(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	res, err := srv.Accounts.AuthenticateDevice(context.Background(), "bench-device-0001", "", true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	is, err := srv.Sessions.Issue(context.Background(), res.User, nil, sessions.Meta{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tok := servertest.Token(b, srv, "bench-device-0001")
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/v2/rpc/echo?unwrap", strings.NewReader(`{"hello":"world"}`))
-		req.Header.Set("Authorization", "Bearer "+is.Token)
-		w := httptest.NewRecorder()
-		srv.API.ServeHTTP(w, req)
+		w := servertest.Serve(srv.API, "POST", "/v2/rpc/echo?unwrap", "Bearer "+tok, `{"hello":"world"}`)
 		if w.Code != 200 || w.Body.String() != `{"hello":"world"}` {
 			b.Fatalf("rpc: %d %s", w.Code, w.Body)
 		}

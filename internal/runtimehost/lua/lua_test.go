@@ -2,12 +2,10 @@ package lua_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +20,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost/lua"
 	"github.com/latchkeyhq/latchkey/internal/server"
-	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -43,23 +41,26 @@ func writeModules(t testing.TB, files map[string]string) string {
 }
 
 func testConfig(t testing.TB, timeoutMs int) config.Config {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.BcryptCost = 4
+	cfg := servertest.Config(t)
 	cfg.Name = "node-lua"
 	cfg.Runtime.Env = []string{"region=eu"}
 	cfg.Runtime.CallTimeoutMs = timeoutMs
 	return cfg
 }
 
+// modules are the options of a server running the Lua modules in dir, with a pool of up to maxCount states.
+func modules(dir string, maxCount int, log *slog.Logger) server.Options {
+	return server.Options{
+		Logger:  log,
+		Modules: []runtime.InitModule{lua.Module(lua.Config{Path: dir, MinCount: 1, MaxCount: maxCount})},
+	}
+}
+
 // newServer starts a server running the Lua modules in dir, with a pool of up to maxCount states and a call
 // deadline of timeoutMs, or returns the error that stopped it.
 func newServer(t testing.TB, dir string, maxCount, timeoutMs int, log *slog.Logger) (*server.Server, error) {
 	t.Helper()
-	srv, err := server.New(context.Background(), testConfig(t, timeoutMs), server.Options{
-		Logger:  log,
-		Modules: []runtime.InitModule{lua.Module(lua.Config{Path: dir, MinCount: 1, MaxCount: maxCount})},
-	})
+	srv, err := server.New(context.Background(), testConfig(t, timeoutMs), modules(dir, maxCount, log))
 	if err == nil {
 		t.Cleanup(func() { srv.Close() })
 	}
@@ -80,84 +81,31 @@ func newEnv(t *testing.T, files map[string]string) *env {
 // newEnvTimeout is newEnv with the given call deadline, for the tests about deadlines.
 func newEnvTimeout(t *testing.T, files map[string]string, timeoutMs int) *env {
 	t.Helper()
-	srv, err := newServer(t, writeModules(t, files), 4, timeoutMs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.API)
-	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, srv: srv}
+	srv, url := servertest.Start(t, testConfig(t, timeoutMs), modules(writeModules(t, files), 4, nil))
+	return &env{t: t, url: url, srv: srv}
 }
 
-type answer struct {
-	status int
-	body   string
-	json   map[string]any
-}
-
-func (e *env) do(method, path, auth, body string) answer {
+func (e *env) do(method, path, auth, body string) servertest.Answer {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	a := answer{status: res.StatusCode, body: string(b)}
-	json.Unmarshal(b, &a.json)
-	return a
-}
-
-func (a answer) want(t *testing.T, status int, code float64, msg string) {
-	t.Helper()
-	if a.status != status || a.json["code"] != code || (msg != "" && a.json["message"] != msg) {
-		t.Errorf("got %d %s, want %d code %v %q", a.status, a.body, status, code, msg)
-	}
+	return servertest.Do(e.t, e.url, method, path, auth, body)
 }
 
 // payload is the answer of a wrapped RPC: the "payload" string.
-func (a answer) payload(t *testing.T) string {
+func payload(t *testing.T, a servertest.Answer) string {
 	t.Helper()
-	p, ok := a.json["payload"].(string)
-	if a.status != 200 || !ok {
-		t.Fatalf("rpc: %d %s", a.status, a.body)
+	p, ok := a.JSON["payload"].(string)
+	if a.Status != 200 || !ok {
+		t.Fatalf("rpc: %d %s", a.Status, a.Body)
 	}
 	return p
 }
 
-const serverKey = "Basic ZGVmYXVsdGtleTo=" // defaultkey
+var serverKey = servertest.Basic("defaultkey")
 
 // authenticate signs in with a device id and returns the session token.
 func (e *env) authenticate(deviceID string) string {
 	e.t.Helper()
-	a := e.do("POST", "/v2/account/authenticate/device?username=u"+strings.ReplaceAll(deviceID, "-", ""), serverKey,
-		`{"id":"`+deviceID+`","vars":{"client":"x"}}`)
-	if a.status != 200 {
-		e.t.Fatalf("authenticate %s: %d %s", deviceID, a.status, a.body)
-	}
-	return a.json["token"].(string)
-}
-
-// claims decodes a session token's payload.
-func claims(t *testing.T, token string) map[string]any {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", token)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return servertest.Authenticate(e.t, e.url, "device", deviceID, map[string]string{"client": "x"})
 }
 
 const echoModule = `
@@ -179,10 +127,10 @@ func TestRPCContext(t *testing.T) {
 	e := newEnv(t, map[string]string{"echo.lua": echoModule})
 	tok := e.authenticate("context-device-01")
 	var got map[string]any
-	if err := json.Unmarshal([]byte(e.do("POST", "/v2/rpc/echo?x=1", "Bearer "+tok, `"hello"`).payload(t)), &got); err != nil {
+	if err := json.Unmarshal([]byte(payload(t, e.do("POST", "/v2/rpc/echo?x=1", "Bearer "+tok, `"hello"`))), &got); err != nil {
 		t.Fatal(err)
 	}
-	c := claims(t, tok)
+	c := servertest.Claims(t, tok)
 	for k, want := range map[string]any{
 		"payload": "hello", "mode": "rpc", "node": "node-lua", "region": "eu", "user_id": c["uid"],
 		"username": "ucontextdevice01", "session_id": c["tid"], "exp": c["exp"], "client_ip": "127.0.0.1", "x": "1",
@@ -197,8 +145,8 @@ func TestRPCContext(t *testing.T) {
 	}
 	// With the HTTP key there is no caller.
 	a := e.do("POST", "/v2/rpc/echo?http_key=defaulthttpkey&unwrap", "", "raw")
-	if a.status != 200 || a.json["payload"] != "raw" || a.json["user_id"] != nil {
-		t.Errorf("unwrap: %d %s", a.status, a.body)
+	if a.Status != 200 || a.JSON["payload"] != "raw" || a.JSON["user_id"] != nil {
+		t.Errorf("unwrap: %d %s", a.Status, a.Body)
 	}
 }
 
@@ -237,37 +185,37 @@ end, "LinkDevice")
 func TestRequestHooks(t *testing.T) {
 	e := newEnv(t, map[string]string{"hooks.lua": hookModule})
 	tok := e.authenticate("hooked-device-01")
-	vrs, _ := claims(t, tok)["vrs"].(map[string]any)
+	vrs, _ := servertest.Claims(t, tok)["vrs"].(map[string]any)
 	if vrs["from_lua"] != "1" || vrs["level"] != "5" || vrs["client"] != "x" {
 		t.Errorf("token vars %v", vrs)
 	}
 	// The after-hook saw the session and the request; the before-get-account hook saw the vars.
 	a := e.do("GET", "/v2/account", "Bearer "+tok, "")
-	user, _ := a.json["user"].(map[string]any)
-	if a.status != 200 || user["metadata"] != `{"had_token":true,"seen":"hooked-device-01"}` {
-		t.Errorf("account: %d %s", a.status, a.body)
+	user, _ := a.JSON["user"].(map[string]any)
+	if a.Status != 200 || user["metadata"] != `{"had_token":true,"seen":"hooked-device-01"}` {
+		t.Errorf("account: %d %s", a.Status, a.Body)
 	}
 
 	// A before-hook changes a link request; an after-hook sees the account answered.
-	if a := e.do("POST", "/v2/account/link/device", "Bearer "+tok, `{"id":"linked-device-01"}`); a.status != 200 {
-		t.Fatalf("link: %d %s", a.status, a.body)
+	if a := e.do("POST", "/v2/account/link/device", "Bearer "+tok, `{"id":"linked-device-01"}`); a.Status != 200 {
+		t.Fatalf("link: %d %s", a.Status, a.Body)
 	}
 	a = e.do("GET", "/v2/account", "Bearer "+tok, "")
-	user, _ = a.json["user"].(map[string]any)
-	if devices, _ := a.json["devices"].([]any); len(devices) != 2 || !strings.Contains(a.body, `"swapped-linked-device-01"`) ||
+	user, _ = a.JSON["user"].(map[string]any)
+	if devices, _ := a.JSON["devices"].([]any); len(devices) != 2 || !strings.Contains(a.Body, `"swapped-linked-device-01"`) ||
 		user["display_name"] != "uhookeddevice01 was here" {
-		t.Errorf("account after link: %s", a.body)
+		t.Errorf("account after link: %s", a.Body)
 	}
 
-	auth := func(id string) answer {
+	auth := func(id string) servertest.Answer {
 		return e.do("POST", "/v2/account/authenticate/device", serverKey, `{"id":"`+id+`"}`)
 	}
-	auth("refused-device-01").want(t, 404, 5, "Requested resource was not found.")
-	auth("forbidden-device-01").want(t, 403, 7, "not today")
+	auth("refused-device-01").WantError(t, 404, 5, "Requested resource was not found.")
+	auth("forbidden-device-01").WantError(t, 403, 7, "not today")
 	a = auth("broken-device-01")
-	a.want(t, 500, 13, "Internal server error.")
-	if strings.Contains(a.body, "secret") || strings.Contains(a.body, "hooks.lua") {
-		t.Errorf("error detail reached the client: %s", a.body)
+	a.WantError(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.Body, "secret") || strings.Contains(a.Body, "hooks.lua") {
+		t.Errorf("error detail reached the client: %s", a.Body)
 	}
 }
 
@@ -289,16 +237,16 @@ end, "caught")
 	tok := e.authenticate("errors-device-01")
 	e.authenticate("other-device-01")
 	bearer := "Bearer " + tok
-	e.do("GET", "/v2/rpc/coded", bearer, "").want(t, 404, 5, "no such thing")
-	e.do("GET", "/v2/rpc/odd", bearer, "").want(t, 500, 13, "odd code")
+	e.do("GET", "/v2/rpc/coded", bearer, "").WantError(t, 404, 5, "no such thing")
+	e.do("GET", "/v2/rpc/odd", bearer, "").WantError(t, 500, 13, "odd code")
 	a := e.do("GET", "/v2/rpc/plain", bearer, "")
-	a.want(t, 500, 13, "Internal server error.")
-	if strings.Contains(a.body, "secret") {
-		t.Errorf("error detail reached the client: %s", a.body)
+	a.WantError(t, 500, 13, "Internal server error.")
+	if strings.Contains(a.Body, "secret") {
+		t.Errorf("error detail reached the client: %s", a.Body)
 	}
-	e.do("GET", "/v2/rpc/table", bearer, "").want(t, 500, 13, "Internal server error.")
-	e.do("POST", "/v2/rpc/rename?unwrap", bearer, "uotherdevice01").want(t, 409, 6, "Username is already in use.")
-	if got := e.do("GET", "/v2/rpc/caught", bearer, "").payload(t); !strings.HasPrefix(got, "false ") || !strings.Contains(got, runtime.ErrUserIDInvalid.Error()) {
+	e.do("GET", "/v2/rpc/table", bearer, "").WantError(t, 500, 13, "Internal server error.")
+	e.do("POST", "/v2/rpc/rename?unwrap", bearer, "uotherdevice01").WantError(t, 409, 6, "Username is already in use.")
+	if got := payload(t, e.do("GET", "/v2/rpc/caught", bearer, "")); !strings.HasPrefix(got, "false ") || !strings.Contains(got, runtime.ErrUserIDInvalid.Error()) {
 		t.Errorf("caught: %q", got)
 	}
 }
@@ -312,13 +260,13 @@ nk.register_rpc(function() while true do pcall(function() while true do end end)
 	tok := e.authenticate("deadline-device-01")
 	for _, id := range []string{"spin", "spin_pcall", "spin", "spin", "spin", "spin"} { // more overruns than states
 		start := time.Now()
-		e.do("GET", "/v2/rpc/"+id, "Bearer "+tok, "").want(t, 504, 4, "Request timed out.")
+		e.do("GET", "/v2/rpc/"+id, "Bearer "+tok, "").WantError(t, 504, 4, "Request timed out.")
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("%s answered after %v, want about the 300 ms deadline", id, d)
 		}
 	}
 	for range 3 {
-		if got := e.do("POST", "/v2/rpc/echo", "Bearer "+tok, `"still here"`).payload(t); !strings.Contains(got, "still here") {
+		if got := payload(t, e.do("POST", "/v2/rpc/echo", "Bearer "+tok, `"still here"`)); !strings.Contains(got, "still here") {
 			t.Fatalf("echo after overruns: %s", got)
 		}
 	}
@@ -386,7 +334,7 @@ return M
 `,
 	})
 	tok := e.authenticate("require-device-01")
-	if got := e.do("POST", "/v2/rpc/shout", "Bearer "+tok, `"hi"`).payload(t); got != "HI! 1" {
+	if got := payload(t, e.do("POST", "/v2/rpc/shout", "Bearer "+tok, `"hi"`)); got != "HI! 1" {
 		t.Errorf("got %q, want %q", got, "HI! 1")
 	}
 }
@@ -406,16 +354,16 @@ end, "mint")
 		Created bool
 	}
 	a := e.do("POST", "/v2/rpc/mint?http_key=defaulthttpkey&unwrap", "", "")
-	if err := json.Unmarshal([]byte(a.body), &got); err != nil || a.status != 200 {
-		t.Fatalf("mint: %d %s", a.status, a.body)
+	if err := json.Unmarshal([]byte(a.Body), &got); err != nil || a.Status != 200 {
+		t.Fatalf("mint: %d %s", a.Status, a.Body)
 	}
-	c := claims(t, got.Token)
+	c := servertest.Claims(t, got.Token)
 	vrs, _ := c["vrs"].(map[string]any)
 	if c["usn"] != "chosen_name" || vrs["tier"] != "gold" || int64(c["exp"].(float64)) != got.Exp || !got.Created {
 		t.Errorf("claims %v, answer %+v", c, got)
 	}
-	if a := e.do("GET", "/v2/account", "Bearer "+got.Token, ""); a.status != 200 {
-		t.Errorf("the minted token does not work: %d %s", a.status, a.body)
+	if a := e.do("GET", "/v2/account", "Bearer "+got.Token, ""); a.Status != 200 {
+		t.Errorf("the minted token does not work: %d %s", a.Status, a.Body)
 	}
 }
 
@@ -448,18 +396,13 @@ nk.register_rpc(function(context, payload)
   return payload .. ":" .. sum
 end, "work")
 `})
-	srv, err := newServer(t, dir, 4, 5000, slog.New(countHandler{msg: "state loaded", n: &states}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.API)
-	t.Cleanup(hs.Close)
+	_, url := servertest.Start(t, testConfig(t, 5000), modules(dir, 4, slog.New(countHandler{msg: "state loaded", n: &states})))
 	var wg sync.WaitGroup
 	errs := make(chan string, 50)
 	for i := range 50 {
 		wg.Go(func() {
 			want := strings.Repeat("x", i+1)
-			res, err := http.Post(hs.URL+"/v2/rpc/work?http_key=defaulthttpkey&unwrap", "text/plain", strings.NewReader(want))
+			res, err := http.Post(url+"/v2/rpc/work?http_key=defaulthttpkey&unwrap", "text/plain", strings.NewReader(want))
 			if err != nil {
 				errs <- err.Error()
 				return
@@ -498,7 +441,7 @@ end, "probe")
 `})
 	tok := e.authenticate("sandbox-device-01")
 	var got map[string]any
-	if err := json.Unmarshal([]byte(e.do("GET", "/v2/rpc/probe", "Bearer "+tok, "").payload(t)), &got); err != nil {
+	if err := json.Unmarshal([]byte(payload(t, e.do("GET", "/v2/rpc/probe", "Bearer "+tok, ""))), &got); err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]any{
@@ -548,20 +491,10 @@ nk.register_rpc(function(context, payload) return payload end, "echo")
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := srv.Accounts.AuthenticateDevice(context.Background(), "bench-device-0001", "", true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	is, err := srv.Sessions.Issue(context.Background(), res.User, nil, sessions.Meta{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tok := servertest.Token(b, srv, "bench-device-0001")
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/v2/rpc/echo?unwrap", strings.NewReader("{}"))
-		req.Header.Set("Authorization", "Bearer "+is.Token)
-		w := httptest.NewRecorder()
-		srv.API.ServeHTTP(w, req)
+		w := servertest.Serve(srv.API, "POST", "/v2/rpc/echo?unwrap", "Bearer "+tok, "{}")
 		if w.Code != 200 || w.Body.String() != "{}" {
 			b.Fatalf("%d %s", w.Code, w.Body)
 		}
@@ -595,10 +528,10 @@ end, "logout")
 `})
 	tok := e.authenticate("probe-device-0001")
 	var got map[string]any
-	if err := json.Unmarshal([]byte(e.do("POST", "/v2/rpc/probe", "Bearer "+tok, strconvQuote(tok)).payload(t)), &got); err != nil {
+	if err := json.Unmarshal([]byte(payload(t, e.do("POST", "/v2/rpc/probe", "Bearer "+tok, strconvQuote(tok)))), &got); err != nil {
 		t.Fatal(err)
 	}
-	uid := claims(t, tok)["uid"]
+	uid := servertest.Claims(t, tok)["uid"]
 	for k, want := range map[string]any{
 		"user_id": uid, "nested": uid, "display": "Display", "level": 3.0, "wallet": "table", "devices": 2.0,
 		"device": "linked-device-0001", "created": true, "users": 1.0, "by_id": "uprobedevice0001", "stream": 0.0,
@@ -608,11 +541,11 @@ end, "logout")
 			t.Errorf("%s: got %v, want %v", k, got[k], want)
 		}
 	}
-	if a := e.do("POST", "/v2/rpc/logout", "Bearer "+tok, `""`); a.status != 200 {
-		t.Fatalf("logout: %d %s", a.status, a.body)
+	if a := e.do("POST", "/v2/rpc/logout", "Bearer "+tok, `""`); a.Status != 200 {
+		t.Fatalf("logout: %d %s", a.Status, a.Body)
 	}
-	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.status != 401 {
-		t.Errorf("after session_logout: %d %s", a.status, a.body)
+	if a := e.do("GET", "/v2/account", "Bearer "+tok, ""); a.Status != 401 {
+		t.Errorf("after session_logout: %d %s", a.Status, a.Body)
 	}
 }
 
