@@ -90,7 +90,10 @@ Run 'latchkey help config' for every key with its default.
 const serveUsage = `Usage: latchkey [serve] [flags]
 
 Starts the HTTP API on socket.address:socket.port (default :7350). With database.address empty, the data
-lives in an embedded SQLite database in data_dir (default ./data), created and migrated on first start.
+lives in an embedded SQLite database in data_dir (default ./data), created and migrated on first start;
+data_dir/latchkey.db.id records which store it holds, and a later start that finds the database missing,
+empty or replaced stops instead of starting an empty store (--database.create_fresh starts anyway).
+GET /readyz answers 200 while the store takes writes, 503 while it cannot.
 Stops gracefully on SIGINT or SIGTERM.
 `
 

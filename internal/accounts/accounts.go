@@ -1,6 +1,7 @@
 // Package accounts provides account resolution and management: device, email and custom-id
-// authentication with Nakama's input rules, username and password login, profile reads and updates, and
-// password hashing bounded so that it cannot starve the rest of the server.
+// authentication with Nakama's input rules, username and password login with a lockout after repeated
+// wrong passwords, profile reads and updates, and password hashing bounded so that it cannot starve the
+// rest of the server.
 package accounts
 
 import (
@@ -10,13 +11,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 )
 
@@ -31,6 +35,18 @@ type Deps struct {
 	BcryptCost int
 	// MaxConcurrentHashes bounds concurrent bcrypt work; 0 means half the CPUs, at least one.
 	MaxConcurrentHashes int
+	// MaxHashQueue bounds the requests waiting for a bcrypt slot, and MaxHashWait how long each waits;
+	// beyond either the request fails at once with ErrHashBusy. 0 means 32 and 1 s. Slots are shared
+	// fairly between client addresses (see WithClientIP and limits.Admission).
+	MaxHashQueue int
+	MaxHashWait  time.Duration
+	// Lockout refuses password logins to an account after repeated wrong passwords, without running
+	// bcrypt; its zero value (Failures 0) never locks. Its Clock defaults to Clock.
+	Lockout limits.LockoutConfig
+	// Events records a login_locked event when a lockout starts; optional.
+	Events storage.Events
+	// Logger reports events that could not be recorded; optional.
+	Logger *slog.Logger
 	// CacheTTL enables the account read cache of Account with this lifetime; 0 disables it.
 	CacheTTL time.Duration
 	// CacheSize bounds the cache's entries; 0 means 10,000.
@@ -43,8 +59,14 @@ type Service struct {
 	clock  func() time.Time
 	rand   io.Reader
 	cost   int
-	hashes chan struct{} // a counting semaphore: one token per bcrypt operation in flight
-	cache  *cache        // nil when disabled
+	hashes *limits.Admission // one slot per bcrypt operation in flight, with a bounded, fair queue
+	cache  *cache            // nil when disabled
+
+	hashRuns  atomic.Uint64 // bcrypt operations run
+	hashNanos atomic.Int64  // how long the latest bcrypt operation took, for Retry-After estimates
+	lockout   *limits.Lockout
+	events    storage.Events
+	log       *slog.Logger
 }
 
 // New returns a Service.
@@ -63,7 +85,22 @@ func New(d Deps) *Service {
 	if n <= 0 {
 		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
-	s.hashes = make(chan struct{}, n)
+	queue, wait := d.MaxHashQueue, d.MaxHashWait
+	if queue <= 0 {
+		queue = 32
+	}
+	if wait <= 0 {
+		wait = time.Second
+	}
+	s.hashes = limits.NewAdmission(limits.AdmissionConfig{Slots: n, MaxQueue: queue, MaxWait: wait})
+	lc := d.Lockout
+	if lc.Clock == nil {
+		lc.Clock = s.clock
+	}
+	s.lockout, s.events, s.log = limits.NewLockout(lc), d.Events, d.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	if d.CacheTTL > 0 {
 		size := d.CacheSize
 		if size <= 0 {
@@ -125,7 +162,7 @@ func (s *Service) AuthenticateEmail(ctx context.Context, email, password, userna
 		if u.Banned() {
 			return Result{}, ErrBanned
 		}
-		if err := s.checkPassword(ctx, u.Password, password); err != nil {
+		if err := s.checkPassword(ctx, u.ID, u.Password, password); err != nil {
 			return Result{}, err
 		}
 		return Result{User: u}, nil
@@ -156,7 +193,7 @@ func (s *Service) loginUsername(ctx context.Context, username, password string) 
 	if len(u.Password) == 0 {
 		return Result{}, ErrInvalidCredentials
 	}
-	if err := s.checkPassword(ctx, u.Password, password); err != nil {
+	if err := s.checkPassword(ctx, u.ID, u.Password, password); err != nil {
 		return Result{}, err
 	}
 	return Result{User: u}, nil
@@ -215,8 +252,9 @@ func (s *Service) create(ctx context.Context, kind storage.IdentityKind, identit
 				return Result{}, ErrBanned
 			}
 			if kind == storage.IdentityEmail {
-				// The winner set the password; this request's password must match it like any login.
-				if err := s.checkPassword(ctx, u.Password, password); err != nil {
+				// The winner set the password; this request's password must match it like any login, but
+				// not count towards the lockout: it was no guess, the account did not exist when it began.
+				if err := s.checkPassword(ctx, "", u.Password, password); err != nil {
 					return Result{}, err
 				}
 			}
@@ -320,39 +358,120 @@ func (s *Service) UpdateAccount(ctx context.Context, userID string, p Profile) e
 
 // hashPassword hashes under the semaphore.
 func (s *Service) hashPassword(ctx context.Context, password string) ([]byte, error) {
-	if err := s.acquire(ctx); err != nil {
+	release, err := s.acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
-	defer s.release()
+	defer release()
+	defer s.timeHash(time.Now())
 	return bcrypt.GenerateFromPassword([]byte(password), s.cost)
 }
 
 // checkPassword compares under the semaphore. Passwords were validated to at most 72 bytes, the part of
 // a password bcrypt ever looked at, so hashes made by Nakama (any cost) compare as they did there.
-func (s *Service) checkPassword(ctx context.Context, hash []byte, password string) error {
-	if err := s.acquire(ctx); err != nil {
+//
+// It is a login to the account userID, so the lockout applies: a locked account is refused before
+// bcrypt runs, and so is an attempt that was waiting for a slot when the lockout started, so that a
+// guessing burst costs no more bcrypt work than the failures that started the lockout. An empty userID
+// is a check outside the lockout.
+func (s *Service) checkPassword(ctx context.Context, userID string, hash []byte, password string) error {
+	if err := s.lockedOut(userID); err != nil {
 		return err
 	}
-	defer s.release()
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.lockedOut(userID); err != nil {
+		release()
+		return err
+	}
+	start := time.Now()
+	err = bcrypt.CompareHashAndPassword(hash, []byte(password))
+	s.timeHash(start)
+	// The outcome is counted before the slot is released, so the next waiter sees a lockout it started.
+	var locked time.Duration
+	switch {
+	case userID == "":
+	case err != nil:
+		locked = s.lockout.Fail(userID)
+	default:
+		s.lockout.Succeed(userID)
+	}
+	release()
+	if locked > 0 {
+		s.recordLockout(ctx, userID, locked)
+	}
+	if err != nil {
 		return ErrInvalidCredentials
 	}
 	return nil
 }
 
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.hashes <- struct{}{}:
+// lockedOut returns a *limits.RetryError wrapping ErrLoginLocked while the account is locked out.
+func (s *Service) lockedOut(userID string) error {
+	if userID == "" {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	}
+	if d := s.lockout.Locked(userID); d > 0 {
+		return &limits.RetryError{Err: ErrLoginLocked, After: d}
+	}
+	return nil
+}
+
+func (s *Service) recordLockout(ctx context.Context, userID string, d time.Duration) {
+	if s.events == nil {
+		return
+	}
+	ev := storage.Event{
+		Time: s.clock().UTC(), Kind: storage.EventLoginLocked, UserID: userID, ClientIP: clientIP(ctx),
+		Reason: "wrong passwords; logins refused for " + d.String(),
+	}
+	if err := s.events.AppendEvents(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Warn("recording security event failed", "kind", ev.Kind, "user_id", userID, "err", err)
 	}
 }
 
-func (s *Service) release() { <-s.hashes }
+// acquire takes a bcrypt slot for the request's client address. When every slot is busy it waits in a
+// bounded queue, for a bounded time, well within the request's deadline: a burst of logins is answered
+// at once with a retryable ErrHashBusy rather than holding connections until they time out, which would
+// also drop the genuine logins queued among them. The queue is fair between client addresses, so one
+// client's burst cannot crowd out everyone else's logins.
+func (s *Service) acquire(ctx context.Context) (release func(), err error) {
+	release, err = s.hashes.Acquire(ctx, limits.Key(clientIP(ctx)))
+	if errors.Is(err, limits.ErrBusy) {
+		// Retry when the queue ahead should have drained, at the latest bcrypt operation's speed: at
+		// least a second, at most 30.
+		per := time.Duration(s.hashNanos.Load())
+		d := per * time.Duration(s.hashes.Queued()+1) / time.Duration(s.hashes.Slots())
+		return nil, &limits.RetryError{Err: ErrHashBusy, After: min(max(d, time.Second), 30*time.Second)}
+	}
+	return release, err
+}
+
+func (s *Service) timeHash(start time.Time) {
+	s.hashNanos.Store(int64(time.Since(start)))
+	s.hashRuns.Add(1)
+}
 
 // HashesInFlight reports how many bcrypt operations are running; tests use it to check the bound.
-func (s *Service) HashesInFlight() int { return len(s.hashes) }
+func (s *Service) HashesInFlight() int { return s.hashes.Running() }
+
+// HashesRun reports how many bcrypt operations have run; tests use it to show what did not run one.
+func (s *Service) HashesRun() uint64 { return s.hashRuns.Load() }
+
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the client's address: bcrypt slots are shared fairly between client
+// addresses, and the security events this service records name it.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+func clientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}
 
 const usernameLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

@@ -128,7 +128,8 @@ func TestAccountCacheBounded(t *testing.T) {
 // slowUsers makes every password compare observable: it counts bcrypt operations in flight.
 func TestHashingIsBounded(t *testing.T) {
 	st := newStore(t)
-	svc, _ := newService(t, st, Deps{BcryptCost: 8, MaxConcurrentHashes: 2})
+	// The wait limit is out of the way here: this test is about the bound, TestHashAdmission about the queue.
+	svc, _ := newService(t, st, Deps{BcryptCost: 8, MaxConcurrentHashes: 2, MaxHashWait: time.Minute})
 	ctx := context.Background()
 	if _, err := svc.AuthenticateEmail(ctx, "bound@example.com", "password1", "", true); err != nil {
 		t.Fatal(err)
@@ -168,8 +169,13 @@ func TestHashingIsBounded(t *testing.T) {
 	}
 
 	// A caller whose context ends while waiting for a slot gives up instead of queueing forever.
-	svc.hashes <- struct{}{}
-	svc.hashes <- struct{}{}
+	for range 2 {
+		release, err := svc.hashes.Acquire(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	_, err := svc.AuthenticateEmail(cctx, "bound@example.com", "password1", "", false)

@@ -30,6 +30,12 @@ var (
 	ErrNoFieldsToUpdate      = errors.New("no fields to update")
 	ErrInvalidUserID         = errors.New("user id is not a valid uuid")
 	ErrMetadataNotJSONObject = errors.New("metadata must be a JSON object")
+	// ErrLoginLocked refuses a password login to an account locked out after repeated wrong passwords;
+	// it comes wrapped in a *limits.RetryError that says when the lockout ends.
+	ErrLoginLocked = errors.New("too many wrong passwords, login locked for a while")
+	// ErrHashBusy refuses work that needs bcrypt while its slots and queue are full; it comes wrapped in
+	// a *limits.RetryError.
+	ErrHashBusy = errors.New("password hashing is busy")
 )
 
 // FieldTooLongError says a profile field exceeds its column.

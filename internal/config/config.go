@@ -16,6 +16,7 @@ type Config struct {
 	Logger   LoggerConfig   `yaml:"logger"`
 	Auth     AuthConfig     `yaml:"auth"`
 	Social   SocialConfig   `yaml:"social"`
+	Limits   LimitsConfig   `yaml:"limits"`
 
 	// ignored names the Nakama settings Latchkey does not use that Load met in files and flags (see
 	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
@@ -111,6 +112,11 @@ type RuntimeConfig struct {
 type DatabaseConfig struct {
 	// Address accepts, like Nakama's, a single string or a list in YAML; Latchkey uses the first entry.
 	Address StringList `yaml:"address"`
+	// CreateFresh (Latchkey, SQLite only) starts even though data_dir's marker file (latchkey.db.id) records a
+	// store that the database file no longer holds (missing, empty, wiped or replaced): a missing or empty
+	// database is created afresh, and the marker records whichever store the file then holds. Without it,
+	// such a start stops with an error naming the files.
+	CreateFresh bool `yaml:"create_fresh"`
 }
 
 // LoggerConfig sets logging.
@@ -125,6 +131,37 @@ type AuthConfig struct {
 	// MaxConcurrentHashes bounds how many bcrypt operations run at once, so that a burst of email logins
 	// cannot take every core away from token validation. 0 means half the CPUs, at least 1.
 	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+	// MaxHashQueue bounds the requests waiting for a bcrypt slot and MaxHashWaitMs how long each waits,
+	// well within the request deadline; beyond either the request is answered 503 at once, so that a burst
+	// of logins is refused quickly instead of holding connections until they time out.
+	MaxHashQueue  int `yaml:"max_hash_queue"`
+	MaxHashWaitMs int `yaml:"max_hash_wait_ms"`
+}
+
+// LimitsConfig (Latchkey) bounds what one client can make the server do, since the server key that
+// authenticate and refresh require ships in every game client: requests per client address, and password
+// guesses per account. Rates of 0 and LockoutFailures 0 turn the respective limit off.
+type LimitsConfig struct {
+	// Token buckets per client address (an IPv6 client's /64) on authenticate, every kind together, and
+	// on refresh: the sustained rate per second and the burst. Generous, since many players can share one
+	// address behind a NAT.
+	AuthRatePerSec    int `yaml:"auth_rate_per_sec"`
+	AuthBurst         int `yaml:"auth_burst"`
+	RefreshRatePerSec int `yaml:"refresh_rate_per_sec"`
+	RefreshBurst      int `yaml:"refresh_burst"`
+	// MaxTrackedIPs bounds the addresses tracked per limit; the least recently seen are forgotten.
+	MaxTrackedIPs int `yaml:"max_tracked_ips"`
+	// TrustedProxies are CIDR networks (or addresses) of reverse proxies: only from these peers is the
+	// client address read from X-Forwarded-For.
+	TrustedProxies StringList `yaml:"trusted_proxies"`
+	// After LockoutFailures wrong passwords in a row for one account (each within LockoutWindowSec of the
+	// previous), its password logins are refused for LockoutMinSec, doubling with each further wrong
+	// password up to LockoutMaxSec, without running bcrypt.
+	LockoutFailures    int `yaml:"lockout_failures"`
+	LockoutWindowSec   int `yaml:"lockout_window_sec"`
+	LockoutMinSec      int `yaml:"lockout_min_sec"`
+	LockoutMaxSec      int `yaml:"lockout_max_sec"`
+	MaxTrackedAccounts int `yaml:"max_tracked_accounts"`
 }
 
 // StringList is a YAML value that may be written as one string or a list of strings.

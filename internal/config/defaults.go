@@ -51,7 +51,7 @@ func Default() Config {
 		Logger:   LoggerConfig{Level: "info"},
 		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored
 		// hashes use.
-		Auth: AuthConfig{BcryptCost: 13, MaxConcurrentHashes: 0},
+		Auth: AuthConfig{BcryptCost: 13, MaxConcurrentHashes: 0, MaxHashQueue: 32, MaxHashWaitMs: 1000},
 		Social: SocialConfig{
 			Steam:                SteamConfig{APIURL: "https://partner.steam-api.com"},
 			FacebookLimitedLogin: FacebookLimitedLoginConfig{KeysURL: "https://limited.facebook.com/.well-known/oauth/openid/jwks/"},
@@ -60,6 +60,16 @@ func Default() Config {
 			Facebook:             FacebookConfig{GraphURL: "https://graph.facebook.com"},
 			GameCenter:           GameCenterConfig{KeyHostSuffixes: StringList{".apple.com"}},
 			TimeoutMs:            5000,
+		},
+		// Generous for players sharing an address behind a NAT: a client logs in once and refreshes about
+		// once a session-token lifetime, and the bursts hold a whole NAT reconnecting at once (and the
+		// nakama-js compatibility suite, whose busiest server takes about 170 calls of either kind from
+		// 127.0.0.1 within two seconds). Bursts beyond bcrypt's capacity are admission control's to
+		// answer. Each of the three tables (auth and refresh addresses, accounts) holds about 17 MB when
+		// full at 100 000 keys.
+		Limits: LimitsConfig{
+			AuthRatePerSec: 10, AuthBurst: 200, RefreshRatePerSec: 20, RefreshBurst: 200, MaxTrackedIPs: 100000,
+			LockoutFailures: 10, LockoutWindowSec: 900, LockoutMinSec: 1, LockoutMaxSec: 300, MaxTrackedAccounts: 100000,
 		},
 	}
 }

@@ -52,6 +52,7 @@ var descriptions = map[string]string{
 	"runtime.lua_min_count":                   "Lua states made at start (when there are *.lua modules).",
 	"runtime.lua_max_count":                   "Most Lua states; calls beyond wait for a free one within their deadline.",
 	"database.address":                        "Database address (PostgreSQL URL); empty means embedded SQLite in data_dir.",
+	"database.create_fresh":                   "SQLite: start even though the database that data_dir's latchkey.db.id records is missing, empty or replaced (a missing one is created empty).",
 	"logger.level":                            "Lowest level logged: debug, info, warn or error.",
 	"auth.bcrypt_cost":                        "Bcrypt cost for new password hashes (4-31); older hashes still verify.",
 	"social.steam.publisher_key":              "Steam publisher Web API key, for Steam session tickets.",
@@ -69,6 +70,19 @@ var descriptions = map[string]string{
 	"social.ca_file":                          "PEM file of extra CA roots trusted for provider HTTPS (a proxy's, a test's).",
 	"social.timeout_ms":                       "Deadline of each call to a sign-in provider, in ms.",
 	"auth.max_concurrent_hashes":              "Most bcrypt operations run at once; 0 means half the CPUs, at least 1.",
+	"auth.max_hash_queue":                     "Most requests waiting for a bcrypt slot; beyond, 503 (code 14) with Retry-After at once.",
+	"auth.max_hash_wait_ms":                   "Longest wait for a bcrypt slot, in ms, well under the request deadline; then 503 (code 14).",
+	"limits.auth_rate_per_sec":                "Authentications (every kind) per second per client address, sustained; 0 disables.",
+	"limits.auth_burst":                       "Authentications per client address at once (the bucket size).",
+	"limits.refresh_rate_per_sec":             "Session refreshes per second per client address, sustained; 0 disables.",
+	"limits.refresh_burst":                    "Session refreshes per client address at once (the bucket size).",
+	"limits.max_tracked_ips":                  "Client addresses tracked per limit; the least recently seen are forgotten.",
+	"limits.trusted_proxies":                  "CIDR networks of reverse proxies whose X-Forwarded-For gives the client address.",
+	"limits.lockout_failures":                 "Wrong passwords in a row that lock an account's password logins; 0 disables.",
+	"limits.lockout_window_sec":               "A wrong password this long after the previous one starts the count afresh, in seconds.",
+	"limits.lockout_min_sec":                  "First lockout, in seconds; each further wrong password doubles it.",
+	"limits.lockout_max_sec":                  "Longest lockout, in seconds.",
+	"limits.max_tracked_accounts":             "Accounts whose wrong passwords are tracked; the least recently failed are forgotten.",
 }
 
 // Key describes one configuration key, for --help output and documentation.

@@ -43,6 +43,7 @@ func TestKeys(t *testing.T) {
 		{Name: "session.refresh_active_key", Type: "string", Default: `""`},
 		{Name: "runtime.env", Type: "list", Default: "[]"},
 		{Name: "database.address", Type: "list", Default: "[]"},
+		{Name: "database.create_fresh", Type: "bool", Default: "false"},
 		{Name: "auth.bcrypt_cost", Type: "int", Default: "13"},
 	}
 	for _, want := range tests {

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/limits"
 )
 
 // Validate reports every problem with c at once, as an *Error, or returns nil. Problems start with the dotted
@@ -146,7 +148,60 @@ func (c Config) Validate() error {
 	if c.Auth.MaxConcurrentHashes < 0 {
 		add("auth.max_concurrent_hashes: must not be negative, got %d", c.Auth.MaxConcurrentHashes)
 	}
+	c.validateLimits(add)
 	return errorOf(p)
+}
+
+// validateLimits checks the abuse limits: auth.max_hash_* and the limits section.
+func (c Config) validateLimits(add func(string, ...any)) {
+	if c.Auth.MaxHashQueue < 1 {
+		add("auth.max_hash_queue: must be at least 1, got %d", c.Auth.MaxHashQueue)
+	}
+	if c.Auth.MaxHashWaitMs < 1 {
+		add("auth.max_hash_wait_ms: must be at least 1, got %d", c.Auth.MaxHashWaitMs)
+	} else if w := c.Socket.WriteTimeoutMs; w > 0 && c.Auth.MaxHashWaitMs >= w {
+		// A request still waiting for bcrypt when its deadline passes gets no answer at all.
+		add("auth.max_hash_wait_ms: must be less than socket.write_timeout_ms (%d), got %d", w, c.Auth.MaxHashWaitMs)
+	}
+	l := c.Limits
+	for _, b := range []struct {
+		name        string
+		rate, burst int
+	}{
+		{"auth", l.AuthRatePerSec, l.AuthBurst},
+		{"refresh", l.RefreshRatePerSec, l.RefreshBurst},
+	} {
+		if b.rate < 0 {
+			add("limits.%s_rate_per_sec: must not be negative, got %d", b.name, b.rate)
+		}
+		if b.rate > 0 && b.burst < 1 {
+			add("limits.%s_burst: must be at least 1, got %d", b.name, b.burst)
+		}
+	}
+	for i, e := range l.TrustedProxies {
+		if _, err := limits.ParseProxy(e); err != nil {
+			add("limits.trusted_proxies[%d]: %v", i, err)
+		}
+	}
+	if l.LockoutFailures < 0 {
+		add("limits.lockout_failures: must not be negative, got %d", l.LockoutFailures)
+	}
+	for _, v := range []struct {
+		name string
+		v    int
+	}{
+		{"limits.max_tracked_ips", l.MaxTrackedIPs},
+		{"limits.lockout_window_sec", l.LockoutWindowSec},
+		{"limits.lockout_min_sec", l.LockoutMinSec},
+		{"limits.max_tracked_accounts", l.MaxTrackedAccounts},
+	} {
+		if v.v < 1 {
+			add("%s: must be at least 1, got %d", v.name, v.v)
+		}
+	}
+	if l.LockoutMaxSec < l.LockoutMinSec || l.LockoutMaxSec < 1 {
+		add("limits.lockout_max_sec: must be at least 1 and at least limits.lockout_min_sec (%d), got %d", l.LockoutMinSec, l.LockoutMaxSec)
+	}
 }
 
 // minSigningKeyBytes is the shortest secret accepted in a keyring: RFC 7518 (section 3.2) requires an HS256 key

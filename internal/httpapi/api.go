@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
@@ -41,6 +42,22 @@ type Deps struct {
 	Realtime http.Handler
 	// Platforms verifies platform sign-in credentials; required for the platform routes.
 	Platforms Platforms
+	// Ready is the store's write probe (storage.Store.CheckWrite) behind GET /readyz; nil: always ready.
+	Ready func(context.Context) error
+	// Clock times the readiness cache; time.Now when nil.
+	Clock func() time.Time
+	// Limits are the per-client-address request limits and the trusted proxies; the zero value limits
+	// nothing and trusts no proxy.
+	Limits Limits
+}
+
+// Limits bound the requests one client address can make, since the server key they need ships in every
+// game client. A Config with Rate 0 leaves its routes unlimited.
+type Limits struct {
+	// Auth is shared by every authenticate route; Refresh is session refresh.
+	Auth, Refresh limits.Config
+	// TrustedProxies are the peers whose X-Forwarded-For names the client (see ClientAddr).
+	TrustedProxies limits.Proxies
 }
 
 // RPCs runs server-code RPCs by id. found is false for an unknown id.
@@ -76,6 +93,10 @@ type API struct {
 	realtime  http.Handler
 	platforms Platforms
 	mux       *http.ServeMux
+	ready     *readiness
+
+	authLimit, refreshLimit *limits.Limiter // nil: unlimited
+	proxies                 limits.Proxies
 }
 
 // New returns the API's handler.
@@ -84,9 +105,15 @@ func New(d Deps) *API {
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
 		platforms: d.Platforms, mux: http.NewServeMux(),
+		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
+		proxies: d.Limits.TrustedProxies,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.ready = &readiness{check: d.Ready, clock: d.Clock, log: a.log}
+	if a.ready.clock == nil {
+		a.ready.clock = time.Now
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = 262144
@@ -196,7 +223,9 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
 		}
 		if a.hooks != nil { // server code may read the request; without hooks nothing pays for it
-			r = r.WithContext(context.WithValue(r.Context(), requestKey{}, r))
+			ip, port := a.clientAddr(r)
+			ctx := context.WithValue(r.Context(), clientAddrKey{}, [2]string{ip, port})
+			r = r.WithContext(context.WithValue(ctx, requestKey{}, r))
 		}
 		if err := h(w, r); err != nil {
 			a.writeError(w, r, err)
@@ -253,14 +282,52 @@ func (a *API) checkBearer(r *http.Request) (tokens.Claims, error) {
 }
 
 // clientMeta describes the client for the session record.
-func clientMeta(r *http.Request) sessions.Meta {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
+func (a *API) clientMeta(r *http.Request) sessions.Meta {
+	ip, _ := a.clientAddr(r)
 	ua := r.UserAgent()
 	if len(ua) > 512 {
 		ua = ua[:512]
 	}
 	return sessions.Meta{UserAgent: ua, ClientIP: ip}
+}
+
+// clientAddr is the client's address, the one everything that names or limits a client uses: the peer's,
+// or, from a trusted proxy, the right-most X-Forwarded-For entry that is not a trusted proxy.
+func (a *API) clientAddr(r *http.Request) (ip, port string) {
+	return a.proxies.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+}
+
+type clientAddrKey struct{}
+
+// ClientAddr returns the client address of a hook or RPC call, as the API resolved it (through trusted
+// proxies); ok is false outside one. The port is empty when a proxy forwarded the address.
+func ClientAddr(ctx context.Context) (ip, port string, ok bool) {
+	a, ok := ctx.Value(clientAddrKey{}).([2]string)
+	return a[0], a[1], ok
+}
+
+// limited applies a route's per-client-address limit: every authenticate route shares one bucket per
+// address, refresh has its own, other routes have none. Authenticate calls also carry the client
+// address to the accounts service, for the security event of a login lockout.
+func (a *API) limited(path string, h handlerFunc) handlerFunc {
+	var l *limits.Limiter
+	auth := strings.HasPrefix(path, "/v2/account/authenticate/")
+	switch {
+	case auth:
+		l = a.authLimit
+	case path == "/v2/account/session/refresh", path == "/v2/session/refresh":
+		l = a.refreshLimit
+	default:
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ip, _ := a.clientAddr(r)
+		if ok, wait := l.Allow(limits.Key(ip)); !ok {
+			return &limits.RetryError{Err: errRateLimited, After: wait}
+		}
+		if auth {
+			r = r.WithContext(accounts.WithClientIP(r.Context(), ip))
+		}
+		return h(w, r)
+	}
 }

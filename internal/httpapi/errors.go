@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/runtime"
@@ -25,6 +27,7 @@ var (
 	errMethodNotAllowed  = errors.New("method not allowed")
 	errHookDisabled      = errors.New("disabled by a before-hook")
 	errInternalPanic     = errors.New("handler panicked")
+	errRateLimited       = errors.New("too many requests from this client address")
 )
 
 // wireErrors is the one place where domain errors become Nakama's wire errors. Codes and messages are
@@ -76,6 +79,11 @@ var wireErrors = []struct {
 	{accounts.ErrLastIdentity, api.CodePermissionDenied, "Cannot unlink last account identifier. Check profile exists and is not last link."},
 	{accounts.ErrPlatformIDRequired, api.CodeUnauthenticated, "Could not authenticate profile."},
 	{accounts.ErrTooManyUsers, api.CodeInvalidArgument, "Too many users requested, at most 100 ids, usernames and Facebook ids together."}, // (Latchkey)
+
+	// Abuse limits, each wrapped in a *limits.RetryError that sets Retry-After. (Latchkey)
+	{errRateLimited, api.CodeResourceExhausted, "Too many requests, try again later."},
+	{accounts.ErrLoginLocked, api.CodeResourceExhausted, "Too many failed login attempts, try again later."},
+	{accounts.ErrHashBusy, api.CodeUnavailable, "Server busy, try again."},
 
 	{sessions.ErrRefreshTokenRequired, api.CodeInvalidArgument, "Refresh token is required."},
 	{sessions.ErrRefreshTokenInvalid, api.CodeUnauthenticated, "Refresh token invalid or expired."},
@@ -190,6 +198,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if e.Code == api.CodeUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	var re *limits.RetryError
+	if errors.As(err, &re) {
+		w.Header().Set("Retry-After", strconv.FormatInt(re.RetryAfterSeconds(), 10))
+	}
+	if w.Header().Get("Retry-After") != "" {
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After") // so that browser clients can read it
 	}
 	writeJSON(w, e.Code.HTTPStatus(), e)
 }

@@ -142,7 +142,7 @@ func (a *API) authenticateCustom(w http.ResponseWriter, r *http.Request) error {
 
 // issue starts a session for an authenticated account.
 func (a *API) issue(ctx context.Context, r *http.Request, res accounts.Result, vars map[string]string) (*api.Session, error) {
-	is, err := a.sessions.Issue(ctx, res.User, vars, clientMeta(r))
+	is, err := a.sessions.Issue(ctx, res.User, vars, a.clientMeta(r))
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (a *API) sessionRefresh(w http.ResponseWriter, r *http.Request) error {
 		if err := checkVars(req.Vars); err != nil {
 			return nil, err
 		}
-		is, err := a.sessions.Refresh(ctx, req.Token, req.Vars, clientMeta(r))
+		is, err := a.sessions.Refresh(ctx, req.Token, req.Vars, a.clientMeta(r))
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,7 @@ func (a *API) sessionLogout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp, err := call(a, r.Context(), "sessionlogout", req, func(ctx context.Context, req *api.SessionLogoutRequest) (*api.Empty, error) {
-		if err := a.sessions.Logout(ctx, callerFrom(ctx), req.Token, req.RefreshToken, req.Scope, clientMeta(r)); err != nil {
+		if err := a.sessions.Logout(ctx, callerFrom(ctx), req.Token, req.RefreshToken, req.Scope, a.clientMeta(r)); err != nil {
 			return nil, err
 		}
 		return &api.Empty{}, nil
@@ -204,7 +204,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	req := &api.SessionDeleteRequest{ID: r.PathValue("id")}
 	resp, err := call(a, r.Context(), "deletesession", req, func(ctx context.Context, req *api.SessionDeleteRequest) (*api.Empty, error) {
-		if err := a.sessions.End(ctx, callerFrom(ctx).UserID, req.ID, clientMeta(r)); err != nil {
+		if err := a.sessions.End(ctx, callerFrom(ctx).UserID, req.ID, a.clientMeta(r)); err != nil {
 			return nil, err
 		}
 		return &api.Empty{}, nil

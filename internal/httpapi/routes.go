@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
 	"strings"
 )
@@ -18,6 +19,7 @@ type route struct {
 func (a *API) routes() []route {
 	return append([]route{
 		{"GET", "/healthcheck", authNone, a.healthcheck},
+		{"GET", "/readyz", authNone, a.readyz}, // (Latchkey)
 		{"POST", "/v2/account/authenticate/device", authServerKey, a.authenticateDevice},
 		{"POST", "/v2/account/authenticate/email", authServerKey, a.authenticateEmail},
 		{"POST", "/v2/account/authenticate/custom", authServerKey, a.authenticateCustom},
@@ -58,6 +60,11 @@ func (a *API) websocket(w http.ResponseWriter, r *http.Request) error {
 	if a.realtime == nil {
 		return errNotFound
 	}
+	// The socket reads the client address from RemoteAddr; behind a trusted proxy, that is the client's.
+	if ip, port := a.clientAddr(r); len(a.proxies) > 0 && net.JoinHostPort(ip, port) != r.RemoteAddr {
+		r = r.WithContext(r.Context()) // a shallow copy
+		r.RemoteAddr = net.JoinHostPort(ip, port)
+	}
 	a.realtime.ServeHTTP(w, r)
 	return nil
 }
@@ -73,7 +80,7 @@ func (a *API) mount() {
 			byPath[rt.path] = map[string]http.Handler{}
 			order = append(order, rt.path)
 		}
-		byPath[rt.path][rt.method] = a.wrap(rt.auth, rt.h)
+		byPath[rt.path][rt.method] = a.wrap(rt.auth, a.limited(rt.path, rt.h))
 	}
 	for _, path := range order {
 		methods := byPath[path]

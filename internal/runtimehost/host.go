@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -274,10 +273,7 @@ func (h *Host) runtimeCtx(ctx context.Context, mode string) context.Context {
 		}
 		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_HEADERS, headers)
 		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_QUERY_PARAMS, query)
-		ip, port, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
+		ip, port, _ := httpapi.ClientAddr(ctx) // the peer's, or the client's behind a trusted proxy
 		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_CLIENT_IP, ip)
 		ctx = context.WithValue(ctx, runtime.RUNTIME_CTX_CLIENT_PORT, port)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost/js"
@@ -33,12 +34,13 @@ type Backend = storage.Backend
 
 // OpenBackend opens the store the config selects: the embedded SQLite database in data_dir when
 // database.address is empty, PostgreSQL otherwise. The description it returns names the store for logs and
-// never contains a password.
+// never contains a password. The SQLite database is guarded by its marker file (see sqlite.OpenGuarded and
+// database.create_fresh), so that a lost database stops the start instead of starting an empty store.
 func OpenBackend(ctx context.Context, cfg config.Config) (Backend, string, error) {
 	addr := cfg.DatabaseAddress()
 	if addr == "" {
 		path := filepath.Join(cfg.DataDir, "latchkey.db")
-		st, err := sqlite.Open(ctx, path)
+		st, err := sqlite.OpenGuarded(ctx, path, cfg.Database.CreateFresh)
 		if err != nil {
 			return nil, "", fmt.Errorf("opening SQLite database %s: %w", path, err)
 		}
@@ -115,9 +117,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if cfg.DatabaseAddress() != "" {
 		cacheTTL = 0
 	}
+	apiLimits, lockout, err := AbuseLimits(cfg, clock)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.Accounts = accounts.New(accounts.Deps{
 		Users: st, Clock: clock, BcryptCost: cfg.Auth.BcryptCost, MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
-		CacheTTL: cacheTTL,
+		CacheTTL: cacheTTL, MaxHashQueue: cfg.Auth.MaxHashQueue,
+		MaxHashWait: time.Duration(cfg.Auth.MaxHashWaitMs) * time.Millisecond,
+		Lockout:     lockout, Events: st, Logger: log,
 	})
 	s.Sessions = sessions.New(sessions.Config{
 		TokenExpiry:   time.Duration(cfg.Session.TokenExpirySec) * time.Second,
@@ -159,8 +168,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Accounts: s.Accounts, Sessions: s.Sessions, ServerKey: cfg.Socket.ServerKey,
 		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
 		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
+		Ready: st.CheckWrite, Clock: clock, Limits: apiLimits,
 	})
-	log.Info("store ready", "store", where, "revoked_sessions", s.Sessions.Denylist().Len())
+	log.Info("store ready", "store", where, "store_id", s.Sessions.StoreID(), "revoked_sessions", s.Sessions.Denylist().Len())
+	if cfg.Database.CreateFresh && cfg.DatabaseAddress() == "" {
+		log.Warn("database.create_fresh is set: this start accepted whatever database data_dir holds, a new empty one " +
+			"if it was missing; remove the setting, so that a lost database stops the next start again")
+	}
 	return s, nil
 }
 
@@ -200,6 +214,25 @@ func modules(cfg config.Config, goMods []runtime.InitModule) []runtimehost.Named
 		Path: path, MinCount: cfg.Runtime.LuaMinCount, MaxCount: cfg.Runtime.LuaMaxCount,
 	})})
 	return out
+}
+
+// AbuseLimits turns the limits.* settings into the API's per-client-address limits and the accounts
+// service's failed-password lockout, timed by clock.
+func AbuseLimits(cfg config.Config, clock func() time.Time) (httpapi.Limits, limits.LockoutConfig, error) {
+	l := cfg.Limits
+	proxies, err := limits.ParseProxies(l.TrustedProxies)
+	if err != nil {
+		return httpapi.Limits{}, limits.LockoutConfig{}, fmt.Errorf("limits.trusted_proxies: %w", err)
+	}
+	sec := func(v int) time.Duration { return time.Duration(v) * time.Second }
+	return httpapi.Limits{
+			Auth:           limits.Config{Rate: float64(l.AuthRatePerSec), Burst: l.AuthBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
+			Refresh:        limits.Config{Rate: float64(l.RefreshRatePerSec), Burst: l.RefreshBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
+			TrustedProxies: proxies,
+		}, limits.LockoutConfig{
+			Failures: l.LockoutFailures, Window: sec(l.LockoutWindowSec), Min: sec(l.LockoutMinSec),
+			Max: sec(l.LockoutMaxSec), MaxKeys: l.MaxTrackedAccounts, Clock: clock,
+		}, nil
 }
 
 // SocialConfig turns the social.* settings into the verifier's config.

@@ -27,6 +27,11 @@ var (
 	ErrTokenInvalid = errors.New("session token invalid")
 	// ErrRevoked is the reason Validate gives for a well-signed token of an ended session.
 	ErrRevoked = errors.New("session revoked")
+	// ErrOtherStore is the reason Validate gives for a well-signed token whose sid claim names another store
+	// than this manager's: one minted against a database that has since been wiped or replaced, or by
+	// another deployment that shares the signing keys. Its session is not in this store, so the token counts
+	// as ended, and errors.Is(err, ErrRevoked) holds as well.
+	ErrOtherStore = fmt.Errorf("%w: token of another store", ErrRevoked)
 
 	ErrRefreshTokenRequired = errors.New("refresh token is required")
 	ErrRefreshTokenInvalid  = errors.New("refresh token invalid or expired")
@@ -90,6 +95,9 @@ type Manager struct {
 	log   *slog.Logger
 	deny  *Denylist
 	evs   storage.Events
+	// storeID is the store's id (storage.Sessions.StoreID), read by Load: every token issued carries it as
+	// sid, and tokens whose sid differs are refused. Empty until Load.
+	storeID string
 
 	onRevoke []func([]storage.Revocation)
 	onEnd    []func(ctx context.Context, userID string, at time.Time, reason string)
@@ -191,7 +199,7 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 		return tokens.Claims{}, err
 	}
 	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP, Reason: reason})
-	return tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix()}, nil
+	return tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(), StoreID: m.storeID}, nil
 }
 
 func (m *Manager) sign(c tokens.Claims, refreshExp, refreshSeq int64) Issued {
@@ -213,7 +221,7 @@ func (m *Manager) pairAt(s *storage.Session, u *storage.User, issuedAt int64) Is
 	if m.cfg.Rotation {
 		seq = s.RefreshSeq
 	}
-	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: s.Vars, ExpiresAt: exp, IssuedAt: issuedAt}
+	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: s.Vars, ExpiresAt: exp, IssuedAt: issuedAt, StoreID: m.storeID}
 	return m.sign(c, rexp, seq)
 }
 
@@ -230,7 +238,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	}
 	now := m.clock().UTC()
 	rc, err := m.rkeys.Verify(refreshToken, now.Unix())
-	if err != nil {
+	if err != nil || !m.ownStore(rc) {
 		return Issued{}, ErrRefreshTokenInvalid
 	}
 	if len(vars) == 0 {
@@ -342,16 +350,26 @@ func (m *Manager) Authenticate(token string) (tokens.Claims, error) {
 }
 
 // Validate is Authenticate with the reason kept: tokens.ErrMalformed, tokens.ErrSignature,
-// tokens.ErrExpired or ErrRevoked.
+// tokens.ErrExpired, ErrRevoked or ErrOtherStore (which is also ErrRevoked).
 func (m *Manager) Validate(token string) (tokens.Claims, error) {
 	c, err := m.skeys.Verify(token, m.clock().Unix())
 	if err != nil {
 		return tokens.Claims{}, err
 	}
+	if !m.ownStore(c) {
+		return tokens.Claims{}, ErrOtherStore
+	}
 	if m.deny.Revoked(c.TokenID) {
 		return tokens.Claims{}, ErrRevoked
 	}
 	return c, nil
+}
+
+// ownStore reports whether a verified token may belong to this manager's store: its sid claim names the
+// store, or it has none. Tokens without one are Nakama's or older Latchkey versions', which a studio moving
+// to Latchkey (or upgrading it) needs to keep working until they expire.
+func (m *Manager) ownStore(c tokens.Claims) bool {
+	return c.StoreID == "" || c.StoreID == m.storeID || m.storeID == ""
 }
 
 // Logout ends sessions of the caller, whose own session is callerSession.
@@ -371,14 +389,14 @@ func (m *Manager) Logout(ctx context.Context, caller tokens.Claims, token, refre
 	var ids []string
 	if token != "" {
 		c, err := m.skeys.Verify(token, now)
-		if err != nil || c.UserID != caller.UserID {
+		if err != nil || c.UserID != caller.UserID || !m.ownStore(c) {
 			return ErrLogoutTokenInvalid
 		}
 		ids = append(ids, c.TokenID)
 	}
 	if refreshToken != "" {
 		c, err := m.rkeys.Verify(refreshToken, now)
-		if err != nil || c.UserID != caller.UserID {
+		if err != nil || c.UserID != caller.UserID || !m.ownStore(c) {
 			return ErrLogoutRefreshInvalid
 		}
 		if len(ids) == 0 || ids[0] != c.TokenID {
@@ -548,10 +566,19 @@ func (m *Manager) record(ctx context.Context, evs ...storage.Event) {
 	}
 }
 
-// Load fills the denylist from the store's revocation feed; call it once before serving.
+// Load reads the store's id, which the tokens it issues carry and the tokens it accepts must carry if they
+// name a store, and fills the denylist from the store's revocation feed; call it once before serving.
 func (m *Manager) Load(ctx context.Context) error {
+	id, err := m.store.StoreID(ctx)
+	if err != nil {
+		return err
+	}
+	m.storeID = id
 	return m.catchUp(ctx)
 }
+
+// StoreID returns the id of the store whose tokens the manager accepts, "" before Load.
+func (m *Manager) StoreID() string { return m.storeID }
 
 // catchUp applies every feed entry after the denylist's watermark.
 func (m *Manager) catchUp(ctx context.Context) error {

@@ -32,8 +32,10 @@ var (
 	// ErrConflict is returned by compare-and-swap updates whose precondition no longer holds.
 	ErrConflict = errors.New("storage: conflict")
 	// ErrUnavailable wraps a failure to reach the database (refused or lost connection, server shutting
-	// down, pool exhausted past the context deadline). The operation may or may not have been applied only
-	// when the connection was lost after the statement was sent; callers answer "try again" in every case.
+	// down, pool exhausted past the context deadline) or to write to it (a read-only file, database or
+	// server, a full disk, an I/O error, a lock held past the busy timeout). Such faults pass when their
+	// cause does, without a restart. The operation may or may not have been applied only when the connection
+	// was lost after the statement was sent; callers answer "try again" in every case.
 	ErrUnavailable = errors.New("storage: unavailable")
 )
 
@@ -346,6 +348,11 @@ type Sessions interface {
 	// DeleteExpiredSessions removes sessions (and their feed entries) whose ExpireTime is before `before`,
 	// and returns how many sessions it removed.
 	DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error)
+	// StoreID returns the store's id: a random canonical lowercase UUID made once, by the migration that
+	// adds it, and never changed (reverting that migration and applying it again makes a new store). Every
+	// token of the store's sessions carries it, so that tokens minted against another store (or against this
+	// database before it was wiped) are told apart.
+	StoreID(ctx context.Context) (string, error)
 }
 
 // FeedWatcher is implemented by backends that can push a signal when the revocation feed grows, so that
@@ -371,6 +378,7 @@ const (
 	EventUserBanned       EventKind = "user_banned"
 	EventUserUnbanned     EventKind = "user_unbanned"
 	EventAccountDeleted   EventKind = "account_deleted"
+	EventLoginLocked      EventKind = "login_locked" // too many wrong passwords: logins refused for a while
 )
 
 // Event is one entry of the security event log.
@@ -470,6 +478,9 @@ type Store interface {
 	Sockets
 	// Ping checks the backend is reachable.
 	Ping(ctx context.Context) error
+	// CheckWrite commits a tiny write, so that it fails, with ErrUnavailable for a store fault, when the
+	// store cannot take writes now (for readiness checks). It changes nothing callers can see.
+	CheckWrite(ctx context.Context) error
 	Close() error
 }
 

@@ -77,6 +77,9 @@ func parseClaimsFast(s string) (Claims, bool) {
 		case "rsq":
 			bit = 64
 			c.RefreshSeq, ok = p.int()
+		case "sid":
+			bit = 128
+			c.StoreID, ok = p.str()
 		default:
 			// Unknown claims are legal; let encoding/json skip them.
 			return c, false
@@ -230,11 +233,12 @@ func parseClaimsSlow(payload []byte) (Claims, error) {
 		Exp      *float64          `json:"exp"`
 		Iat      *float64          `json:"iat"`
 		Rsq      *float64          `json:"rsq"`
+		StoreID  string            `json:"sid"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return Claims{}, ErrMalformed
 	}
-	c := Claims{TokenID: raw.TokenID, UserID: raw.UserID, Username: raw.Username, Vars: raw.Vars}
+	c := Claims{TokenID: raw.TokenID, UserID: raw.UserID, Username: raw.Username, Vars: raw.Vars, StoreID: raw.StoreID}
 	if len(c.Vars) == 0 {
 		c.Vars = nil
 	}

@@ -11,6 +11,7 @@ func FuzzVerify(f *testing.F) {
 	kr := mustKeyring(f, Key{Secret: []byte("defaultencryptionkey")})
 	f.Add(kr.Sign(&Claims{TokenID: testTID, UserID: testUser, Username: "alice", Vars: map[string]string{"a": "b"}, ExpiresAt: now + 60, IssuedAt: now}))
 	f.Add(hs256("defaultencryptionkey", `{"typ":"JWT","alg":"HS256"}`, `{"tid":"`+testTID+`","uid":"`+testUser+`","exp":1900000060.5}`))
+	f.Add(kr.Sign(&Claims{TokenID: testTID, UserID: testUser, ExpiresAt: now + 60, IssuedAt: now, StoreID: testStore}))
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add("..")
 	f.Fuzz(func(t *testing.T, token string) {
@@ -35,6 +36,8 @@ func FuzzParseClaims(f *testing.F) {
 	f.Add(`{"exp":-0}`)
 	f.Add(`{"usn":"\u0041","exp":3}`)
 	f.Add(`{}`)
+	f.Add(`{"tid":"` + testTID + `","uid":"` + testUser + `","exp":1900000060,"rsq":1,"sid":"` + testStore + `"}`)
+	f.Add(`{"sid":"a","sid":"b","exp":1}`)
 	f.Fuzz(func(t *testing.T, payload string) {
 		fast, ok := parseClaimsFast(payload)
 		if !ok {

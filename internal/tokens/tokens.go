@@ -1,5 +1,5 @@
 // Package tokens signs and verifies Latchkey's session and refresh tokens: compact HS256 JWTs with Nakama's
-// claims (tid, uid, usn, vrs, exp, iat), an algorithm allow-list of exactly HS256, and a keyring of signing
+// claims (tid, uid, usn, vrs, exp, iat) and Latchkey's (rsq, sid), an algorithm allow-list of exactly HS256, and a keyring of signing
 // keys told apart by the `kid` header.
 package tokens
 
@@ -39,6 +39,10 @@ type Claims struct {
 	// was issued. With refresh-token rotation, only the newest refresh token of a session is current; an
 	// older one presented again is a replay. 0 and absent are the same (a first login, or a Nakama token).
 	RefreshSeq int64
+	// StoreID (sid, a Latchkey claim) is the id of the store the token's session was created in, so that a
+	// server can refuse tokens minted against another store (a database that was since wiped or replaced).
+	// Empty in Nakama's tokens and in those of Latchkey versions before it.
+	StoreID string
 }
 
 // Key is one HMAC signing key. An empty ID means the key signs tokens without a `kid` header, as Nakama does.
@@ -239,8 +243,7 @@ func (kr *Keyring) keyFor(headerSeg string) (*keyState, error) {
 }
 
 // appendClaims writes the payload JSON in Nakama's claim order: tid, uid, usn, vrs, exp, iat (then
-// Latchkey's rsq); empty
-// strings and empty vars are omitted as Nakama's omitempty tags do.
+// Latchkey's rsq and sid); empty strings and empty vars are omitted as Nakama's omitempty tags do.
 func appendClaims(b []byte, c *Claims) []byte {
 	b = append(b, '{')
 	first := true
@@ -294,6 +297,10 @@ func appendClaims(b []byte, c *Claims) []byte {
 	if c.RefreshSeq != 0 {
 		field("rsq")
 		b = strconv.AppendInt(b, c.RefreshSeq, 10)
+	}
+	if c.StoreID != "" {
+		field("sid")
+		b = appendString(b, c.StoreID)
 	}
 	return append(b, '}')
 }

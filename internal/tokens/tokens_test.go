@@ -11,9 +11,10 @@ import (
 )
 
 const (
-	testUser = "7e2ef4b4-1b7b-4bd8-8a6c-1f5b9a0e8d11"
-	testTID  = "0f3c1d2e-9a8b-4c7d-8e6f-5a4b3c2d1e0f"
-	now      = int64(1_900_000_000)
+	testUser  = "7e2ef4b4-1b7b-4bd8-8a6c-1f5b9a0e8d11"
+	testTID   = "0f3c1d2e-9a8b-4c7d-8e6f-5a4b3c2d1e0f"
+	testStore = "5b0d7f3e-2c1a-4e8b-9d6f-0a1b2c3d4e5f"
+	now       = int64(1_900_000_000)
 )
 
 func mustKeyring(t testing.TB, active Key, others ...Key) *Keyring {
@@ -44,6 +45,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		sampleClaims(),
 		{TokenID: testTID, UserID: testUser, ExpiresAt: now + 1},
 		{TokenID: testTID, UserID: testUser, Username: `quote" back\slash <tag> é 名前`, Vars: map[string]string{"k\n": "v\x00", "ünï": "cödé"}, ExpiresAt: now + 1, IssuedAt: now},
+		{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 1, IssuedAt: now, RefreshSeq: 3, StoreID: testStore},
 	} {
 		tok := kr.Sign(&c)
 		got, err := kr.Verify(tok, now)
@@ -73,6 +75,28 @@ func TestSignMatchesNakamaLayout(t *testing.T) {
 	// The same token must be what a generic HS256 implementation produces for that header and payload.
 	if other := hs256("defaultencryptionkey", string(header), string(payload)); other != tok {
 		t.Errorf("signature differs from a reference HMAC: %s vs %s", tok, other)
+	}
+}
+
+// TestStoreIDClaim: sid follows Nakama's claims (and rsq) in the payload, and the fast parser reads it.
+func TestStoreIDClaim(t *testing.T) {
+	kr := mustKeyring(t, Key{Secret: []byte("defaultencryptionkey")})
+	c := Claims{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now, RefreshSeq: 2, StoreID: testStore}
+	tok := kr.Sign(&c)
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	want := `{"tid":"` + testTID + `","uid":"` + testUser + `","usn":"alice","exp":1900000060,"iat":1900000000,"rsq":2,"sid":"` + testStore + `"}`
+	if string(payload) != want {
+		t.Errorf("payload = %s, want %s", payload, want)
+	}
+	fast, ok := parseClaimsFast(string(payload))
+	if !ok || fast.StoreID != testStore {
+		t.Errorf("fast path: %+v, %v; want sid %s", fast, ok, testStore)
+	}
+	// A token without the claim (Nakama's, or an older Latchkey's) verifies with an empty StoreID.
+	c.StoreID = ""
+	got, err := kr.Verify(kr.Sign(&c), now)
+	if err != nil || got.StoreID != "" {
+		t.Errorf("token without sid: %+v, %v", got, err)
 	}
 }
 
@@ -227,15 +251,20 @@ func TestVerifyAllocations(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop items, so allocation counts mean nothing")
 	}
 	kr := mustKeyring(t, Key{Secret: []byte("defaultencryptionkey")})
-	tok := kr.Sign(&Claims{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now})
-	kr.Verify(tok, now) // warm the pool
-	allocs := testing.AllocsPerRun(200, func() {
-		if _, err := kr.Verify(tok, now); err != nil {
-			t.Fatal(err)
+	for _, c := range []Claims{
+		{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now},
+		{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now, StoreID: testStore},
+	} {
+		tok := kr.Sign(&c)
+		kr.Verify(tok, now) // warm the pool
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := kr.Verify(tok, now); err != nil {
+				t.Fatal(err)
+			}
+		})
+		// One allocation: the payload string the claims are substrings of.
+		if allocs > 1 {
+			t.Errorf("Verify(sid %q) allocates %.0f times per call, want at most 1", c.StoreID, allocs)
 		}
-	})
-	// One allocation: the payload string the claims are substrings of.
-	if allocs > 1 {
-		t.Errorf("Verify allocates %.0f times per call, want at most 1", allocs)
 	}
 }

@@ -128,6 +128,8 @@ func newServer(t *testing.T) string {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Auth.BcryptCost = 4
+	// The tool drives the server from one address as fast as it answers; the abuse limits would refuse it.
+	cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec = 0, 0
 	srv, err := server.New(context.Background(), cfg, server.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeTooManyConnections   = "53300"
 	codeUntranslatable       = "22021" // character_not_in_repertoire: a NUL byte or invalid UTF-8 in text
+	codeReadOnlyTransaction  = "25006" // read_only_sql_transaction: a standby, or a database set read-only
 )
 
 // wrap annotates err with the operation, and marks failures to reach the database with
@@ -44,8 +45,9 @@ func wrap(op string, err error) error {
 
 // unavailable reports whether err means the database could not be reached or used, as opposed to a
 // statement failing on its own: refused, lost or closed connections, timeouts (a deadline that passed while
-// waiting for a pooled connection, say), a server that is shutting down, starting up or out of connection
-// slots. The caller's own cancellation is not unavailability and stays context.Canceled.
+// waiting for a pooled connection, say), a server that is shutting down, starting up, out of connection
+// slots, disk or memory, failing I/O, or taking no writes. The caller's own cancellation is not
+// unavailability and stays context.Canceled.
 func unavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -69,11 +71,18 @@ func unavailable(err error) bool {
 	return false
 }
 
-// connectionCode reports whether a SQLSTATE says the server cannot serve the session: class 08
-// (connection exception), 57P (admin or crash shutdown, cannot connect now, idle session timeout) and
-// too_many_connections.
+// connectionCode reports whether a SQLSTATE says the server cannot serve the session now, for a cause that
+// passes: class 08 (connection exception), 57P (admin or crash shutdown, cannot connect now, idle session
+// timeout), insufficient resources (53000; disk_full 53100; out_of_memory 53200; too_many_connections
+// 53300, but not configuration_limit_exceeded 53400, which a retry does not cure), io_error (58030) and
+// read_only_sql_transaction (25006: the server is a standby, after a failover say, or the database is set
+// read-only).
 func connectionCode(code string) bool {
-	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") || code == codeTooManyConnections
+	switch code {
+	case "53000", "53100", "53200", codeTooManyConnections, "58030", codeReadOnlyTransaction:
+		return true
+	}
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P")
 }
 
 // pgCode returns the SQLSTATE of a server error, or "".

@@ -11,9 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -77,10 +79,25 @@ func Open(ctx context.Context, address string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A server that refuses writes because it is read-only (a primary demoted to a standby by a failover,
+	// default_transaction_read_only) leaves every connection made to it read-only for its lifetime, even once
+	// the address leads to a writable server again. A connection that meets such an error is closed, and the
+	// pool is reset (at most once a second, so that a lasting fault cannot churn connections), so that the
+	// next statements connect afresh.
+	var reset readOnlyReset
+	prev := cfg.ConnConfig.OnPgError
+	cfg.ConnConfig.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
+		if e.Code == codeReadOnlyTransaction {
+			reset.now()
+			return false
+		}
+		return prev == nil || prev(c, e)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, wrap("open "+redact(address), err)
 	}
+	reset.pool.Store(pool)
 	c := cfg.ConnConfig
 	s := &Store{
 		pool: pool,
@@ -89,6 +106,22 @@ func Open(ctx context.Context, address string) (*Store, error) {
 	}
 	s.closing, s.closeFunc = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// readOnlyReset resets a pool after a read-only error, at most once a second.
+type readOnlyReset struct {
+	pool atomic.Pointer[pgxpool.Pool]
+	last atomic.Int64 // unix nanoseconds of the last reset
+}
+
+func (r *readOnlyReset) now() {
+	pool := r.pool.Load()
+	last, now := r.last.Load(), time.Now().UnixNano()
+	if pool == nil || now-last < int64(time.Second) || !r.last.CompareAndSwap(last, now) {
+		return
+	}
+	// Connections in use are closed when they are released, this one among them.
+	pool.Reset()
 }
 
 // Describe names the database for logs as user@host:port/database, with the values in effect after the
@@ -167,6 +200,29 @@ func (s *Store) migrateErr(err error) error {
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	return err
+}
+
+// StoreID implements storage.Sessions.
+func (s *Store) StoreID(ctx context.Context) (string, error) {
+	var id string
+	if err := s.pool.QueryRow(ctx, qStoreID).Scan(&id); err != nil {
+		return "", wrap("store id", err)
+	}
+	return id, nil
+}
+
+// CheckWrite implements storage.Store: it records the time of the check in the store's identity row. A
+// server that takes no writes (a standby, a database set read-only) fails it with SQLSTATE 25006, a full
+// disk with 53100, both storage.ErrUnavailable.
+func (s *Store) CheckWrite(ctx context.Context) error {
+	err := retry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, qCheckWrite)
+		return err
+	})
+	if err != nil {
+		return wrap("check write", err)
+	}
+	return nil
 }
 
 // Ping checks that the database answers.

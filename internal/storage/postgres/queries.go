@@ -198,4 +198,7 @@ const (
 
 	qDeleteSocketCommandsBefore = `DELETE FROM socket_commands WHERE seq IN
 		(SELECT seq FROM socket_commands WHERE command_time < $1 LIMIT $2)`
+
+	qStoreID    = `SELECT id::text FROM store_identity`
+	qCheckWrite = `UPDATE store_identity SET check_time = now()`
 )

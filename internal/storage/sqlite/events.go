@@ -17,18 +17,18 @@ func (s *Store) AppendEvents(ctx context.Context, evs ...storage.Event) error {
 	}
 	tx, st, err := s.begin(ctx, qInsertEvent)
 	if err != nil {
-		return fmt.Errorf("sqlite: append events: %w", err)
+		return s.wrap("append events", err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	for i := range evs {
 		ev := &evs[i]
 		_, err := st[0].ExecContext(ctx, ev.Time.UnixMilli(), string(ev.Kind), ev.UserID, ev.SessionID, ev.ClientIP, ev.Reason)
 		if err != nil {
-			return fmt.Errorf("sqlite: append events: %w", err)
+			return s.wrap("append events", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: append events: %w", err)
+		return s.wrap("append events", err)
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func (s *Store) ListEvents(ctx context.Context, userID string, before int64, lim
 	}
 	out, err := queryAll(ctx, s.read.stmt(ctx, qListEvents), scanEvent, userID, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
+		return nil, s.wrap("list events", err)
 	}
 	return out, nil
 }
@@ -65,7 +65,7 @@ func scanEvent(row rowScanner, ev *storage.Event) error {
 func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
 	n, err := s.sweep(ctx, qDeleteEventsBefore, t.UnixMilli())
 	if err != nil {
-		return n, fmt.Errorf("sqlite: delete events: %w", err)
+		return n, s.wrap("delete events", err)
 	}
 	return n, nil
 }

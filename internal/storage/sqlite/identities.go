@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/storage"
@@ -67,7 +66,7 @@ func identityConstraint(column string) bool {
 func (s *Store) withUser(ctx context.Context, op, id string, fn func(tx *sql.Tx, u *storage.User) error) error {
 	tx, st, err := s.begin(ctx, qUserByID)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return s.wrap(op, err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	u, err := scanUser(st[0].QueryRowContext(ctx, id))
@@ -86,13 +85,13 @@ func (s *Store) withUser(ctx context.Context, op, id string, fn func(tx *sql.Tx,
 	case identityConstraint(uniqueColumn(err)):
 		return storage.ErrIdentityTaken
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return s.wrap(op, err)
 }
 
 // LinkIdentity implements storage.Users.
 func (s *Store) LinkIdentity(ctx context.Context, userID string, kind storage.IdentityKind, identity string, password []byte, at time.Time) error {
 	if err := storage.CheckLink(kind, identity, password); err != nil {
-		return fmt.Errorf("sqlite: link identity: %w", err)
+		return s.wrap("link identity", err)
 	}
 	return s.withUser(ctx, "link identity", userID, func(tx *sql.Tx, u *storage.User) error {
 		var err error

@@ -47,6 +47,8 @@ const (
 	qSocketCommandsSince
 	qLastSocketCommandSeq
 	qDeleteSocketCommandsBefore
+	qStoreID
+	qCheckWrite
 	numStmts
 )
 
@@ -140,4 +142,7 @@ var queries = [numStmts]string{
 	qLastSocketCommandSeq: `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'socket_commands'), 0)`,
 	qDeleteSocketCommandsBefore: `DELETE FROM socket_commands WHERE seq IN
 		(SELECT seq FROM socket_commands WHERE command_time < ? LIMIT ?)`,
+
+	qStoreID:    `SELECT id FROM store_identity`,
+	qCheckWrite: `UPDATE store_identity SET check_time = CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
 }

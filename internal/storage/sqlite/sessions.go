@@ -50,7 +50,7 @@ func encodeVars(vars map[string]string) (any, error) {
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	vars, err := encodeVars(sess.Vars)
 	if err != nil {
-		return fmt.Errorf("sqlite: create session: %w", err)
+		return s.wrap("create session", err)
 	}
 	refresh := sess.RefreshTime
 	if refresh.IsZero() {
@@ -66,7 +66,7 @@ func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	case uniqueColumn(err) == "sessions.id":
 		return fmt.Errorf("sqlite: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
 	}
-	return fmt.Errorf("sqlite: create session: %w", err)
+	return s.wrap("create session", err)
 }
 
 // SessionByID implements storage.Sessions.
@@ -77,7 +77,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*storage.Session, e
 		return nil, storage.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: session by id: %w", err)
+		return nil, s.wrap("session by id", err)
 	}
 	return sess, nil
 }
@@ -88,7 +88,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*storage.Session, e
 func (s *Store) RefreshSession(ctx context.Context, r storage.SessionRefresh) (*storage.Session, error) {
 	vars, err := encodeVars(r.Vars)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: refresh session: %w", err)
+		return nil, s.wrap("refresh session", err)
 	}
 	at := r.RefreshTime.UnixMilli()
 	sess := new(storage.Session)
@@ -98,12 +98,12 @@ func (s *Store) RefreshSession(ctx context.Context, r storage.SessionRefresh) (*
 		return sess, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: refresh session: %w", err)
+		return nil, s.wrap("refresh session", err)
 	}
 	// The compare-and-swap matched nothing: either there is no such session or a precondition failed.
 	switch exists, err := sessionExists(s.read.stmt(ctx, qSessionExists).QueryRowContext(ctx, r.ID)); {
 	case err != nil:
-		return nil, fmt.Errorf("sqlite: refresh session: %w", err)
+		return nil, s.wrap("refresh session", err)
 	case !exists:
 		return nil, storage.ErrNotFound
 	}
@@ -124,7 +124,7 @@ func sessionExists(row rowScanner) (bool, error) {
 func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error {
 	res, err := s.write.stmt(ctx, qExtendSession).ExecContext(ctx, t.UnixMilli(), id)
 	if err != nil {
-		return fmt.Errorf("sqlite: extend session: %w", err)
+		return s.wrap("extend session", err)
 	}
 	return oneRow(res, "extend session")
 }
@@ -133,7 +133,7 @@ func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error
 func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*storage.Revocation, error) {
 	tx, st, err := s.begin(ctx, qRevokeSession, qSessionExists, qInsertRevocation)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+		return nil, s.wrap("revoke session", err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	rev := storage.Revocation{SessionID: id, RevokeTime: truncate(at)}
@@ -143,22 +143,22 @@ func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at 
 		// Already revoked, or unknown. The write transaction holds the lock, so the answer is current.
 		switch exists, err := sessionExists(st[1].QueryRowContext(ctx, id)); {
 		case err != nil:
-			return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+			return nil, s.wrap("revoke session", err)
 		case !exists:
 			return nil, storage.ErrNotFound
 		}
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+		return nil, s.wrap("revoke session", err)
 	}
 	rev.ExpireTime = fromMillis(expire)
 	err = st[2].QueryRowContext(ctx, id, rev.UserID, expire, at.UnixMilli()).Scan(&rev.Seq)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revoke session: feed: %w", err)
+		return nil, s.wrap("revoke session: feed", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: revoke session: %w", err)
+		return nil, s.wrap("revoke session", err)
 	}
 	return &rev, nil
 }
@@ -171,19 +171,19 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 	if len(keep) > 0 {
 		b, err := json.Marshal(keep)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+			return nil, s.wrap("revoke user sessions", err)
 		}
 		keepJSON = string(b)
 	}
 	tx, st, err := s.begin(ctx, qRevokeUserSessions, qInsertRevocation)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+		return nil, s.wrap("revoke user sessions", err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	ms := at.UnixMilli()
 	rows, err := st[0].QueryContext(ctx, ms, reason, userID, ms, keepJSON)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+		return nil, s.wrap("revoke user sessions", err)
 	}
 	var revs []storage.Revocation
 	for rows.Next() {
@@ -191,14 +191,14 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 		var expire int64
 		if err := rows.Scan(&rev.SessionID, &expire); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+			return nil, s.wrap("revoke user sessions", err)
 		}
 		rev.ExpireTime = fromMillis(expire)
 		revs = append(revs, rev)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+		return nil, s.wrap("revoke user sessions", err)
 	}
 	if len(revs) == 0 {
 		return nil, nil // nothing written; the deferred rollback ends the transaction
@@ -207,11 +207,11 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 	for i := range revs {
 		r := &revs[i]
 		if err := insert.QueryRowContext(ctx, r.SessionID, userID, r.ExpireTime.UnixMilli(), ms).Scan(&r.Seq); err != nil {
-			return nil, fmt.Errorf("sqlite: revoke user sessions: feed: %w", err)
+			return nil, s.wrap("revoke user sessions: feed", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+		return nil, s.wrap("revoke user sessions", err)
 	}
 	return revs, nil
 }
@@ -221,7 +221,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
 	out, err := queryAll(ctx, s.read.stmt(ctx, qListUserSessions), scanSession, userID, now.UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list user sessions: %w", err)
+		return nil, s.wrap("list user sessions", err)
 	}
 	return out, nil
 }
@@ -236,7 +236,7 @@ func (s *Store) RevocationsSince(ctx context.Context, after int64, now time.Time
 	}
 	out, err := queryAll(ctx, s.read.stmt(ctx, qRevocationsSince), scanRevocation, after, now.UnixMilli(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revocations since: %w", err)
+		return nil, s.wrap("revocations since", err)
 	}
 	return out, nil
 }
@@ -265,7 +265,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (in
 		_, err = s.sweep(ctx, qDeleteExpiredRevocations, ms)
 	}
 	if err != nil {
-		return n, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+		return n, s.wrap("delete expired sessions", err)
 	}
 	return n, nil
 }

@@ -18,13 +18,13 @@ func (s *Store) AddSocket(ctx context.Context, sock storage.Socket) error {
 	case uniqueColumn(err) == "sockets.id":
 		return fmt.Errorf("sqlite: add socket: id %s exists: %w", sock.ID, storage.ErrConflict)
 	}
-	return fmt.Errorf("sqlite: add socket: %w", err)
+	return s.wrap("add socket", err)
 }
 
 // RemoveSocket implements storage.Sockets.
 func (s *Store) RemoveSocket(ctx context.Context, id string) error {
 	if _, err := s.write.stmt(ctx, qRemoveSocket).ExecContext(ctx, id); err != nil {
-		return fmt.Errorf("sqlite: remove socket: %w", err)
+		return s.wrap("remove socket", err)
 	}
 	return nil
 }
@@ -34,7 +34,7 @@ func (s *Store) RemoveSocket(ctx context.Context, id string) error {
 func (s *Store) UserSockets(ctx context.Context, userID string, aliveSince time.Time) ([]storage.Socket, error) {
 	out, err := queryAll(ctx, s.read.stmt(ctx, qUserSockets), scanSocket, userID, aliveSince.UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: user sockets: %w", err)
+		return nil, s.wrap("user sockets", err)
 	}
 	return out, nil
 }
@@ -51,7 +51,7 @@ func scanSocket(row rowScanner, sock *storage.Socket) error {
 // TouchNode implements storage.Sockets. The node's seen time becomes t even if it was later.
 func (s *Store) TouchNode(ctx context.Context, node string, t time.Time) error {
 	if _, err := s.write.stmt(ctx, qTouchNode).ExecContext(ctx, node, t.UnixMilli()); err != nil {
-		return fmt.Errorf("sqlite: touch node: %w", err)
+		return s.wrap("touch node", err)
 	}
 	return nil
 }
@@ -60,7 +60,7 @@ func (s *Store) TouchNode(ctx context.Context, node string, t time.Time) error {
 func (s *Store) RemoveNode(ctx context.Context, node string) (int, error) {
 	sockets, _, err := s.removeNodes(ctx, qRemoveNodeSockets, qRemoveNode, node)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: remove node: %w", err)
+		return 0, s.wrap("remove node", err)
 	}
 	return sockets, nil
 }
@@ -71,7 +71,7 @@ func (s *Store) RemoveNode(ctx context.Context, node string) (int, error) {
 func (s *Store) RemoveDeadNodes(ctx context.Context, t time.Time) (int, error) {
 	_, nodes, err := s.removeNodes(ctx, qRemoveDeadNodeSockets, qRemoveDeadNodes, t.UnixMilli())
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: remove dead nodes: %w", err)
+		return 0, s.wrap("remove dead nodes", err)
 	}
 	return nodes, nil
 }
@@ -108,7 +108,7 @@ func (s *Store) AppendSocketCommand(ctx context.Context, c storage.SocketCommand
 	err := s.write.stmt(ctx, qAppendSocketCommand).QueryRowContext(ctx, string(c.Kind), c.SocketID, c.UserID,
 		c.Reason, c.Time.UnixMilli()).Scan(&seq)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: append socket command: %w", err)
+		return 0, s.wrap("append socket command", err)
 	}
 	return seq, nil
 }
@@ -123,7 +123,7 @@ func (s *Store) SocketCommandsSince(ctx context.Context, after int64, limit int)
 	}
 	out, err := queryAll(ctx, s.read.stmt(ctx, qSocketCommandsSince), scanSocketCommand, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: socket commands since: %w", err)
+		return nil, s.wrap("socket commands since", err)
 	}
 	return out, nil
 }
@@ -141,7 +141,7 @@ func scanSocketCommand(row rowScanner, c *storage.SocketCommand) error {
 func (s *Store) LastSocketCommandSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.read.stmt(ctx, qLastSocketCommandSeq).QueryRowContext(ctx).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("sqlite: last socket command seq: %w", err)
+		return 0, s.wrap("last socket command seq", err)
 	}
 	return seq, nil
 }
@@ -151,7 +151,7 @@ func (s *Store) LastSocketCommandSeq(ctx context.Context) (int64, error) {
 func (s *Store) DeleteSocketCommandsBefore(ctx context.Context, t time.Time) (int, error) {
 	n, err := s.sweep(ctx, qDeleteSocketCommandsBefore, t.UnixMilli())
 	if err != nil {
-		return n, fmt.Errorf("sqlite: delete socket commands: %w", err)
+		return n, s.wrap("delete socket commands", err)
 	}
 	return n, nil
 }

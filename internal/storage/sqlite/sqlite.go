@@ -4,10 +4,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,39 +54,94 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	read  pool
 	write pool
+	// guard is set by OpenGuarded: the marker file that records which store the database holds.
+	guard *guard
+	// path and file are the database file as Open found it, so that CheckWrite notices when it was deleted
+	// or replaced while open: SQLite in WAL mode then goes on writing to the unlinked file, and every write
+	// is lost at the next start.
+	path string
+	file os.FileInfo
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // Open opens (creating it and its parent directory if needed) the database file at path. The schema is not
-// touched; call MigrateUp before use.
+// touched; call MigrateUp before use. Open does not look for a marker file; the server opens its database
+// with OpenGuarded.
 //
 // Write transactions begin IMMEDIATE, taking the write lock up front and waiting for it under the busy
 // timeout: a deferred transaction that reads first and then writes can fail at once with SQLITE_BUSY when
 // another process wrote in between, which no timeout can help with.
+//
+// Only Open creates the file. Connections open it with SQLite's mode=rw, so that a connection opened later
+// (after a fault replaced one, see Store.wrap) fails with SQLITE_CANTOPEN if the file has gone, instead of
+// silently starting an empty database in its place.
 func Open(ctx context.Context, path string) (*Store, error) {
 	// The driver reads its options from the text after the first '?', and SQLite gives "file:" names and
 	// ":memory:" their own meaning (an in-memory database is private to each pooled connection), so only
 	// plain file paths are accepted.
-	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+	if !plainPath(path) {
 		return nil, fmt.Errorf("sqlite: %q is not a plain database file path", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	dsn := fmt.Sprintf("%s?_txlock=immediate&_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL",
-		path, busyTimeout.Milliseconds())
-	s := new(Store)
-	var err error
-	// The writer opens first: it creates the file and switches it to WAL before any reader connects.
+	if err := createFile(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	name, err := fileURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	dsn := fmt.Sprintf("%s?mode=rw&_txlock=immediate&_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL",
+		name, busyTimeout.Milliseconds())
+	s := &Store{path: path}
+	if s.file, err = os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// The writer opens first: it switches the file to WAL before any reader connects.
 	if s.write.db, err = openPool(ctx, dsn, 1); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if s.read.db, err = openPool(ctx, dsn+"&_query_only=1", max(4, runtime.GOMAXPROCS(0))); err != nil {
+	readers := max(4, runtime.GOMAXPROCS(0))
+	if s.read.db, err = openPool(ctx, dsn+"&_query_only=1", readers); err != nil {
 		s.write.db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s.write.peer, s.write.peerIdle = s.read.db, readers
 	return s, nil
+}
+
+// plainPath reports whether path names a database file the way Open accepts it.
+func plainPath(path string) bool {
+	return path != "" && !strings.HasPrefix(path, ":memory:") && !strings.HasPrefix(path, "file:") && !strings.ContainsRune(path, '?')
+}
+
+// createFile creates an empty database file at path unless one exists. SQLite reads an empty file as an
+// empty database.
+func createFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// fileURI returns the SQLite URI of the file at path (file:///abs/path, with the characters URIs reserve
+// escaped), so that the connection can take SQLite's own mode parameter.
+func fileURI(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive letter: file:///C:/...
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String(), nil
 }
 
 // openPool opens a pool of at most n connections and checks that the file is in WAL mode.
@@ -113,14 +170,28 @@ func openPool(ctx context.Context, dsn string, n int) (*sql.DB, error) {
 // DB returns the write pool (one connection), which can run anything; it is meant for tools and tests.
 func (s *Store) DB() *sql.DB { return s.write.db }
 
-// MigrateUp applies every pending migration and returns those it applied.
+// MigrateUp applies every pending migration and returns those it applied. On a store opened with
+// OpenGuarded it then checks the store's id against the marker file, and writes the marker when there was
+// none (or database.create_fresh is set).
 func (s *Store) MigrateUp(ctx context.Context) ([]migrate.Migration, error) {
-	return migrate.Up(ctx, s.write.db, Migrations, Dialect)
+	ran, err := migrate.Up(ctx, s.write.db, Migrations, Dialect)
+	if err == nil && s.guard != nil {
+		err = s.checkMarker(ctx)
+	}
+	return ran, err
 }
 
-// MigrateDown reverts the latest steps migrations (0 for all) and returns those it reverted.
+// MigrateDown reverts the latest steps migrations (0 for all) and returns those it reverted. On a store
+// opened with OpenGuarded, reverting the migration that made the store's id removes the marker file too:
+// the next MigrateUp makes a new store, deliberately.
 func (s *Store) MigrateDown(ctx context.Context, steps int) ([]migrate.Migration, error) {
-	return migrate.Down(ctx, s.write.db, Migrations, Dialect, steps)
+	ran, err := migrate.Down(ctx, s.write.db, Migrations, Dialect, steps)
+	if s.guard != nil {
+		if merr := s.dropMarker(ctx); err == nil {
+			err = merr
+		}
+	}
+	return ran, err
 }
 
 // MigrateStatus reports every migration and whether it is applied.
@@ -133,6 +204,27 @@ func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.read.stmt(ctx, qPing).QueryRowContext(ctx).Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// StoreID implements storage.Sessions.
+func (s *Store) StoreID(ctx context.Context) (string, error) {
+	var id string
+	if err := s.read.stmt(ctx, qStoreID).QueryRowContext(ctx).Scan(&id); err != nil {
+		return "", s.wrap("store id", err)
+	}
+	return id, nil
+}
+
+// CheckWrite implements storage.Store: it records the time of the check in the store's identity row, in a
+// write transaction of its own. A database file deleted or replaced since Open fails it too.
+func (s *Store) CheckWrite(ctx context.Context) error {
+	if fi, err := os.Stat(s.path); err != nil || !os.SameFile(fi, s.file) {
+		return fmt.Errorf("sqlite: check write: %w: %s was deleted or replaced while open", storage.ErrUnavailable, s.path)
+	}
+	if _, err := s.write.stmt(ctx, qCheckWrite).ExecContext(ctx); err != nil {
+		return s.wrap("check write", err)
 	}
 	return nil
 }
@@ -175,12 +267,22 @@ type stmtID int
 type pool struct {
 	db    *sql.DB
 	stmts [numStmts]atomic.Pointer[sql.Stmt]
+	// stale is set after a fault that can outlast its cause on the connection that met it (see
+	// Store.wrap); the next statement on the pool then replaces a connection first.
+	stale atomic.Bool
+	// peer is the other pool on the same file, whose idle connections renew closes too, and peerIdle how
+	// many idle connections it keeps otherwise.
+	peer     *sql.DB
+	peerIdle int
 }
 
 // stmt returns the prepared statement for id, preparing it on first use. Preparing is lazy because the
 // tables do not exist until MigrateUp has run, and a failure is not remembered, so a later call can
 // succeed. The error travels inside the result so that callers handle a single error path.
 func (p *pool) stmt(ctx context.Context, id stmtID) preparedStmt {
+	if p.stale.Load() {
+		p.renew(ctx)
+	}
 	if st := p.stmts[id].Load(); st != nil {
 		return preparedStmt{st: st}
 	}
@@ -193,6 +295,28 @@ func (p *pool) stmt(ctx context.Context, id stmtID) preparedStmt {
 		return preparedStmt{st: p.stmts[id].Load()}
 	}
 	return preparedStmt{st: st}
+}
+
+// renew closes one of the pool's connections (the write pool has only one) if the pool is stale, so that
+// the next statement runs on a connection opened afresh: a connection opened while the file was read-only
+// stays read-only after the file is writable again, and one whose file was deleted keeps failing. It also
+// closes the peer pool's idle connections, because SQLite shares a file's WAL index (the -shm file) between
+// the connections of a process, and one opened read-only keeps every connection read-only until all of them
+// have closed. A connection opened while the cause lasts fails the same way, and is replaced again after
+// its fault. The prepared statements prepare themselves again on the new connections.
+func (p *pool) renew(ctx context.Context) {
+	if !p.stale.CompareAndSwap(true, false) {
+		return
+	}
+	if c, err := p.db.Conn(ctx); err == nil {
+		// database/sql closes a connection whose Raw function reports it bad instead of keeping it.
+		c.Raw(func(any) error { return driver.ErrBadConn })
+		c.Close()
+	}
+	if p.peer != nil {
+		p.peer.SetMaxIdleConns(0) // closes the idle ones now
+		p.peer.SetMaxIdleConns(p.peerIdle)
+	}
 }
 
 func (p *pool) close() error {

@@ -27,7 +27,13 @@ func open(t testing.TB, path string) *sqlite.Store {
 
 func newStore(t testing.TB) *sqlite.Store {
 	t.Helper()
-	st := open(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	return newStoreAt(t, filepath.Join(t.TempDir(), "latchkey.db"))
+}
+
+// newStoreAt opens and migrates the database at path.
+func newStoreAt(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	st := open(t, path)
 	if _, err := st.MigrateUp(context.Background()); err != nil {
 		t.Fatalf("MigrateUp: %v", err)
 	}
@@ -81,7 +87,7 @@ func TestMigrations(t *testing.T) {
 		Inspect: inspect,
 		Head: storagetest.Schema{
 			Tables: []string{migrate.Table, "security_events", "session_revocations", "sessions",
-				"socket_commands", "socket_nodes", "sockets", "user_device", "users"},
+				"socket_commands", "socket_nodes", "sockets", "store_identity", "user_device", "users"},
 			Indexes: []string{"security_events_event_time_idx", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_id_idx",
 				"socket_commands_command_time_idx", "sockets_node_idx", "sockets_user_id_idx",

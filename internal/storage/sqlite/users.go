@@ -110,11 +110,11 @@ func (s *Store) UsersByIDs(ctx context.Context, ids, usernames []string) ([]stor
 	}
 	idsJSON, err := json.Marshal(ids)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: users by ids: %w", err)
+		return nil, s.wrap("users by ids", err)
 	}
 	namesJSON, err := json.Marshal(usernames)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: users by ids: %w", err)
+		return nil, s.wrap("users by ids", err)
 	}
 	users, err := queryAll(ctx, s.read.stmt(ctx, qUsersByIDs), func(row rowScanner, u *storage.User) error {
 		got, err := scanUser(row)
@@ -124,7 +124,7 @@ func (s *Store) UsersByIDs(ctx context.Context, ids, usernames []string) ([]stor
 		return err
 	}, string(idsJSON), string(namesJSON))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: users by ids: %w", err)
+		return nil, s.wrap("users by ids", err)
 	}
 	return users, nil
 }
@@ -153,7 +153,7 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 
 	tx, st, err := s.begin(ctx, qInsertUser, qInsertDevice, identityStmt(nu.Kind))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: create user: %w", err)
+		return nil, s.wrap("create user", err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	// The identity goes to its column, or to the device insert; the other identity columns are NULL.
@@ -182,10 +182,10 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 			}
 			return nil, storage.ErrUsernameTaken
 		}
-		return nil, fmt.Errorf("sqlite: create user: %w", err)
+		return nil, s.wrap("create user", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: create user: %w", err)
+		return nil, s.wrap("create user", err)
 	}
 	return u, nil
 }
@@ -202,7 +202,7 @@ func identityStmt(kind storage.IdentityKind) stmtID {
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	res, err := s.write.stmt(ctx, qDeleteUser).ExecContext(ctx, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete user: %w", err)
+		return s.wrap("delete user", err)
 	}
 	return oneRow(res, "delete user")
 }
@@ -217,7 +217,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p storage.ProfileU
 			return storage.ErrNotFound
 		}
 		if err != nil {
-			return fmt.Errorf("sqlite: update profile: %w", err)
+			return s.wrap("update profile", err)
 		}
 		return nil
 	}
@@ -246,12 +246,13 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p storage.ProfileU
 	}
 	q.WriteString(" WHERE id = ?")
 	args = append(args, id)
+	s.write.renew(ctx)
 	res, err := s.write.db.ExecContext(ctx, q.String(), args...)
 	if err != nil {
 		if uniqueColumn(err) == "users.username" {
 			return storage.ErrUsernameTaken
 		}
-		return fmt.Errorf("sqlite: update profile: %w", err)
+		return s.wrap("update profile", err)
 	}
 	return oneRow(res, "update profile")
 }
@@ -260,7 +261,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p storage.ProfileU
 func (s *Store) SetDisableTime(ctx context.Context, id string, t time.Time) error {
 	res, err := s.write.stmt(ctx, qSetDisableTime).ExecContext(ctx, millis(t), id)
 	if err != nil {
-		return fmt.Errorf("sqlite: set disable time: %w", err)
+		return s.wrap("set disable time", err)
 	}
 	return oneRow(res, "set disable time")
 }

@@ -64,6 +64,7 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 	}
 
 	applied(0)
+	var ids []string // the store id at head, by pass
 	for pass := range 2 {
 		ran, err := st.MigrateUp(ctx)
 		if err != nil {
@@ -77,6 +78,18 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 			t.Errorf("pass %d: MigrateUp at head = %d migrations, %v; want none", pass, len(again), err)
 		}
 		schemaIs("at head", tgt.Head)
+		id, err := st.StoreID(ctx)
+		if err != nil {
+			t.Fatalf("pass %d: StoreID at head: %v", pass, err)
+		}
+		// Reverting every migration wipes the store, so migrating up again makes a new one.
+		if pass > 0 && id == ids[0] {
+			t.Errorf("pass %d: StoreID = %s, the same as before reverting every migration", pass, id)
+		}
+		ids = append(ids, id)
+		if err := st.CheckWrite(ctx); err != nil {
+			t.Errorf("pass %d: CheckWrite at head: %v", pass, err)
+		}
 
 		// The schema at head must be usable, not just present.
 		now := time.Now().UTC()

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"SocketCommands", testSocketCommands},
 		{"DeleteSocketCommandsBefore", testDeleteSocketCommandsBefore},
 		{"Ping", testPing},
+		{"StoreID", testStoreID},
 		{"ConcurrentRefresh", testConcurrentRefresh},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"ConcurrentCreateSameDevice", testConcurrentCreateSameDevice},
@@ -78,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			tt.fn(t, newStore(t))
 		})
 	}
+	t.Run("StoreIDPerStore", func(t *testing.T) { testStoreIDPerStore(t, newStore) })
 }
 
 // NewID returns a random canonical lowercase UUID, as the callers of the contract generate.
