@@ -341,8 +341,12 @@ func (h *Hub) ended(c *conn, reason string) {
 		removeIndex(h.byToken, c.TokenID, c)
 		defer h.conns.Done()
 	}
+	down := h.shutdown
 	h.mu.Unlock()
-	h.unregister(c.id)
+	// At shutdown the node's rows go in one statement (RemoveNode) rather than one per socket.
+	if !down {
+		h.unregister(c.id)
+	}
 	if h.rt != nil {
 		h.rt.SessionEnd(c.ctx, reason)
 	}
