@@ -177,15 +177,12 @@ func (a *App) sessions(ctx context.Context, args []string) error {
 	}
 	switch rest[0] {
 	case "list":
-		list, err := srv.Sessions.List(ctx, id)
+		list, _, err := srv.Sessions.List(ctx, id, "", limit)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(tw, "SESSION\tCREATED\tREFRESHED\tEXPIRES\tCLIENT IP\tUSER AGENT")
-		for i, s := range list {
-			if i == limit {
-				break
-			}
+		for _, s := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, ts(s.CreateTime), ts(s.RefreshTime), ts(s.ExpireTime), dash(s.ClientIP), dash(s.UserAgent))
 		}
 	case "events":

@@ -82,9 +82,18 @@ type SessionInfo struct {
 	Current     bool   `json:"current"`
 }
 
-// SessionList is the answer of GET /v2/account/sessions, newest session first.
+// SessionListRequest is the query of GET /v2/account/sessions (Latchkey): at most Limit sessions (1 to
+// 100, default 100) from the position Cursor names, which is empty for the first page.
+type SessionListRequest struct {
+	Limit  int    `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// SessionList is the answer of GET /v2/account/sessions, newest session first. Cursor, opaque, asks for
+// the next page; it is empty on the last page.
 type SessionList struct {
 	Sessions []SessionInfo `json:"sessions"`
+	Cursor   string        `json:"cursor,omitempty"`
 }
 
 // SessionDeleteRequest names the session DELETE /v2/account/sessions/{id} ends.

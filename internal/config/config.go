@@ -71,6 +71,11 @@ type SessionConfig struct {
 	// token presented after RefreshReuseGraceSec ends the whole session. Off: Nakama's behaviour.
 	RefreshRotation      bool  `yaml:"refresh_rotation"`
 	RefreshReuseGraceSec int64 `yaml:"refresh_reuse_grace_sec"`
+	// MaxSessionsPerUser (Latchkey) caps a user's live sessions: a new one beyond it ends the oldest. 0 means
+	// no cap.
+	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
+	// EventRetentionDays (Latchkey) is how long security events are kept.
+	EventRetentionDays int `yaml:"event_retention_days"`
 }
 
 // SigningKey is one entry of session.signing_keys or session.refresh_signing_keys.

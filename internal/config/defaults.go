@@ -40,6 +40,8 @@ func Default() Config {
 			SingleSocket:          false,
 			RefreshRotation:       false,
 			RefreshReuseGraceSec:  10,
+			MaxSessionsPerUser:    100,
+			EventRetentionDays:    90,
 		},
 		Runtime: RuntimeConfig{
 			HTTPKey: "defaulthttpkey", CallTimeoutMs: 5000,

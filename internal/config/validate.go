@@ -142,6 +142,12 @@ func (c Config) Validate() error {
 	if ss.RefreshReuseGraceSec < 0 {
 		add("session.refresh_reuse_grace_sec: must not be negative, got %d", ss.RefreshReuseGraceSec)
 	}
+	if ss.MaxSessionsPerUser < 0 {
+		add("session.max_sessions_per_user: must not be negative, got %d", ss.MaxSessionsPerUser)
+	}
+	if ss.EventRetentionDays < 1 {
+		add("session.event_retention_days: must be at least 1, got %d", ss.EventRetentionDays)
+	}
 	if c.Runtime.CallTimeoutMs < 1 {
 		add("runtime.call_timeout_ms: must be at least 1, got %d", c.Runtime.CallTimeoutMs)
 	}

@@ -93,6 +93,7 @@ var wireErrors = []struct {
 	{sessions.ErrLogoutRefreshInvalid, api.CodeInvalidArgument, "Refresh token invalid."},
 	{sessions.ErrLogoutScope, api.CodeInvalidArgument, "Invalid logout scope, must be current, others or all."}, // (Latchkey)
 	{sessions.ErrSessionNotFound, api.CodeNotFound, "Session not found."},                                       // (Latchkey)
+	{sessions.ErrCursorInvalid, api.CodeInvalidArgument, "Invalid cursor."},                                     // (Latchkey)
 
 	// The database cannot be reached: requests that need it fail cleanly and can be retried, while requests
 	// that only validate a token keep being served from memory. (Latchkey)

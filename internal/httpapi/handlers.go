@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/api"
@@ -181,14 +182,31 @@ func (a *API) sessionLogout(w http.ResponseWriter, r *http.Request) error {
 	return respond(w, resp, err)
 }
 
+// maxSessionsPage is the default and largest page of GET /v2/account/sessions.
+const maxSessionsPage = 100
+
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
-	resp, err := call(a, r.Context(), "listsessions", &api.Empty{}, func(ctx context.Context, _ *api.Empty) (*api.SessionList, error) {
+	q := r.URL.Query()
+	req := &api.SessionListRequest{Limit: maxSessionsPage, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSessionsPage {
+			return badRequest("Invalid limit - limit must be between 1 and %d.", maxSessionsPage)
+		}
+		req.Limit = n
+	}
+	resp, err := call(a, r.Context(), "listsessions", req, func(ctx context.Context, req *api.SessionListRequest) (*api.SessionList, error) {
 		caller := callerFrom(ctx)
-		list, err := a.sessions.List(ctx, caller.UserID)
+		// A before hook may have changed the request; the page stays within bounds.
+		limit := req.Limit
+		if limit < 1 || limit > maxSessionsPage {
+			limit = maxSessionsPage
+		}
+		list, cursor, err := a.sessions.List(ctx, caller.UserID, req.Cursor, limit)
 		if err != nil {
 			return nil, err
 		}
-		out := &api.SessionList{Sessions: make([]api.SessionInfo, len(list))}
+		out := &api.SessionList{Sessions: make([]api.SessionInfo, len(list)), Cursor: cursor}
 		for i, s := range list {
 			out.Sessions[i] = api.SessionInfo{
 				ID: s.ID, CreateTime: timestamp(s.CreateTime), RefreshTime: timestamp(s.RefreshTime),

@@ -211,7 +211,7 @@ func TestTrustedProxy(t *testing.T) {
 		t.Errorf("server code sees client_ip %q, want 203.0.113.7", got)
 	}
 	uid := claims(t, r.Body["token"].(string))["uid"].(string)
-	ss, err := le.srv.Sessions.List(context.Background(), uid)
+	ss, _, err := le.srv.Sessions.List(context.Background(), uid, "", 100)
 	if err != nil || len(ss) != 1 || ss[0].ClientIP != "203.0.113.7" {
 		t.Errorf("session client_ip: %+v %v, want 203.0.113.7", ss, err)
 	}

@@ -282,3 +282,98 @@ func TestBan(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionCap(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Session.MaxSessionsPerUser = 3
+	e := newEnv(t, cfg)
+	var logins []session
+	for range 4 {
+		logins = append(logins, e.authDevice("device-session-cap", "", ""))
+		e.clock.Advance(time.Second)
+	}
+	oldest := logins[0]
+	e.dead(oldest)
+	for _, s := range logins[1:] {
+		e.alive(s)
+	}
+	r := e.do("GET", "/v2/account/sessions", "bearer:"+logins[3].Token, "")
+	r.wantOK(t)
+	var got []any
+	for _, s := range r.Body["sessions"].([]any) {
+		got = append(got, s.(map[string]any)["id"])
+	}
+	want := []any{claims(t, logins[3].Token)["tid"], claims(t, logins[2].Token)["tid"], claims(t, logins[1].Token)["tid"]}
+	if !slices.Equal(got, want) {
+		t.Errorf("live sessions %v, want the newest three %v", got, want)
+	}
+
+	uid := claims(t, oldest.Token)["uid"].(string)
+	evs, err := e.srv.Sessions.Events(context.Background(), uid, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var capped []string
+	for _, ev := range evs {
+		if ev.Kind == storage.EventSessionRevoked && ev.Reason == "session cap" {
+			capped = append(capped, ev.SessionID)
+		}
+	}
+	if tid := claims(t, oldest.Token)["tid"].(string); !slices.Equal(capped, []string{tid}) {
+		t.Errorf("session cap events for %v, want one for %s", capped, tid)
+	}
+}
+
+func TestSessionsListPages(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	var want []any
+	var last session
+	for range 5 {
+		last = e.authDevice("device-session-pages", "", "")
+		want = append([]any{claims(t, last.Token)["tid"]}, want...) // newest first
+		e.clock.Advance(time.Second)
+	}
+
+	var got []any
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > len(want) {
+			t.Fatal("more pages than sessions")
+		}
+		path := "/v2/account/sessions?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		r := e.do("GET", path, "bearer:"+last.Token, "")
+		r.wantOK(t)
+		list := r.Body["sessions"].([]any)
+		if len(list) > 2 {
+			t.Fatalf("page of %d sessions with limit 2: %s", len(list), r.Raw)
+		}
+		for _, s := range list {
+			got = append(got, s.(map[string]any)["id"])
+		}
+		next, _ := r.Body["cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("walked %v, want %v", got, want)
+	}
+
+	// Without a limit, one page holds them all and has no cursor.
+	r := e.do("GET", "/v2/account/sessions", "bearer:"+last.Token, "")
+	r.wantOK(t)
+	if _, ok := r.Body["cursor"]; ok || len(r.Body["sessions"].([]any)) != len(want) {
+		t.Errorf("unlimited list: %s", r.Raw)
+	}
+
+	for _, q := range []string{"cursor=bm90LWEtY3Vyc29y", "cursor=%21%21", "cursor=MTox"} {
+		e.do("GET", "/v2/account/sessions?"+q, "bearer:"+last.Token, "").wantError(t, 400, 3, "Invalid cursor.")
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x"} {
+		e.do("GET", "/v2/account/sessions?"+q, "bearer:"+last.Token, "").wantError(t, 400, 3, "Invalid limit - limit must be between 1 and 100.")
+	}
+}

@@ -95,23 +95,37 @@ func (m *module) SessionLogout(userID, token, refreshToken string) error {
 	return m.h.d.Sessions.Logout(ctx, tokens.Claims{UserID: uid}, token, refreshToken, sessions.ScopeNakama, sessions.Meta{})
 }
 
+// sessionsPage is how many sessions SessionsList reads from the store at a time.
+const sessionsPage = 500
+
 func (m *module) SessionsList(ctx context.Context, userID string) ([]*runtime.SessionInfo, error) {
 	uid, err := canonicalID(userID)
 	if err != nil {
 		return nil, err
 	}
-	list, err := m.h.d.Sessions.List(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*runtime.SessionInfo, len(list))
-	for i, s := range list {
-		out[i] = &runtime.SessionInfo{
-			ID: s.ID, CreateTime: s.CreateTime.Unix(), RefreshTime: s.RefreshTime.Unix(), ExpireTime: s.ExpireTime.Unix(),
-			UserAgent: s.UserAgent, ClientIP: s.ClientIP,
+	// Server code gets every live session, read a page at a time; session.max_sessions_per_user bounds
+	// how many there are.
+	var out []*runtime.SessionInfo
+	cursor := ""
+	for {
+		list, next, err := m.h.d.Sessions.List(ctx, uid, cursor, sessionsPage)
+		if err != nil {
+			return nil, err
 		}
+		for _, s := range list {
+			out = append(out, &runtime.SessionInfo{
+				ID: s.ID, CreateTime: s.CreateTime.Unix(), RefreshTime: s.RefreshTime.Unix(), ExpireTime: s.ExpireTime.Unix(),
+				UserAgent: s.UserAgent, ClientIP: s.ClientIP,
+			})
+		}
+		if next == "" {
+			if out == nil {
+				out = []*runtime.SessionInfo{}
+			}
+			return out, nil
+		}
+		cursor = next
 	}
-	return out, nil
 }
 
 func (m *module) SessionRevoke(ctx context.Context, userID, sessionID string) error {

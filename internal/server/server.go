@@ -129,11 +129,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Lockout:     lockout, Events: st, Logger: log,
 	})
 	s.Sessions = sessions.New(sessions.Config{
-		TokenExpiry:   time.Duration(cfg.Session.TokenExpirySec) * time.Second,
-		RefreshExpiry: time.Duration(cfg.Session.RefreshTokenExpirySec) * time.Second,
-		SingleSession: cfg.Session.SingleSession,
-		Rotation:      cfg.Session.RefreshRotation,
-		ReuseGrace:    time.Duration(cfg.Session.RefreshReuseGraceSec) * time.Second,
+		TokenExpiry:    time.Duration(cfg.Session.TokenExpirySec) * time.Second,
+		RefreshExpiry:  time.Duration(cfg.Session.RefreshTokenExpirySec) * time.Second,
+		SingleSession:  cfg.Session.SingleSession,
+		Rotation:       cfg.Session.RefreshRotation,
+		ReuseGrace:     time.Duration(cfg.Session.RefreshReuseGraceSec) * time.Second,
+		MaxSessions:    cfg.Session.MaxSessionsPerUser,
+		EventRetention: time.Duration(cfg.Session.EventRetentionDays) * 24 * time.Hour,
 	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log})
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()

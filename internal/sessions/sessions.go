@@ -9,10 +9,13 @@ package sessions
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,6 +48,8 @@ var (
 	ErrLogoutScope = errors.New("logout: unknown scope")
 	// ErrSessionNotFound: the session to end does not exist, is not the caller's, or has already ended.
 	ErrSessionNotFound = errors.New("session not found")
+	// ErrCursorInvalid rejects a session list cursor that List did not make.
+	ErrCursorInvalid = errors.New("session list cursor invalid")
 )
 
 // Logout scopes (POST /v2/session/logout `scope`).
@@ -61,6 +66,11 @@ type Config struct {
 	RefreshExpiry time.Duration
 	// SingleSession ends a user's other sessions whenever they authenticate.
 	SingleSession bool
+	// MaxSessions caps a user's live sessions: a new session beyond it ends the oldest ones, so that
+	// the count never exceeds it. 0 means no cap.
+	MaxSessions int
+	// EventRetention is how long security events are kept; 0 means DefaultEventRetention.
+	EventRetention time.Duration
 	// Rotation makes every refresh supersede the refresh token it was given: presenting a superseded token
 	// again after ReuseGrace ends the whole session as a probable theft. Without it, a refresh token stays
 	// usable until it expires, as in Nakama.
@@ -199,7 +209,26 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 		return tokens.Claims{}, err
 	}
 	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP, Reason: reason})
+	if m.cfg.MaxSessions > 0 {
+		if err := m.enforceCap(ctx, user.ID, s.ID, now, meta.ClientIP); err != nil {
+			return tokens.Claims{}, err
+		}
+	}
 	return tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(), StoreID: m.storeID}, nil
+}
+
+// capReason is the revoke reason of sessions ended by the session cap.
+const capReason = "session cap"
+
+// enforceCap ends the user's oldest live sessions beyond the cap, keeping newest, the session just
+// created, whatever sessions share its creation time.
+func (m *Manager) enforceCap(ctx context.Context, userID, newest string, now time.Time, clientIP string) error {
+	revs, err := m.store.RevokeOldestSessions(ctx, userID, newest, m.cfg.MaxSessions, capReason, now)
+	if err != nil {
+		return err
+	}
+	m.ended(ctx, revs, now, storage.EventSessionRevoked, capReason, clientIP)
+	return nil
 }
 
 func (m *Manager) sign(c tokens.Claims, refreshExp, refreshSeq int64) Issued {
@@ -426,9 +455,54 @@ func (m *Manager) Logout(ctx context.Context, caller tokens.Claims, token, refre
 	return nil
 }
 
-// List returns the user's live sessions, newest first.
-func (m *Manager) List(ctx context.Context, userID string) ([]storage.Session, error) {
-	return m.store.ListUserSessions(ctx, userID, m.clock().UTC())
+// List returns at most limit of the user's live sessions, newest first, from the position cursor names
+// (the start when empty), and the cursor of the next page, empty when there is none. A cursor List did not
+// make is ErrCursorInvalid.
+func (m *Manager) List(ctx context.Context, userID, cursor string, limit int) ([]storage.Session, string, error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	if limit < 1 {
+		return nil, "", nil
+	}
+	// One more than asked tells whether another page follows, so that the last page has no cursor.
+	list, err := m.store.ListUserSessions(ctx, userID, m.clock().UTC(), after, limit+1)
+	if err != nil || len(list) <= limit {
+		return list, "", err
+	}
+	list = list[:limit]
+	last := list[limit-1]
+	return list, encodeCursor(storage.SessionCursor{CreateTime: last.CreateTime, ID: last.ID}), nil
+}
+
+// encodeCursor writes a list position as "MILLIS:ID" in unpadded base64url, which the client treats as
+// opaque.
+func encodeCursor(c storage.SessionCursor) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s", c.CreateTime.UnixMilli(), c.ID))
+}
+
+func decodeCursor(s string) (storage.SessionCursor, error) {
+	if s == "" {
+		return storage.SessionCursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return storage.SessionCursor{}, ErrCursorInvalid
+	}
+	ms, id, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return storage.SessionCursor{}, ErrCursorInvalid
+	}
+	t, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return storage.SessionCursor{}, ErrCursorInvalid
+	}
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return storage.SessionCursor{}, ErrCursorInvalid
+	}
+	return storage.SessionCursor{CreateTime: time.UnixMilli(t).UTC(), ID: id}, nil
 }
 
 // End ends one live session of the user (DELETE /v2/account/sessions/{id}). A session that does not
@@ -484,13 +558,18 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string, keep []string, 
 	if err != nil {
 		return 0, err
 	}
+	m.ended(ctx, revs, at, kind, reason, clientIP)
+	return len(revs), nil
+}
+
+// ended denies the tokens of sessions the store revoked and records one event of the given kind for each.
+func (m *Manager) ended(ctx context.Context, revs []storage.Revocation, at time.Time, kind storage.EventKind, reason, clientIP string) {
 	m.denied(false, revs...)
 	evs := make([]storage.Event, len(revs))
 	for i, r := range revs {
-		evs[i] = storage.Event{Time: at, Kind: kind, UserID: userID, SessionID: r.SessionID, ClientIP: clientIP, Reason: reason}
+		evs[i] = storage.Event{Time: at, Kind: kind, UserID: r.UserID, SessionID: r.SessionID, ClientIP: clientIP, Reason: reason}
 	}
 	m.record(ctx, evs...)
-	return len(revs), nil
 }
 
 // Ban disables the account and ends all its sessions at once: on this node immediately, on every other
@@ -644,12 +723,12 @@ func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Retention of ended sessions and of security events. No token of a session can be valid after its
-// ExpireTime; the row is kept a day longer for administrators looking into an incident.
-const (
-	sessionRetention = 24 * time.Hour
-	eventRetention   = 90 * 24 * time.Hour
-)
+// sessionRetention is how long an ended session's row is kept. No token of a session can be valid after
+// its ExpireTime; the row is kept a day longer for administrators looking into an incident.
+const sessionRetention = 24 * time.Hour
+
+// DefaultEventRetention is how long security events are kept when Config.EventRetention is 0.
+const DefaultEventRetention = 90 * 24 * time.Hour
 
 // cleanUp deletes what retention no longer needs. Every node runs it; the deletes are idempotent.
 func (m *Manager) cleanUp(ctx context.Context, now time.Time) {
@@ -661,9 +740,16 @@ func (m *Manager) cleanUp(ctx context.Context, now time.Time) {
 	if m.evs == nil {
 		return
 	}
-	if _, err := m.evs.DeleteEventsBefore(ctx, now.Add(-eventRetention)); err != nil {
+	if _, err := m.evs.DeleteEventsBefore(ctx, now.Add(-m.eventRetention())); err != nil {
 		m.log.Warn("deleting old security events failed", "err", err)
 	}
+}
+
+func (m *Manager) eventRetention() time.Duration {
+	if m.cfg.EventRetention > 0 {
+		return m.cfg.EventRetention
+	}
+	return DefaultEventRetention
 }
 
 // Denylist exposes the in-memory revocation set (for metrics and tests).

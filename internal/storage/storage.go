@@ -322,6 +322,18 @@ type Revocation struct {
 	RevokeTime time.Time
 }
 
+// SessionCursor is a position in a user's session list, whose order is newest first: CreateTime
+// descending, then ID descending, so that sessions created in the same millisecond keep a stable order.
+// The sessions after a cursor are those created before CreateTime, and those created at CreateTime whose
+// ID is smaller. The zero cursor is the start of the list.
+type SessionCursor struct {
+	CreateTime time.Time
+	ID         string // canonical lowercase UUID text
+}
+
+// IsZero reports whether c is the start of the list.
+func (c SessionCursor) IsZero() bool { return c.ID == "" }
+
 // Sessions is the session aggregate and its revocation feed.
 type Sessions interface {
 	// CreateSession inserts a new live session; ErrNotFound if the user does not exist.
@@ -340,8 +352,15 @@ type Sessions interface {
 	// RevokeUserSessions revokes every live session of the user whose ExpireTime is after `at`, except the
 	// ids in keep, and returns the new feed entries.
 	RevokeUserSessions(ctx context.Context, userID string, keep []string, reason string, at time.Time) ([]Revocation, error)
-	// ListUserSessions returns the user's live (unrevoked, unexpired at `now`) sessions, newest first.
-	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// RevokeOldestSessions revokes every live session of the user (unrevoked, ExpireTime after `at`) beyond
+	// the newest keep, in SessionCursor order, and returns the new feed entries in Seq order. The session
+	// newest, when not empty, counts as the newest whatever its CreateTime, so that a session just created
+	// is kept even if another shares its millisecond. keep must not be negative.
+	RevokeOldestSessions(ctx context.Context, userID, newest string, keep int, reason string, at time.Time) ([]Revocation, error)
+	// ListUserSessions returns at most limit of the user's live (unrevoked, unexpired at `now`) sessions that
+	// come after `after` in SessionCursor order (from the start when after is zero). A limit below 1
+	// returns nothing.
+	ListUserSessions(ctx context.Context, userID string, now time.Time, after SessionCursor, limit int) ([]Session, error)
 	// RevocationsSince returns feed entries with Seq > after whose ExpireTime is after `now`, in Seq order,
 	// at most limit of them.
 	RevocationsSince(ctx context.Context, after int64, now time.Time, limit int) ([]Revocation, error)

@@ -67,7 +67,8 @@ const (
 	qExtendSession   = `UPDATE sessions SET expire_time = GREATEST(expire_time, $1) WHERE id = $2`
 	qListUserSession = `SELECT ` + sessionColumns + ` FROM sessions
 		WHERE user_id = $1 AND revoke_time IS NULL AND expire_time > $2
-		ORDER BY create_time DESC, id DESC`
+			AND ($3::uuid IS NULL OR (create_time, id) < ($4, $3::uuid))
+		ORDER BY create_time DESC, id DESC LIMIT $5`
 
 	// qRefreshSession is the compare-and-swap: it matches only a live session (unrevoked, ExpireTime after
 	// the refresh) still at the expected seq, or at any seq when $5 is negative (storage.AnySeq). Concurrent
@@ -104,7 +105,25 @@ const (
 		WHERE user_id = $3 AND revoke_time IS NULL AND expire_time > $1 AND id <> ALL ($4)
 		ORDER BY id
 		FOR UPDATE
-	), rev AS (
+	), ` + revokeTargets
+
+	// qRevokeOldestSessions revokes every live session of a user beyond the newest $4, with $5 counting as
+	// the newest, as qRevokeUserSessions does. The excess is chosen first and then locked in id order.
+	qRevokeOldestSessions = `WITH excess AS (
+		SELECT id FROM sessions
+		WHERE user_id = $3 AND revoke_time IS NULL AND expire_time > $1
+		ORDER BY id = $5::uuid DESC, create_time DESC, id DESC
+		OFFSET $4
+	), target AS (
+		SELECT id FROM sessions WHERE id IN (SELECT id FROM excess)
+		ORDER BY id
+		FOR UPDATE
+	), ` + revokeTargets
+
+	// revokeTargets ends a statement that has chosen and locked, as the CTE target, the sessions of user $3
+	// to revoke at $1 for reason $2: it revokes those still live, appends their feed entries, numbered
+	// from the counter in one step, and returns the entries in seq order.
+	revokeTargets = `rev AS (
 		UPDATE sessions s SET revoke_time = $1, revoke_reason = $2
 		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
 		RETURNING s.id, s.expire_time

@@ -168,11 +168,30 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 			keepIDs = append(keepIDs, id)
 		}
 	}
+	return s.revokeMany(ctx, "revoke user sessions", qRevokeUserSessions, userID, reason, at, keepIDs)
+}
+
+// RevokeOldestSessions implements storage.Sessions. The feed entries come back in Seq order. A newest that
+// is not a UUID names no session.
+func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
+	if !isUUID(userID) {
+		return nil, nil
+	}
+	var newestParam any
+	if isUUID(newest) {
+		newestParam = newest
+	}
+	return s.revokeMany(ctx, "revoke oldest sessions", qRevokeOldestSessions, userID, reason, at, keep, newestParam)
+}
+
+// revokeMany runs a statement ending in revokeTargets, whose arguments are at, reason, userID and then
+// args, and returns its feed entries.
+func (s *Store) revokeMany(ctx context.Context, op, query, userID, reason string, at time.Time, args ...any) ([]storage.Revocation, error) {
 	at = msTime(at)
 	var revs []storage.Revocation
 	err := retry(ctx, func() error {
 		revs = revs[:0]
-		rows, err := s.pool.Query(ctx, qRevokeUserSessions, at, reason, userID, keepIDs)
+		rows, err := s.pool.Query(ctx, query, append([]any{at, reason, userID}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -188,7 +207,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, wrap("revoke user sessions", err)
+		return nil, wrap(op, err)
 	}
 	if len(revs) == 0 {
 		return nil, nil
@@ -198,11 +217,18 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 
 // ListUserSessions implements storage.Sessions. Sessions created at the same millisecond are ordered by id
 // descending so that the order is stable.
-func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
-	if !isUUID(userID) {
+func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time, after storage.SessionCursor, limit int) ([]storage.Session, error) {
+	if !isUUID(userID) || limit < 1 {
 		return nil, nil
 	}
-	out, err := queryAll(ctx, s.pool, scanSession, qListUserSession, userID, msTime(now))
+	var afterID any
+	if !after.IsZero() {
+		if !isUUID(after.ID) {
+			return nil, fmt.Errorf("postgres: list user sessions: cursor: %w", errInvalidID)
+		}
+		afterID = after.ID
+	}
+	out, err := queryAll(ctx, s.pool, scanSession, qListUserSession, userID, msTime(now), afterID, msTime(after.CreateTime), limit)
 	if err != nil {
 		return nil, wrap("list user sessions", err)
 	}

@@ -143,7 +143,7 @@ func TestFullFault(t *testing.T) {
 	// Revoking every session writes a feed entry each, more than the free space holds.
 	_, err = st.RevokeUserSessions(ctx, u.ID, nil, "ban", now)
 	wantFault(t, "RevokeUserSessions on a full database", err, sqlite3.SQLITE_FULL)
-	live, err := st.ListUserSessions(ctx, u.ID, now)
+	live, err := st.ListUserSessions(ctx, u.ID, now, storage.SessionCursor{}, sessions+1)
 	if err != nil || len(live) != sessions {
 		t.Errorf("live sessions after the failed revoke = %d, %v; want all %d (nothing half-written)", len(live), err, sessions)
 	}

@@ -27,6 +27,7 @@ const (
 	qExtendSession
 	qRevokeSession
 	qRevokeUserSessions
+	qRevokeOldestSessions
 	qInsertRevocation
 	qListUserSessions
 	qRevocationsSince
@@ -98,11 +99,19 @@ var queries = [numStmts]string{
 		WHERE user_id = ?3 AND revoke_time IS NULL AND expire_time > ?4
 			AND id NOT IN (SELECT value FROM json_each(?5))
 		RETURNING id, expire_time`,
+	// qRevokeOldestSessions skips the newest ?5 live sessions of a user, with ?6 counting as the newest,
+	// and revokes the rest.
+	qRevokeOldestSessions: `UPDATE sessions SET revoke_time = ?1, revoke_reason = ?2
+		WHERE id IN (SELECT id FROM sessions
+			WHERE user_id = ?3 AND revoke_time IS NULL AND expire_time > ?4
+			ORDER BY id = ?6 DESC, create_time DESC, id DESC LIMIT -1 OFFSET ?5)
+		RETURNING id, expire_time`,
 	qInsertRevocation: `INSERT INTO session_revocations (session_id, user_id, expire_time, revoke_time)
 		VALUES (?, ?, ?, ?) RETURNING seq`,
 	qListUserSessions: `SELECT ` + sessionColumns + ` FROM sessions
-		WHERE user_id = ? AND revoke_time IS NULL AND expire_time > ?
-		ORDER BY create_time DESC, id DESC`,
+		WHERE user_id = ?1 AND revoke_time IS NULL AND expire_time > ?2
+			AND (?3 = '' OR create_time < ?4 OR (create_time = ?4 AND id < ?3))
+		ORDER BY create_time DESC, id DESC LIMIT ?5`,
 	qRevocationsSince: `SELECT seq, session_id, user_id, expire_time, revoke_time FROM session_revocations
 		WHERE seq > ? AND expire_time > ? ORDER BY seq LIMIT ?`,
 	qDeleteExpiredSessions: `DELETE FROM sessions WHERE rowid IN

@@ -175,15 +175,27 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 		}
 		keepJSON = string(b)
 	}
-	tx, st, err := s.begin(ctx, qRevokeUserSessions, qInsertRevocation)
+	return s.revokeMany(ctx, "revoke user sessions", qRevokeUserSessions, userID, at, reason, userID, at.UnixMilli(), keepJSON)
+}
+
+// RevokeOldestSessions implements storage.Sessions. The feed entries come back in Seq order.
+func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
+	return s.revokeMany(ctx, "revoke oldest sessions", qRevokeOldestSessions, userID, at, reason, userID, at.UnixMilli(), keep, newest)
+}
+
+// revokeMany runs the revoking statement id, whose first two arguments are the revoke time and reason,
+// followed by args, and which returns the id and expire time of every session it revoked; then it appends
+// the feed entries of those sessions, all in one write transaction.
+func (s *Store) revokeMany(ctx context.Context, op string, id stmtID, userID string, at time.Time, reason string, args ...any) ([]storage.Revocation, error) {
+	tx, st, err := s.begin(ctx, id, qInsertRevocation)
 	if err != nil {
-		return nil, s.wrap("revoke user sessions", err)
+		return nil, s.wrap(op, err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	ms := at.UnixMilli()
-	rows, err := st[0].QueryContext(ctx, ms, reason, userID, ms, keepJSON)
+	rows, err := st[0].QueryContext(ctx, append([]any{ms, reason}, args...)...)
 	if err != nil {
-		return nil, s.wrap("revoke user sessions", err)
+		return nil, s.wrap(op, err)
 	}
 	var revs []storage.Revocation
 	for rows.Next() {
@@ -191,14 +203,14 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 		var expire int64
 		if err := rows.Scan(&rev.SessionID, &expire); err != nil {
 			rows.Close()
-			return nil, s.wrap("revoke user sessions", err)
+			return nil, s.wrap(op, err)
 		}
 		rev.ExpireTime = fromMillis(expire)
 		revs = append(revs, rev)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap("revoke user sessions", err)
+		return nil, s.wrap(op, err)
 	}
 	if len(revs) == 0 {
 		return nil, nil // nothing written; the deferred rollback ends the transaction
@@ -207,19 +219,23 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []st
 	for i := range revs {
 		r := &revs[i]
 		if err := insert.QueryRowContext(ctx, r.SessionID, userID, r.ExpireTime.UnixMilli(), ms).Scan(&r.Seq); err != nil {
-			return nil, s.wrap("revoke user sessions: feed", err)
+			return nil, s.wrap(op+": feed", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, s.wrap("revoke user sessions", err)
+		return nil, s.wrap(op, err)
 	}
 	return revs, nil
 }
 
 // ListUserSessions implements storage.Sessions. Sessions created at the same millisecond are ordered by id
 // descending so that the order is stable.
-func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
-	out, err := queryAll(ctx, s.read.stmt(ctx, qListUserSessions), scanSession, userID, now.UnixMilli())
+func (s *Store) ListUserSessions(ctx context.Context, userID string, now time.Time, after storage.SessionCursor, limit int) ([]storage.Session, error) {
+	if limit < 1 {
+		return nil, nil
+	}
+	out, err := queryAll(ctx, s.read.stmt(ctx, qListUserSessions), scanSession, userID, now.UnixMilli(),
+		after.ID, after.CreateTime.UnixMilli(), limit)
 	if err != nil {
 		return nil, s.wrap("list user sessions", err)
 	}

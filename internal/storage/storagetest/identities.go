@@ -232,7 +232,7 @@ func testDeleteUser(t *testing.T, st storage.Store) {
 		_, err := st.SessionByID(ctx, s.ID)
 		checkErr(t, "SessionByID after DeleteUser", err, storage.ErrNotFound)
 	}
-	if sessions, err := st.ListUserSessions(ctx, u.ID, base); err != nil || len(sessions) != 0 {
+	if sessions, err := st.ListUserSessions(ctx, u.ID, base, storage.SessionCursor{}, 100); err != nil || len(sessions) != 0 {
 		t.Errorf("ListUserSessions after DeleteUser = %+v, %v; want none", sessions, err)
 	}
 	err = st.CreateSession(ctx, storage.Session{ID: NewID(), UserID: u.ID, CreateTime: base, ExpireTime: base.Add(time.Hour)})

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,7 +264,7 @@ func testListUserSessions(t *testing.T, st storage.Store) {
 	mustSession(t, st, u.ID, base.Add(5*time.Minute), now) // expired at now
 	mustSession(t, st, bystander.ID, base.Add(6*time.Minute), now.Add(time.Hour))
 
-	got, err := st.ListUserSessions(ctx, u.ID, now)
+	got, err := st.ListUserSessions(ctx, u.ID, now, storage.SessionCursor{}, 100)
 	if err != nil {
 		t.Fatalf("ListUserSessions: %v", err)
 	}
@@ -275,8 +276,148 @@ func testListUserSessions(t *testing.T, st storage.Store) {
 		checkSession(t, &got[i], want[i])
 	}
 
-	if got, err := st.ListUserSessions(ctx, NewID(), now); err != nil || len(got) != 0 {
+	if got, err := st.ListUserSessions(ctx, NewID(), now, storage.SessionCursor{}, 100); err != nil || len(got) != 0 {
 		t.Errorf("ListUserSessions(unknown user) = %+v, %v; want none", got, err)
+	}
+	if got, err := st.ListUserSessions(ctx, u.ID, now, storage.SessionCursor{}, 0); err != nil || len(got) != 0 {
+		t.Errorf("ListUserSessions(limit 0) = %+v, %v; want none", got, err)
+	}
+}
+
+// testListUserSessionsPages walks a list whose sessions share creation times, page by page from the
+// cursor of each page's last session, and expects every live session once, in order.
+func testListUserSessionsPages(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	now := base.Add(time.Hour)
+	var want []*storage.Session
+	for i := range 7 {
+		// Three sessions per millisecond, so that ties are broken by id.
+		want = append(want, mustSession(t, st, u.ID, base.Add(time.Duration(i/3)*time.Millisecond), now.Add(time.Hour)))
+	}
+	slices.SortFunc(want, func(a, b *storage.Session) int {
+		if c := b.CreateTime.Compare(a.CreateTime); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	for _, limit := range []int{1, 2, 3, 7, 8} {
+		var got []storage.Session
+		after := storage.SessionCursor{}
+		for page := 0; ; page++ {
+			if page > len(want) {
+				t.Fatalf("limit %d: more pages than sessions", limit)
+			}
+			batch, err := st.ListUserSessions(ctx, u.ID, now, after, limit)
+			if err != nil {
+				t.Fatalf("limit %d: ListUserSessions: %v", limit, err)
+			}
+			if len(batch) > limit {
+				t.Fatalf("limit %d: page of %d sessions", limit, len(batch))
+			}
+			got = append(got, batch...)
+			if len(batch) < limit {
+				break
+			}
+			last := batch[len(batch)-1]
+			after = storage.SessionCursor{CreateTime: last.CreateTime, ID: last.ID}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("limit %d: walked %d sessions, want %d", limit, len(got), len(want))
+		}
+		for i := range want {
+			checkSession(t, &got[i], want[i])
+		}
+	}
+}
+
+func testRevokeOldestSessions(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	bystander := mustUser(t, st, "bystander")
+	at := base.Add(time.Hour)
+	oldest := mustSession(t, st, u.ID, base, at.Add(time.Hour))
+	older := mustSession(t, st, u.ID, base.Add(time.Minute), at.Add(time.Hour))
+	expired := mustSession(t, st, u.ID, base.Add(90*time.Second), at) // not after `at`: not live
+	middle := mustSession(t, st, u.ID, base.Add(2*time.Minute), at.Add(2*time.Hour))
+	ended := mustSession(t, st, u.ID, base.Add(3*time.Minute), at.Add(time.Hour))
+	if _, err := st.RevokeSession(ctx, ended.ID, "logout", base.Add(4*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	newest := mustSession(t, st, u.ID, base.Add(5*time.Minute), at.Add(time.Hour))
+	// justCreated shares oldest's CreateTime (a login in the same millisecond) and is named as the newest.
+	justCreated := mustSession(t, st, u.ID, base, at.Add(time.Hour))
+	foreign := mustSession(t, st, bystander.ID, base, at.Add(time.Hour))
+	before, err := st.RevocationsSince(ctx, 0, base, 100)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("feed before = %+v, %v; want one entry", before, err)
+	}
+
+	// Live, newest first: justCreated (named), newest, middle, older, oldest. Keep three.
+	revs, err := st.RevokeOldestSessions(ctx, u.ID, justCreated.ID, 3, "session cap", at)
+	if err != nil {
+		t.Fatalf("RevokeOldestSessions: %v", err)
+	}
+	var gotIDs []string
+	for i, r := range revs {
+		gotIDs = append(gotIDs, r.SessionID)
+		if r.UserID != u.ID || r.Seq <= before[0].Seq || (i > 0 && r.Seq <= revs[i-1].Seq) {
+			t.Errorf("revocation %d = %+v", i, r)
+		}
+		checkTime(t, "RevokeTime", r.RevokeTime, at)
+		checkTime(t, "ExpireTime", r.ExpireTime, at.Add(time.Hour))
+	}
+	wantIDs := []string{oldest.ID, older.ID}
+	slices.Sort(gotIDs)
+	slices.Sort(wantIDs)
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Errorf("revoked %v, want %v", gotIDs, wantIDs)
+	}
+	feed, err := st.RevocationsSince(ctx, before[0].Seq, base, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRevocations(t, feed, revs)
+	for _, c := range []struct {
+		s       *storage.Session
+		revoked bool
+		reason  string
+	}{
+		{oldest, true, "session cap"},
+		{older, true, "session cap"},
+		{expired, false, ""},
+		{middle, false, ""},
+		{ended, true, "logout"},
+		{newest, false, ""},
+		{justCreated, false, ""},
+		{foreign, false, ""},
+	} {
+		got := mustSessionByID(t, st, c.s.ID)
+		if got.Revoked() != c.revoked || got.RevokeReason != c.reason {
+			t.Errorf("session %s: revoked %v reason %q, want %v %q", c.s.ID, got.Revoked(), got.RevokeReason, c.revoked, c.reason)
+		}
+	}
+
+	// At the cap, or under it, nothing more is revoked.
+	for _, keep := range []int{3, 10} {
+		if revs, err := st.RevokeOldestSessions(ctx, u.ID, "", keep, "session cap", at); err != nil || len(revs) != 0 {
+			t.Errorf("RevokeOldestSessions(keep %d) = %+v, %v; want nothing", keep, revs, err)
+		}
+	}
+	// Without a named session, CreateTime decides: justCreated is now the oldest.
+	revs, err = st.RevokeOldestSessions(ctx, u.ID, "", 2, "session cap", at)
+	if err != nil || len(revs) != 1 || revs[0].SessionID != justCreated.ID {
+		t.Errorf("RevokeOldestSessions(keep 2) = %+v, %v; want only %s", revs, err, justCreated.ID)
+	}
+	revs, err = st.RevokeOldestSessions(ctx, u.ID, NewID(), 0, "session cap", at)
+	if err != nil || len(revs) != 2 {
+		t.Errorf("RevokeOldestSessions(keep 0) = %+v, %v; want the last two", revs, err)
+	}
+	if revs, err := st.RevokeOldestSessions(ctx, NewID(), "", 0, "session cap", at); err != nil || len(revs) != 0 {
+		t.Errorf("RevokeOldestSessions(unknown user) = %+v, %v; want nothing", revs, err)
+	}
+	if mustSessionByID(t, st, foreign.ID).Revoked() {
+		t.Error("another user's session was revoked")
 	}
 }
 
