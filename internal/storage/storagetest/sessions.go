@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -194,48 +195,11 @@ func testRevokeUserSessions(t *testing.T, st storage.Store) {
 	if err != nil {
 		t.Fatalf("RevokeUserSessions: %v", err)
 	}
-	wantIDs := []string{live1.ID, live2.ID}
-	var gotIDs []string
-	for i, r := range revs {
-		gotIDs = append(gotIDs, r.SessionID)
-		if r.UserID != u.ID || r.Seq <= before[0].Seq || (i > 0 && r.Seq <= revs[i-1].Seq) {
-			t.Errorf("revocation %d = %+v", i, r)
-		}
-		checkTime(t, "RevokeTime", r.RevokeTime, at)
-		want := live1.ExpireTime
-		if r.SessionID == live2.ID {
-			want = live2.ExpireTime
-		}
-		checkTime(t, "ExpireTime", r.ExpireTime, want)
-	}
-	slices.Sort(gotIDs)
-	slices.Sort(wantIDs)
-	if !slices.Equal(gotIDs, wantIDs) {
-		t.Errorf("revoked %v, want %v", gotIDs, wantIDs)
-	}
-	feed, err := st.RevocationsSince(ctx, before[0].Seq, base, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRevocations(t, feed, revs)
+	checkNewRevocations(t, st, u.ID, before[0].Seq, at, revs, map[string]time.Time{live1.ID: live1.ExpireTime, live2.ID: live2.ExpireTime})
 
-	for _, c := range []struct {
-		s       *storage.Session
-		revoked bool
-		reason  string
-	}{
-		{live1, true, "logout_all"},
-		{live2, true, "logout_all"},
-		{kept, false, ""},
-		{expired, false, ""},
-		{earlier, true, "logout"},
-		{foreign, false, ""},
-	} {
-		got := mustSessionByID(t, st, c.s.ID)
-		if got.Revoked() != c.revoked || got.RevokeReason != c.reason {
-			t.Errorf("session %s: revoked %v reason %q, want %v %q", c.s.ID, got.Revoked(), got.RevokeReason, c.revoked, c.reason)
-		}
-	}
+	checkRevokeReasons(t, st, []revokeCase{
+		{live1, "logout_all"}, {live2, "logout_all"}, {kept, ""}, {expired, ""}, {earlier, "logout"}, {foreign, ""},
+	})
 
 	if revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID}, "logout_all", at); err != nil || len(revs) != 0 {
 		t.Errorf("repeated RevokeUserSessions = %+v, %v; want nothing", revs, err)
@@ -358,45 +322,13 @@ func testRevokeOldestSessions(t *testing.T, st storage.Store) {
 	if err != nil {
 		t.Fatalf("RevokeOldestSessions: %v", err)
 	}
-	var gotIDs []string
-	for i, r := range revs {
-		gotIDs = append(gotIDs, r.SessionID)
-		if r.UserID != u.ID || r.Seq <= before[0].Seq || (i > 0 && r.Seq <= revs[i-1].Seq) {
-			t.Errorf("revocation %d = %+v", i, r)
-		}
-		checkTime(t, "RevokeTime", r.RevokeTime, at)
-		checkTime(t, "ExpireTime", r.ExpireTime, at.Add(time.Hour))
-	}
-	wantIDs := []string{oldest.ID, older.ID}
-	slices.Sort(gotIDs)
-	slices.Sort(wantIDs)
-	if !slices.Equal(gotIDs, wantIDs) {
-		t.Errorf("revoked %v, want %v", gotIDs, wantIDs)
-	}
-	feed, err := st.RevocationsSince(ctx, before[0].Seq, base, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRevocations(t, feed, revs)
-	for _, c := range []struct {
-		s       *storage.Session
-		revoked bool
-		reason  string
-	}{
-		{oldest, true, "session cap"},
-		{older, true, "session cap"},
-		{expired, false, ""},
-		{middle, false, ""},
-		{ended, true, "logout"},
-		{newest, false, ""},
-		{justCreated, false, ""},
-		{foreign, false, ""},
-	} {
-		got := mustSessionByID(t, st, c.s.ID)
-		if got.Revoked() != c.revoked || got.RevokeReason != c.reason {
-			t.Errorf("session %s: revoked %v reason %q, want %v %q", c.s.ID, got.Revoked(), got.RevokeReason, c.revoked, c.reason)
-		}
-	}
+	checkNewRevocations(t, st, u.ID, before[0].Seq, at, revs, map[string]time.Time{
+		oldest.ID: at.Add(time.Hour), older.ID: at.Add(time.Hour),
+	})
+	checkRevokeReasons(t, st, []revokeCase{
+		{oldest, "session cap"}, {older, "session cap"}, {expired, ""}, {middle, ""}, {ended, "logout"},
+		{newest, ""}, {justCreated, ""}, {foreign, ""},
+	})
 
 	// At the cap, or under it, nothing more is revoked.
 	for _, keep := range []int{3, 10} {
@@ -509,5 +441,52 @@ func testDeleteExpiredSessions(t *testing.T, st storage.Store) {
 
 	if n, err := st.DeleteExpiredSessions(ctx, cut); err != nil || n != 0 {
 		t.Errorf("second DeleteExpiredSessions = %d, %v; want 0", n, err)
+	}
+}
+
+// checkNewRevocations checks the revocations a batch revoke returned, after the feed entry with seq after:
+// one per session in want (by id, with its ExpireTime), of user, in increasing Seq, revoked at `at`, and
+// the same entries read back from the feed.
+func checkNewRevocations(t *testing.T, st storage.Store, user string, after int64, at time.Time, revs []storage.Revocation, want map[string]time.Time) {
+	t.Helper()
+	var gotIDs, wantIDs []string
+	for id := range want {
+		wantIDs = append(wantIDs, id)
+	}
+	for i, r := range revs {
+		gotIDs = append(gotIDs, r.SessionID)
+		if r.UserID != user || r.Seq <= after || (i > 0 && r.Seq <= revs[i-1].Seq) {
+			t.Errorf("revocation %d = %+v", i, r)
+		}
+		checkTime(t, "RevokeTime", r.RevokeTime, at)
+		if exp, ok := want[r.SessionID]; ok {
+			checkTime(t, "ExpireTime", r.ExpireTime, exp)
+		}
+	}
+	slices.Sort(gotIDs)
+	slices.Sort(wantIDs)
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Errorf("revoked %v, want %v", gotIDs, wantIDs)
+	}
+	feed, err := st.RevocationsSince(context.Background(), after, base, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRevocations(t, feed, revs)
+}
+
+// revokeCase is a session and the revoke reason it must have ("" for a live one).
+type revokeCase struct {
+	s      *storage.Session
+	reason string
+}
+
+func checkRevokeReasons(t *testing.T, st storage.Store, cases []revokeCase) {
+	t.Helper()
+	for _, c := range cases {
+		got := mustSessionByID(t, st, c.s.ID)
+		if got.Revoked() != (c.reason != "") || got.RevokeReason != c.reason {
+			t.Errorf("session %s: revoked %v reason %q, want reason %q", c.s.ID, got.Revoked(), got.RevokeReason, c.reason)
+		}
 	}
 }
