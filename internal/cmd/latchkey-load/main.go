@@ -60,6 +60,29 @@ Scenarios:
                   need an open file per socket; the tool raises its soft limit to the hard one and
                   refuses a --sockets above it. --requests, --warmup and --pool do not apply.
 
+Abuse scenarios (issue 12), run against a server with its default limits unless noted; --warmup does not
+apply and each prints a report of its own:
+  session-flood   logs one device id in --requests times (--concurrency at once, capped by --duration)
+                  and reports logins/s, how many succeeded, were refused (by status and code, such as
+                  429/8 from the per-address rate limit) or got no answer, then the account's live
+                  sessions, counted over every page of GET /v2/account/sessions (following its cursor,
+                  at most 1000 pages), and the byte size of the first page. The exit status is 1 if any
+                  login got no answer or an answer other than 2xx or 429, or more sessions than
+                  --max-sessions (the server's session.max_sessions_per_user) are live.
+  login-burst     creates two email accounts in setup (from 127.0.0.3), then sends --burst wrong-password
+                  logins of the first at once from 127.0.0.2 and, 200 ms in, one right login of the second
+                  from 127.0.0.3. Reports how many burst logins were answered (any HTTP status) within
+                  2 s and within --timeout, how many got no answer, their status and code, p50/p99
+                  answer time, and the legitimate login's status and time. The exit status is 1 if any
+                  burst login got no answer or the legitimate login failed. Needs an IPv4 --url.
+  logout-all      logs one device account in --pool times in setup (the server's cap ends the oldest;
+                  the live count is reported), then, while --concurrency other accounts log in over and
+                  over, logs all its sessions out with one empty-body POST /v2/session/logout. Reports
+                  the logout's latency, the sessions and old tokens still live after it, and the other
+                  logins' p50/p99/max before and during the logout. The exit status is 1 if the logout
+                  failed, anything stayed live or another login failed. Run it with the per-address rate
+                  limits off (--limits.auth_rate_per_sec 0), since setup logs in from one address.
+
 Flags:
 `
 
@@ -80,6 +103,7 @@ type options struct {
 	setupTimeout time.Duration
 	json         bool
 	sock         socketOptions
+	abuse        abuseOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -92,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:7350", "server base URL; the host must be a loopback address (127.0.0.0/8, ::1, localhost)")
 	fs.StringVar(&o.serverKey, "server-key", "defaultkey", "server key, sent as the HTTP Basic user name")
-	fs.StringVar(&o.scenario, "scenario", "", "one of "+strings.Join(scenarioNames, ", ")+", "+socketsScenario)
+	fs.StringVar(&o.scenario, "scenario", "", "one of "+strings.Join(scenarioNames, ", ")+", "+socketsScenario+", "+strings.Join(abuseScenarios, ", "))
 	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at once (one keep-alive connection each); for sockets, authentications in flight in setup")
 	fs.IntVar(&o.requests, "requests", 20000, "cap on measured requests")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "cap on the wall time of the measured phase (and, separately, of the warmup); for sockets, of the handshake phase and of the ping phase each")
@@ -102,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.setupTimeout, "setup-timeout", 2*time.Minute, "cap on the wall time of setup")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	o.sock.register(fs)
+	o.abuse.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -119,11 +144,15 @@ func (o *options) validate() error {
 		errs = append(errs, err)
 	}
 	o.url = base
-	if !slices.Contains(scenarioNames, o.scenario) && o.scenario != socketsScenario {
-		errs = append(errs, fmt.Errorf("--scenario must be one of %s, %s", strings.Join(scenarioNames, ", "), socketsScenario))
+	if !slices.Contains(scenarioNames, o.scenario) && o.scenario != socketsScenario && !slices.Contains(abuseScenarios, o.scenario) {
+		errs = append(errs, fmt.Errorf("--scenario must be one of %s, %s, %s", strings.Join(scenarioNames, ", "), socketsScenario,
+			strings.Join(abuseScenarios, ", ")))
 	}
 	if o.scenario == socketsScenario {
 		errs = append(errs, o.sock.validate(base)...)
+	}
+	if slices.Contains(abuseScenarios, o.scenario) {
+		errs = append(errs, o.abuse.validate(o.scenario, base)...)
 	}
 	if o.concurrency < 1 || o.concurrency > 4096 {
 		errs = append(errs, errors.New("--concurrency must be between 1 and 4096"))
@@ -208,6 +237,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.scenario == socketsScenario {
 		return runSockets(ctx, o, stdout, stderr)
+	}
+	if slices.Contains(abuseScenarios, o.scenario) {
+		return runAbuse(ctx, o, stdout, stderr)
 	}
 	t := newTarget(o)
 	defer t.client.CloseIdleConnections()

@@ -23,13 +23,22 @@ type target struct {
 }
 
 func newTarget(o options) *target {
+	return newTargetFrom(o, nil, o.concurrency)
+}
+
+// newTargetFrom is newTarget whose connections come from the source address local (the kernel's choice
+// if nil) and whose pool keeps up to conns idle connections.
+func newTargetFrom(o options, local net.IP, conns int) *target {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}
+	if local != nil {
+		dialer.LocalAddr = &net.TCPAddr{IP: local}
+	}
 	tr := &http.Transport{
 		// No proxy: the environment's proxy settings must not send the load anywhere but the loopback server.
 		Proxy:               nil,
 		DialContext:         dialer.DialContext,
-		MaxIdleConns:        max(100, o.concurrency),
-		MaxIdleConnsPerHost: o.concurrency,
+		MaxIdleConns:        max(100, conns),
+		MaxIdleConnsPerHost: conns,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 		DisableCompression:  true,
