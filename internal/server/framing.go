@@ -95,6 +95,11 @@ func (c *framingConn) next() bool {
 }
 
 func (c *framingConn) watch(b []byte) {
+	defer func() {
+		if c.state == lost {
+			c.head, c.line = nil, nil
+		}
+	}()
 	for len(b) > 0 && c.state != lost {
 		switch c.state {
 		case inHead:
@@ -148,7 +153,7 @@ func (c *framingConn) watch(b []byte) {
 // startBody records a request head and sets up reading its body.
 func (c *framingConn) startBody(head []byte) {
 	var te, cl string
-	var hasCL bool
+	var hasCL, upgrade bool
 	for _, l := range strings.Split(string(head), "\r\n")[1:] {
 		name, value, ok := strings.Cut(l, ":")
 		if !ok {
@@ -159,6 +164,8 @@ func (c *framingConn) startBody(head []byte) {
 			te = strings.ToLower(strings.TrimSpace(value))
 		case "content-length":
 			cl, hasCL = strings.TrimSpace(value), true
+		case "upgrade":
+			upgrade = true
 		}
 	}
 	c.mu.Lock()
@@ -167,6 +174,10 @@ func (c *framingConn) startBody(head []byte) {
 	switch {
 	case te != "" && hasCL:
 		c.state = lost // refused and closed; nothing after it is served
+	case upgrade:
+		// A websocket: once upgraded the connection carries frames, not requests, and must not be buffered
+		// as a head for as long as it lives.
+		c.state = lost
 	case te != "":
 		c.state = inChunkSize
 	case hasCL:

@@ -122,3 +122,18 @@ func TestRequestDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestFramingStopsAtUpgrade: a websocket's frames are not buffered as if they were a request head.
+func TestFramingStopsAtUpgrade(t *testing.T) {
+	c := &framingConn{}
+	c.watch([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+	for range 100 {
+		c.watch(make([]byte, 1024)) // frames
+	}
+	if c.state != lost || len(c.head) != 0 || cap(c.head) != 0 {
+		t.Errorf("after an upgrade: state %v, head %d bytes (cap %d); want no watching and nothing held", c.state, len(c.head), cap(c.head))
+	}
+	if c.next() {
+		t.Errorf("the upgrade request was recorded as ambiguous")
+	}
+}
