@@ -6,14 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
 	"github.com/latchkeyhq/latchkey/internal/servertest"
 )
 
 func TestSessionFlood(t *testing.T) {
-	cfg := servertest.Config(t)
-	cfg.Session.MaxSessionsPerUser = 10
-	_, url := servertest.Start(t, cfg, server.Options{})
+	url := startWith(t, func(cfg *config.Config) {
+		cfg.Session.MaxSessionsPerUser = 10
+	})
 	var res floodResult
 	code := runJSON(t, []string{"--url", url, "--scenario", "session-flood", "--requests", "50", "--concurrency", "4",
 		"--max-sessions", "10", "--json"}, &res)
@@ -32,10 +33,10 @@ func TestSessionFlood(t *testing.T) {
 }
 
 func TestSessionFloodRateLimited(t *testing.T) {
-	cfg := servertest.Config(t)
-	cfg.Session.MaxSessionsPerUser = 10
-	cfg.Limits.AuthRatePerSec, cfg.Limits.AuthBurst = 1, 20
-	_, url := servertest.Start(t, cfg, server.Options{})
+	url := startWith(t, func(cfg *config.Config) {
+		cfg.Session.MaxSessionsPerUser = 10
+		cfg.Limits.AuthRatePerSec, cfg.Limits.AuthBurst = 1, 20
+	})
 	var res floodResult
 	code := runJSON(t, []string{"--url", url, "--scenario", "session-flood", "--requests", "50", "--concurrency", "4",
 		"--max-sessions", "10", "--json"}, &res)
@@ -51,9 +52,9 @@ func TestSessionFloodRateLimited(t *testing.T) {
 }
 
 func TestSessionFloodAboveCapFails(t *testing.T) {
-	cfg := servertest.Config(t)
-	cfg.Session.MaxSessionsPerUser = 10
-	_, url := servertest.Start(t, cfg, server.Options{})
+	url := startWith(t, func(cfg *config.Config) {
+		cfg.Session.MaxSessionsPerUser = 10
+	})
 	var res floodResult
 	code := runJSON(t, []string{"--url", url, "--scenario", "session-flood", "--requests", "20", "--concurrency", "2",
 		"--max-sessions", "5", "--json"}, &res)
@@ -63,8 +64,7 @@ func TestSessionFloodAboveCapFails(t *testing.T) {
 }
 
 func TestLoginBurst(t *testing.T) {
-	cfg := servertest.Config(t) // bcrypt cost 4, default limits
-	_, url := servertest.Start(t, cfg, server.Options{})
+	url := startWith(t, nil) // bcrypt cost 4, default limits
 	var res burstResult
 	code := runJSON(t, []string{"--url", url, "--scenario", "login-burst", "--burst", "20", "--json"}, &res)
 	if code != 0 {
@@ -100,9 +100,9 @@ func TestLoginBurstRefusesIPv6(t *testing.T) {
 }
 
 func TestLogoutAll(t *testing.T) {
-	cfg := servertest.Config(t)
-	cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec = 0, 0
-	_, url := servertest.Start(t, cfg, server.Options{})
+	url := startWith(t, func(cfg *config.Config) {
+		cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec = 0, 0
+	})
 	var res logoutAllResult
 	code := runJSON(t, []string{"--url", url, "--scenario", "logout-all", "--pool", "20", "--concurrency", "4",
 		"--duration", "5s", "--json"}, &res)
@@ -118,13 +118,25 @@ func TestLogoutAll(t *testing.T) {
 }
 
 func TestLogoutAllCapped(t *testing.T) {
-	cfg := servertest.Config(t)
-	cfg.Session.MaxSessionsPerUser = 10
-	cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec = 0, 0
-	_, url := servertest.Start(t, cfg, server.Options{})
+	url := startWith(t, func(cfg *config.Config) {
+		cfg.Session.MaxSessionsPerUser = 10
+		cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec = 0, 0
+	})
 	var res logoutAllResult
 	code := runJSON(t, []string{"--url", url, "--scenario", "logout-all", "--pool", "20", "--concurrency", "2", "--json"}, &res)
 	if code != 0 || res.LiveBefore != 10 || res.LiveAfter != 0 || res.OldTokensAccepted != 0 {
 		t.Fatalf("exit %d, result %+v; want 10 live before (the cap) and none after", code, res)
 	}
+}
+
+// startWith starts a server on a temporary SQLite store with the test config changed by set (nil: as is)
+// and returns its URL.
+func startWith(t *testing.T, set func(*config.Config)) string {
+	t.Helper()
+	cfg := servertest.Config(t)
+	if set != nil {
+		set(&cfg)
+	}
+	_, url := servertest.Start(t, cfg, server.Options{})
+	return url
 }
