@@ -76,6 +76,9 @@ type SessionConfig struct {
 	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
 	// EventRetentionDays (Latchkey) is how long security events are kept.
 	EventRetentionDays int `yaml:"event_retention_days"`
+	// EventsPerHour (Latchkey) bounds the session_created and session_refreshed security events written
+	// per account and kind in an hour on a node; the rest are counted into one summary event. 0 writes all.
+	EventsPerHour int `yaml:"events_per_hour"`
 }
 
 // SigningKey is one entry of session.signing_keys or session.refresh_signing_keys.

@@ -42,6 +42,7 @@ func Default() Config {
 			RefreshReuseGraceSec:  10,
 			MaxSessionsPerUser:    100,
 			EventRetentionDays:    90,
+			EventsPerHour:         10,
 		},
 		Runtime: RuntimeConfig{
 			HTTPKey: "defaulthttpkey", CallTimeoutMs: 5000,

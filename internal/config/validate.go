@@ -145,6 +145,9 @@ func (c Config) Validate() error {
 	if ss.MaxSessionsPerUser < 0 {
 		add("session.max_sessions_per_user: must not be negative, got %d", ss.MaxSessionsPerUser)
 	}
+	if ss.EventsPerHour < 0 {
+		add("session.events_per_hour: must not be negative, got %d", ss.EventsPerHour)
+	}
 	if ss.EventRetentionDays < 1 {
 		add("session.event_retention_days: must be at least 1, got %d", ss.EventRetentionDays)
 	}

@@ -21,6 +21,7 @@ type conn struct {
 	ws      *websocket.Conn
 	format  format
 	created time.Time
+	gen     int64           // the session generation of the token the socket was opened with
 	ctx     context.Context // the hub's base context with the Caller
 
 	mu        sync.Mutex
@@ -33,9 +34,9 @@ type conn struct {
 	ping      *time.Timer
 }
 
-func newConn(h *Hub, ws *websocket.Conn, c *Caller, f format, created time.Time) *conn {
+func newConn(h *Hub, ws *websocket.Conn, c *Caller, gen int64, f format, created time.Time) *conn {
 	return &conn{
-		Caller: c, id: c.SocketID, hub: h, ws: ws, format: f, created: created,
+		Caller: c, id: c.SocketID, hub: h, ws: ws, format: f, created: created, gen: gen,
 		ctx: context.WithValue(h.base, callerKey{}, c),
 	}
 }

@@ -288,7 +288,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.unregister(caller.SocketID)
 		return
 	}
-	c := newConn(h, ws, caller, f, now)
+	c := newConn(h, ws, caller, claims.Generation, f, now)
 	if !h.add(c) {
 		c.close(websocket.CloseGoingAway, reasonShutdown)
 	} else if _, err := h.sessions.Validate(token); err != nil {
@@ -428,7 +428,12 @@ func (h *Hub) closeOlder(userID, keep string, created time.Time) {
 // or a deleted account closes them, which takes a read of the account, made off the caller's goroutine.
 func (h *Hub) revoked(revs []storage.Revocation) {
 	for _, r := range revs {
-		conns := h.collect(h.byToken, r.SessionID, nil)
+		var conns []*conn
+		if r.IsCut() {
+			conns = h.collect(h.byUser, r.UserID, func(c *conn) bool { return r.Ends(c.UserID, c.TokenID, c.gen) })
+		} else {
+			conns = h.collect(h.byToken, r.SessionID, nil)
+		}
 		if len(conns) == 0 {
 			continue
 		}

@@ -469,6 +469,29 @@ func TestDisconnectAndRevocation(t *testing.T) {
 			t.Errorf("the other session's socket: got %v", got)
 		}
 	})
+	t.Run("logout of the other sessions closes their sockets, in any generation, and spares the caller's", func(t *testing.T) {
+		ts := startServer(t, nil)
+		caller := ts.login("cut-device-1", nil)
+		old := ts.login("cut-device-1", nil)
+		a, b := ts.dial(caller.Token, ""), ts.dial(old.Token, "format=protobuf")
+		ts.do("POST", "/v2/session/logout", caller.Token, `{"scope":"others"}`, nil)
+		if code, _ := b.closed(time.Second); code != websocket.CloseNormalClosure {
+			t.Errorf("other session's socket: close %d, want 1000", code)
+		}
+		// A session started after that cut is in the next generation; the next cut reaches it too.
+		later := ts.login("cut-device-1", nil)
+		c := ts.dial(later.Token, "")
+		if got := a.rpc("1", "echo", "a"); got.GetRpc().GetPayload() != "a" {
+			t.Fatalf("the caller's socket: got %v", got)
+		}
+		ts.do("POST", "/v2/session/logout", caller.Token, `{"scope":"others"}`, nil)
+		if code, _ := c.closed(time.Second); code != websocket.CloseNormalClosure {
+			t.Errorf("later session's socket: close %d, want 1000", code)
+		}
+		if got := a.rpc("2", "echo", "a"); got.GetRpc().GetPayload() != "a" {
+			t.Errorf("the caller's socket after the second cut: got %v", got)
+		}
+	})
 	t.Run("close_on_revoke off keeps sockets open on logout, a ban still closes them", func(t *testing.T) {
 		ts := startServer(t, func(c *config.Config) { c.Socket.CloseOnRevoke = false })
 		p := ts.login("revoke-off-device-1", nil)

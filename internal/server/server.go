@@ -136,6 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		ReuseGrace:     time.Duration(cfg.Session.RefreshReuseGraceSec) * time.Second,
 		MaxSessions:    cfg.Session.MaxSessionsPerUser,
 		EventRetention: time.Duration(cfg.Session.EventRetentionDays) * 24 * time.Hour,
+		EventsPerHour:  cfg.Session.EventsPerHour,
 	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log})
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()

@@ -71,6 +71,9 @@ type Config struct {
 	MaxSessions int
 	// EventRetention is how long security events are kept; 0 means DefaultEventRetention.
 	EventRetention time.Duration
+	// EventsPerHour bounds the session_created and session_refreshed events written per account and kind
+	// in an hour on a node; the rest are counted into one summary event per hour. 0 writes them all.
+	EventsPerHour int
 	// Rotation makes every refresh supersede the refresh token it was given: presenting a superseded token
 	// again after ReuseGrace ends the whole session as a probable theft. Without it, a refresh token stays
 	// usable until it expires, as in Nakama.
@@ -105,6 +108,8 @@ type Manager struct {
 	log   *slog.Logger
 	deny  *Denylist
 	evs   storage.Events
+	// sample bounds the high-volume security events (Config.EventsPerHour); nil writes them all.
+	sample *eventSampler
 	// storeID is the store's id (storage.Sessions.StoreID), read by Load: every token issued carries it as
 	// sid, and tokens whose sid differs are refused. Empty until Load.
 	storeID string
@@ -124,6 +129,9 @@ func New(cfg Config, d Deps) *Manager {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventsPerHour > 0 {
+		m.sample = newEventSampler(cfg.EventsPerHour, defaultMaxSampled)
 	}
 	return m
 }
@@ -176,7 +184,7 @@ type Issued struct {
 func (m *Manager) Issue(ctx context.Context, user *storage.User, vars map[string]string, meta Meta) (Issued, error) {
 	now := m.clock().UTC()
 	if m.cfg.SingleSession {
-		if _, err := m.RevokeUser(ctx, user.ID, nil, storage.EventSessionRevoked, "single_session", meta.ClientIP); err != nil {
+		if _, err := m.RevokeUser(ctx, user.ID, "", storage.EventSessionRevoked, "single_session", meta.ClientIP); err != nil {
 			return Issued{}, err
 		}
 	}
@@ -202,7 +210,8 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 		ID: id.String(), UserID: user.ID, CreateTime: now, RefreshTime: now,
 		ExpireTime: time.Unix(expire, 0).UTC(), Vars: vars, UserAgent: meta.UserAgent, ClientIP: meta.ClientIP,
 	}
-	if err := m.store.CreateSession(ctx, s); err != nil {
+	gen, err := m.store.CreateSession(ctx, s)
+	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return tokens.Claims{}, ErrUserNotFound
 		}
@@ -214,7 +223,10 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 			return tokens.Claims{}, err
 		}
 	}
-	return tokens.Claims{TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(), StoreID: m.storeID}, nil
+	return tokens.Claims{
+		TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(),
+		StoreID: m.storeID, Generation: gen,
+	}, nil
 }
 
 // capReason is the revoke reason of sessions ended by the session cap.
@@ -250,7 +262,10 @@ func (m *Manager) pairAt(s *storage.Session, u *storage.User, issuedAt int64) Is
 	if m.cfg.Rotation {
 		seq = s.RefreshSeq
 	}
-	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: s.Vars, ExpiresAt: exp, IssuedAt: issuedAt, StoreID: m.storeID}
+	c := tokens.Claims{
+		TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: s.Vars, ExpiresAt: exp, IssuedAt: issuedAt,
+		StoreID: m.storeID, Generation: s.Generation,
+	}
 	return m.sign(c, rexp, seq)
 }
 
@@ -277,7 +292,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	// The account comes first, so that a banned player (whose sessions the ban ended) is told why.
 	u, err := m.users.UserByID(ctx, rc.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
-		if m.deny.Revoked(rc.TokenID) {
+		if m.deny.Denies(rc) {
 			return Issued{}, ErrRefreshTokenInvalid // a deleted account's ended session, as Nakama answers
 		}
 		return Issued{}, ErrUserNotFound
@@ -288,7 +303,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	if u.Banned() {
 		return Issued{}, ErrBanned
 	}
-	if m.deny.Revoked(rc.TokenID) {
+	if m.deny.Denies(rc) {
 		return Issued{}, ErrRefreshTokenInvalid
 	}
 	// Two attempts: a refresh that loses a race with another refresh of the same token re-reads the
@@ -388,7 +403,7 @@ func (m *Manager) Validate(token string) (tokens.Claims, error) {
 	if !m.ownStore(c) {
 		return tokens.Claims{}, ErrOtherStore
 	}
-	if m.deny.Revoked(c.TokenID) {
+	if m.deny.Denies(c) {
 		return tokens.Claims{}, ErrRevoked
 	}
 	return c, nil
@@ -438,11 +453,11 @@ func (m *Manager) Logout(ctx context.Context, caller tokens.Claims, token, refre
 	}
 	switch {
 	case scope == ScopeAll || (scope == ScopeNakama && len(ids) == 0):
-		_, err := m.RevokeUser(ctx, caller.UserID, nil, storage.EventLoggedOut, "logout all", meta.ClientIP)
+		_, err := m.RevokeUser(ctx, caller.UserID, "", storage.EventLoggedOut, "logout all", meta.ClientIP)
 		return err
 	case scope == ScopeOthers:
 		// Tokens named in the body are the caller's (checked above), so their sessions end with the others.
-		_, err := m.RevokeUser(ctx, caller.UserID, []string{caller.TokenID}, storage.EventLoggedOut, reason, meta.ClientIP)
+		_, err := m.RevokeUser(ctx, caller.UserID, caller.TokenID, storage.EventLoggedOut, reason, meta.ClientIP)
 		return err
 	case scope == ScopeCurrent:
 		ids = append(ids, caller.TokenID)
@@ -550,16 +565,18 @@ func (m *Manager) revoke(ctx context.Context, userID, sessionID string, kind sto
 	return nil
 }
 
-// RevokeUser ends every live session of a user except those in keep, records one event of the given kind
-// per session ended, and returns how many it ended.
-func (m *Manager) RevokeUser(ctx context.Context, userID string, keep []string, kind storage.EventKind, reason, clientIP string) (int, error) {
+// RevokeUser ends every live session of a user except keep (when not empty) with one account cut, records
+// one event of the given kind for the account, and returns how many sessions it ended. Its cost, in the
+// store and in every node's denylist, does not depend on how many sessions the account has.
+func (m *Manager) RevokeUser(ctx context.Context, userID, keep string, kind storage.EventKind, reason, clientIP string) (int, error) {
 	at := m.clock().UTC()
-	revs, err := m.store.RevokeUserSessions(ctx, userID, keep, reason, at)
-	if err != nil {
+	rev, n, err := m.store.RevokeUserSessions(ctx, userID, keep, reason, at)
+	if err != nil || rev == nil {
 		return 0, err
 	}
-	m.ended(ctx, revs, at, kind, reason, clientIP)
-	return len(revs), nil
+	m.denied(false, *rev)
+	m.record(ctx, storage.Event{Time: at, Kind: kind, UserID: userID, ClientIP: clientIP, Reason: fmt.Sprintf("%s (%d sessions)", reason, n)})
+	return n, nil
 }
 
 // ended denies the tokens of sessions the store revoked and records one event of the given kind for each.
@@ -586,7 +603,7 @@ func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {
 	for _, fn := range m.onEnd {
 		fn(ctx, userID, at, "ban")
 	}
-	return m.RevokeUser(ctx, userID, nil, storage.EventSessionRevoked, "ban", "")
+	return m.RevokeUser(ctx, userID, "", storage.EventSessionRevoked, "ban", "")
 }
 
 // EndAccount ends every session of an account that is being deleted, at once on this node and through the
@@ -607,7 +624,7 @@ func (m *Manager) EndAccount(ctx context.Context, userID, reason string) error {
 	for _, fn := range m.onEnd {
 		fn(ctx, userID, at, "account deleted")
 	}
-	if _, err := m.RevokeUser(ctx, userID, nil, storage.EventSessionRevoked, "account deleted", ""); err != nil {
+	if _, err := m.RevokeUser(ctx, userID, "", storage.EventSessionRevoked, "account deleted", ""); err != nil {
 		return err
 	}
 	m.record(ctx, storage.Event{Time: at, Kind: storage.EventAccountDeleted, UserID: userID, Reason: reason})
@@ -634,10 +651,33 @@ func (m *Manager) Events(ctx context.Context, userID string, before int64, limit
 	return m.evs.ListEvents(ctx, userID, before, limit)
 }
 
-// record appends security events. The event log is an audit trail, not part of the operation: failing to
-// write it is logged and does not undo or fail what happened.
+// record appends security events, the high-volume kinds through the sampler. The event log is an audit
+// trail, not part of the operation: failing to write it is logged and does not undo or fail what happened.
 func (m *Manager) record(ctx context.Context, evs ...storage.Event) {
 	if m.evs == nil || len(evs) == 0 {
+		return
+	}
+	if m.sample != nil {
+		kept := make([]storage.Event, 0, len(evs))
+		for _, ev := range evs {
+			if !sampledKind(ev.Kind) {
+				kept = append(kept, ev)
+				continue
+			}
+			ok, due := m.sample.admit(ev)
+			kept = append(kept, due...)
+			if ok {
+				kept = append(kept, ev)
+			}
+		}
+		evs = kept
+	}
+	m.write(ctx, evs)
+}
+
+// write appends security events as they are.
+func (m *Manager) write(ctx context.Context, evs []storage.Event) {
+	if len(evs) == 0 {
 		return
 	}
 	if err := m.evs.AppendEvents(context.WithoutCancel(ctx), evs...); err != nil {
@@ -697,6 +737,7 @@ func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
+			m.flushEvents()
 			return
 		case <-t.C:
 		case <-wake:
@@ -740,9 +781,22 @@ func (m *Manager) cleanUp(ctx context.Context, now time.Time) {
 	if m.evs == nil {
 		return
 	}
+	if m.sample != nil {
+		m.write(ctx, m.sample.sweep(now, false))
+	}
 	if _, err := m.evs.DeleteEventsBefore(ctx, now.Add(-m.eventRetention())); err != nil {
 		m.log.Warn("deleting old security events failed", "err", err)
 	}
+}
+
+// flushEvents writes the summaries of every sampling window still open, when the node stops following.
+func (m *Manager) flushEvents() {
+	if m.evs == nil || m.sample == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m.write(ctx, m.sample.sweep(m.clock().UTC(), true))
 }
 
 func (m *Manager) eventRetention() time.Duration {

@@ -287,6 +287,10 @@ type Session struct {
 	RevokeReason string
 	// RefreshSeq counts refreshes; compare-and-swap updates match on it.
 	RefreshSeq int64
+	// Generation is the account's session generation when the session was created (see
+	// Sessions.RevokeUserSessions); every token of the session carries it as the gen claim. CreateSession
+	// assigns it, whatever the caller sets.
+	Generation int64
 	Vars       map[string]string
 	UserAgent  string
 	ClientIP   string
@@ -310,16 +314,33 @@ type SessionRefresh struct {
 	Vars        map[string]string
 }
 
-// Revocation is one entry of the revocation feed: session SessionID of user UserID was revoked, and its
-// tokens can be valid at most until ExpireTime. Seq increases strictly in commit order: a reader that sees
-// an entry sees every entry with a smaller Seq, which is what lets followers resume after the last Seq they
-// read. A Seq is never reused, even after old entries are deleted.
+// Revocation is one entry of the revocation feed. An entry with a SessionID ends that session of user
+// UserID. An entry without one is an account cut: it ends every session of UserID whose Generation is
+// below Generation, except the session Keep (when not empty). Either way, the tokens it ends can be valid
+// at most until ExpireTime. Seq increases strictly in commit order: a reader that sees an entry sees every
+// entry with a smaller Seq, which is what lets followers resume after the last Seq they read. A Seq is
+// never reused, even after old entries are deleted.
 type Revocation struct {
 	Seq        int64
 	SessionID  string
 	UserID     string
 	ExpireTime time.Time
 	RevokeTime time.Time
+	Generation int64  // account cuts only: the generation the cut started
+	Keep       string // account cuts only: the session the cut spared, or ""
+}
+
+// IsCut reports whether the entry is an account cut rather than the end of one session.
+func (r *Revocation) IsCut() bool { return r.SessionID == "" }
+
+// Ends reports whether the entry ends a session of user userID with id sessionID created in generation
+// gen: it names that session, or it is a cut of that user that reaches the generation and spares another
+// session.
+func (r *Revocation) Ends(userID, sessionID string, gen int64) bool {
+	if r.SessionID != "" {
+		return r.SessionID == sessionID
+	}
+	return r.UserID == userID && gen < r.Generation && sessionID != r.Keep
 }
 
 // SessionCursor is a position in a user's session list, whose order is newest first: CreateTime
@@ -335,9 +356,18 @@ type SessionCursor struct {
 func (c SessionCursor) IsZero() bool { return c.ID == "" }
 
 // Sessions is the session aggregate and its revocation feed.
+//
+// A session ends in one of two ways: on its own (RevokeSession, RevokeOldestSessions), which stamps its row
+// and appends one feed entry, or with every other session of its account (RevokeUserSessions), which
+// writes one account cut whatever the number of sessions: the account's session generation moves on, and
+// the sessions created in an earlier generation (but the one kept) are ended from then on. Every method
+// treats a session a cut ended as revoked: SessionByID reports it with the RevokeTime and RevokeReason of
+// the account's latest cut, and no method lists, refreshes, counts or revokes it as live.
 type Sessions interface {
-	// CreateSession inserts a new live session; ErrNotFound if the user does not exist.
-	CreateSession(ctx context.Context, s Session) error
+	// CreateSession inserts a new live session in the account's current generation, which it returns;
+	// ErrNotFound if the user does not exist. An account cut that commits after the session was inserted
+	// ends it; one that committed before does not.
+	CreateSession(ctx context.Context, s Session) (generation int64, err error)
 	// SessionByID returns ErrNotFound for an unknown id.
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	// RefreshSession applies r if the session is live, unrevoked and still at r.ExpectSeq, and returns the
@@ -349,9 +379,13 @@ type Sessions interface {
 	// RevokeSession revokes one session and appends it to the revocation feed in one transaction. Revoking
 	// an already revoked session is a no-op that returns (nil, nil). ErrNotFound for an unknown id.
 	RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*Revocation, error)
-	// RevokeUserSessions revokes every live session of the user whose ExpireTime is after `at`, except the
-	// ids in keep, and returns the new feed entries.
-	RevokeUserSessions(ctx context.Context, userID string, keep []string, reason string, at time.Time) ([]Revocation, error)
+	// RevokeUserSessions ends every live session of the user whose ExpireTime is after `at`, except the
+	// session keep (when not empty and live), with one account cut, a constant-cost write: it starts a new
+	// generation of the account and appends one feed entry (IsCut) whose Generation is the new one, whose
+	// Keep is keep when that session was live (else ""), and whose ExpireTime is the latest ExpireTime of
+	// the sessions it ended. It returns that entry and how many sessions it ended; when it ends none (or the
+	// user does not exist) it writes nothing and returns (nil, 0, nil).
+	RevokeUserSessions(ctx context.Context, userID, keep, reason string, at time.Time) (*Revocation, int, error)
 	// RevokeOldestSessions revokes every live session of the user (unrevoked, ExpireTime after `at`) beyond
 	// the newest keep, in SessionCursor order, and returns the new feed entries in Seq order. The session
 	// newest, when not empty, counts as the newest whatever its CreateTime, so that a session just created

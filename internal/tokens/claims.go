@@ -22,7 +22,7 @@ func parseClaims(payload []byte) (Claims, error) {
 }
 
 func validateClaims(c Claims) (Claims, error) {
-	if c.ExpiresAt == 0 || c.RefreshSeq < 0 {
+	if c.ExpiresAt == 0 || c.RefreshSeq < 0 || c.Generation < 0 {
 		return Claims{}, ErrMalformed
 	}
 	var ok bool
@@ -80,6 +80,9 @@ func parseClaimsFast(s string) (Claims, bool) {
 		case "sid":
 			bit = 128
 			c.StoreID, ok = p.str()
+		case "gen":
+			bit = 256
+			c.Generation, ok = p.int()
 		default:
 			// Unknown claims are legal; let encoding/json skip them.
 			return c, false
@@ -234,6 +237,7 @@ func parseClaimsSlow(payload []byte) (Claims, error) {
 		Iat      *float64          `json:"iat"`
 		Rsq      *float64          `json:"rsq"`
 		StoreID  string            `json:"sid"`
+		Gen      *float64          `json:"gen"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return Claims{}, ErrMalformed
@@ -250,6 +254,9 @@ func parseClaimsSlow(payload []byte) (Claims, error) {
 		return Claims{}, ErrMalformed
 	}
 	if c.RefreshSeq, ok = seconds(raw.Rsq); !ok {
+		return Claims{}, ErrMalformed
+	}
+	if c.Generation, ok = seconds(raw.Gen); !ok {
 		return Claims{}, ErrMalformed
 	}
 	return c, nil

@@ -38,6 +38,8 @@ func FuzzParseClaims(f *testing.F) {
 	f.Add(`{}`)
 	f.Add(`{"tid":"` + testTID + `","uid":"` + testUser + `","exp":1900000060,"rsq":1,"sid":"` + testStore + `"}`)
 	f.Add(`{"sid":"a","sid":"b","exp":1}`)
+	f.Add(`{"tid":"` + testTID + `","uid":"` + testUser + `","exp":1900000060,"gen":3}`)
+	f.Add(`{"gen":1,"gen":2,"exp":1}`)
 	f.Fuzz(func(t *testing.T, payload string) {
 		fast, ok := parseClaimsFast(payload)
 		if !ok {

@@ -43,6 +43,10 @@ type Claims struct {
 	// server can refuse tokens minted against another store (a database that was since wiped or replaced).
 	// Empty in Nakama's tokens and in those of Latchkey versions before it.
 	StoreID string
+	// Generation (gen, a Latchkey claim) is the account's session generation when the token's session was
+	// created: an account cut (logout of every session, a ban) ends the sessions of earlier generations.
+	// 0 and absent are the same (an account never cut, a Nakama token).
+	Generation int64
 }
 
 // Key is one HMAC signing key. An empty ID means the key signs tokens without a `kid` header, as Nakama does.
@@ -301,6 +305,10 @@ func appendClaims(b []byte, c *Claims) []byte {
 	if c.StoreID != "" {
 		field("sid")
 		b = appendString(b, c.StoreID)
+	}
+	if c.Generation != 0 {
+		field("gen")
+		b = strconv.AppendInt(b, c.Generation, 10)
 	}
 	return append(b, '}')
 }

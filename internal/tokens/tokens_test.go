@@ -46,6 +46,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		{TokenID: testTID, UserID: testUser, ExpiresAt: now + 1},
 		{TokenID: testTID, UserID: testUser, Username: `quote" back\slash <tag> é 名前`, Vars: map[string]string{"k\n": "v\x00", "ünï": "cödé"}, ExpiresAt: now + 1, IssuedAt: now},
 		{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 1, IssuedAt: now, RefreshSeq: 3, StoreID: testStore},
+		{TokenID: testTID, UserID: testUser, ExpiresAt: now + 1, IssuedAt: now, StoreID: testStore, Generation: 7},
 	} {
 		tok := kr.Sign(&c)
 		got, err := kr.Verify(tok, now)
@@ -97,6 +98,31 @@ func TestStoreIDClaim(t *testing.T) {
 	got, err := kr.Verify(kr.Sign(&c), now)
 	if err != nil || got.StoreID != "" {
 		t.Errorf("token without sid: %+v, %v", got, err)
+	}
+}
+
+// TestGenerationClaim: gen comes last, only when not 0, and both parsers read it; a negative one is refused.
+func TestGenerationClaim(t *testing.T) {
+	kr := mustKeyring(t, Key{Secret: []byte("defaultencryptionkey")})
+	c := Claims{TokenID: testTID, UserID: testUser, ExpiresAt: now + 60, IssuedAt: now, StoreID: testStore, Generation: 12}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(kr.Sign(&c), ".")[1])
+	want := `{"tid":"` + testTID + `","uid":"` + testUser + `","exp":1900000060,"iat":1900000000,"sid":"` + testStore + `","gen":12}`
+	if string(payload) != want {
+		t.Errorf("payload = %s, want %s", payload, want)
+	}
+	if fast, ok := parseClaimsFast(string(payload)); !ok || fast.Generation != 12 {
+		t.Errorf("fast path: %+v, %v; want gen 12", fast, ok)
+	}
+	if slow, err := parseClaimsSlow([]byte(strings.Replace(string(payload), "12", "12.0", 1))); err != nil || slow.Generation != 12 {
+		t.Errorf("slow path: %+v, %v; want gen 12", slow, err)
+	}
+	c.Generation = 0
+	if payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(kr.Sign(&c), ".")[1]); strings.Contains(string(payload), "gen") {
+		t.Errorf("generation 0 written: %s", payload)
+	}
+	neg := `{"tid":"` + testTID + `","uid":"` + testUser + `","exp":1900000060,"gen":-1}`
+	if _, err := parseClaims([]byte(neg)); err != ErrMalformed {
+		t.Errorf("negative gen: %v, want ErrMalformed", err)
 	}
 }
 

@@ -67,7 +67,7 @@ func TestReadOnlyFault(t *testing.T) {
 	_, err := st.CreateUser(ctx, nu)
 	wantFault(t, "CreateUser on a read-only database", err, "25006")
 	wantFault(t, "CheckWrite on a read-only database", st.CheckWrite(ctx), "25006")
-	_, err = st.RevokeUserSessions(ctx, existing.ID, nil, "ban", base)
+	_, _, err = st.RevokeUserSessions(ctx, existing.ID, "", "ban", base)
 	wantFault(t, "RevokeUserSessions on a read-only database", err, "25006")
 	if _, err := st.UserByID(ctx, existing.ID); err != nil {
 		t.Errorf("UserByID on a read-only database: %v", err)

@@ -56,7 +56,7 @@ func TestWatchFeedIdleCheck(t *testing.T) {
 	for i := range 3 {
 		time.Sleep(10 * feedIdleCheck) // several idle checks
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", 100+i)
-		if err := st.CreateSession(ctx, storage.Session{ID: id, UserID: u.ID, CreateTime: at, ExpireTime: at.Add(time.Hour)}); err != nil {
+		if _, err := st.CreateSession(ctx, storage.Session{ID: id, UserID: u.ID, CreateTime: at, ExpireTime: at.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.RevokeSession(ctx, id, "logout", at); err != nil {

@@ -48,8 +48,9 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 // Only rarer outcomes take a second one, such as telling an unknown session from a revoked one after a
 // refresh matched nothing. Operations that write several rows, such as creating an account with its device
 // or revoking sessions together with their feed entries, use data-modifying CTEs, which commit atomically
-// as one implicit transaction. LinkIdentity and UnlinkIdentity, which are rare, are the exception: short
-// transactions that lock the account's row before reading it (see withLockedUser).
+// as one implicit transaction. LinkIdentity, UnlinkIdentity and RevokeUserSessions, which are rare, are the
+// exception: short transactions that lock the account's row before reading it (see withLockedUser and
+// qCut).
 type Store struct {
 	pool *pgxpool.Pool
 	// db is a database/sql view of the same pool, for the migrator.

@@ -66,9 +66,11 @@ func mustUser(t testing.TB, st storage.Store) *storage.User {
 func mustSession(t testing.TB, st storage.Store, userID string) storage.Session {
 	t.Helper()
 	s := storage.Session{ID: storagetest.NewID(), UserID: userID, CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour)}
-	if err := st.CreateSession(context.Background(), s); err != nil {
+	gen, err := st.CreateSession(context.Background(), s)
+	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
+	s.Generation = gen
 	return s
 }
 
@@ -173,6 +175,61 @@ func TestConcurrentMigrateUp(t *testing.T) {
 	}
 }
 
+// TestRevertCuts checks that reverting the account cuts migration keeps the sessions cuts ended ended: each
+// is stamped with its account's latest cut and gets a feed entry of its own, after every existing seq, and
+// the cut entries leave the feed.
+func TestRevertCuts(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(t)
+	u, bystander := mustUser(t, st), mustUser(t, st)
+	ended1, ended2, kept, revoked := mustSession(t, st, u.ID), mustSession(t, st, u.ID), mustSession(t, st, u.ID), mustSession(t, st, u.ID)
+	foreign := mustSession(t, st, bystander.ID)
+	if _, err := st.RevokeSession(ctx, revoked.ID, "logout", base); err != nil {
+		t.Fatal(err)
+	}
+	cut, n, err := st.RevokeUserSessions(ctx, u.ID, kept.ID, "logout_all", base.Add(time.Minute))
+	if err != nil || cut == nil || n != 2 {
+		t.Fatalf("RevokeUserSessions = %+v, %d ended, %v; want a cut ending 2", cut, n, err)
+	}
+	later := mustSession(t, st, u.ID) // in the cut's generation, live
+
+	if _, err := st.MigrateDown(ctx, 1); err != nil {
+		t.Fatalf("MigrateDown: %v", err)
+	}
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatalf("MigrateUp: %v", err)
+	}
+	want := map[string]string{ended1.ID: "logout_all", ended2.ID: "logout_all", revoked.ID: "logout", kept.ID: "", later.ID: "", foreign.ID: ""}
+	for id, reason := range want {
+		got, err := st.SessionByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RevokeReason != reason || got.Revoked() != (reason != "") || got.Generation != 0 {
+			t.Errorf("session %s after reverting cuts: %+v; want revoke reason %q, generation 0", id, *got, reason)
+		}
+		if reason == "logout_all" && !got.RevokeTime.Equal(cut.RevokeTime) {
+			t.Errorf("session %s after reverting cuts: revoked at %v, want the cut's %v", id, got.RevokeTime, cut.RevokeTime)
+		}
+	}
+	feed, err := st.RevocationsSince(ctx, 0, base, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feed) != 3 {
+		t.Fatalf("feed after reverting cuts = %+v; want 3 single-session entries", feed)
+	}
+	for _, r := range feed[1:] {
+		if r.IsCut() || r.Seq <= cut.Seq || (r.SessionID != ended1.ID && r.SessionID != ended2.ID) || r.UserID != u.ID {
+			t.Errorf("feed entry %+v; want one of the ended sessions, after seq %d", r, cut.Seq)
+		}
+	}
+	next, err := st.RevokeSession(ctx, later.ID, "logout", base)
+	if err != nil || next == nil || next.Seq <= feed[2].Seq {
+		t.Errorf("RevokeSession after reverting cuts = %+v, %v; want a seq after %d", next, err, feed[2].Seq)
+	}
+}
+
 // TestFeedCommitOrder revokes sessions from many goroutines while a follower reads the feed the way
 // sessions.Manager does, resuming after the highest seq it has seen. Were seqs handed out in call order
 // rather than commit order (a SEQUENCE), the follower could read an entry before one with a smaller seq
@@ -214,10 +271,11 @@ func TestFeedCommitOrder(t *testing.T) {
 
 	var mu sync.Mutex
 	revoked := map[string]bool{}
+	cutOff := map[string][]storage.Session{} // by user: the sessions its cut ended
 	var wg sync.WaitGroup
 	for w := range work {
 		wg.Go(func() {
-			// Most sessions one by one, the rest in one RevokeUserSessions, so that both appends interleave.
+			// Most sessions one by one, the rest with one account cut, so that both appends interleave.
 			sessions := work[w].sessions
 			for _, s := range sessions[:perWriter-5] {
 				rev, err := st.RevokeSession(ctx, s.ID, "logout", base)
@@ -229,13 +287,15 @@ func TestFeedCommitOrder(t *testing.T) {
 				revoked[rev.SessionID] = true
 				mu.Unlock()
 			}
-			revs, err := st.RevokeUserSessions(ctx, work[w].user.ID, nil, "logout_all", base)
-			if err != nil || len(revs) != 5 {
-				t.Errorf("RevokeUserSessions: %d entries, %v; want 5", len(revs), err)
+			cut, n, err := st.RevokeUserSessions(ctx, work[w].user.ID, "", "logout_all", base)
+			if err != nil || cut == nil || n != 5 {
+				t.Errorf("RevokeUserSessions: %+v, %d ended, %v; want a cut ending 5", cut, n, err)
+				return
 			}
 			mu.Lock()
-			for _, r := range revs {
-				revoked[r.SessionID] = true
+			cutOff[cut.UserID] = sessions[perWriter-5:]
+			for _, s := range cutOff[cut.UserID] {
+				revoked[s.ID] = true
 			}
 			mu.Unlock()
 		})
@@ -248,7 +308,15 @@ func TestFeedCommitOrder(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, r := range read {
-		seen[r.SessionID]++
+		if !r.IsCut() {
+			seen[r.SessionID]++
+			continue
+		}
+		for _, s := range cutOff[r.UserID] {
+			if r.Ends(s.UserID, s.ID, s.Generation) {
+				seen[s.ID]++
+			}
+		}
 	}
 
 	if len(revoked) != writers*perWriter {
@@ -626,16 +694,16 @@ func TestMalformedIDs(t *testing.T) {
 	if _, err := st.RevokeSession(ctx, bad, "logout", base); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("RevokeSession: %v, want ErrNotFound", err)
 	}
-	if err := st.CreateSession(ctx, storage.Session{ID: storagetest.NewID(), UserID: bad, CreateTime: base, ExpireTime: base}); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := st.CreateSession(ctx, storage.Session{ID: storagetest.NewID(), UserID: bad, CreateTime: base, ExpireTime: base}); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CreateSession(unknown user): %v, want ErrNotFound", err)
 	}
 	if _, err := st.UserByIdentity(ctx, storage.IdentityDevice, "nul\x00byte"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("UserByIdentity(NUL byte): %v, want ErrNotFound", err)
 	}
-	// A malformed id in keep protects nothing and breaks nothing.
-	revs, err := st.RevokeUserSessions(ctx, u.ID, []string{bad}, "logout_all", base)
-	if err != nil || len(revs) != 1 || revs[0].SessionID != s.ID {
-		t.Errorf("RevokeUserSessions with a malformed keep id = %+v, %v; want %s revoked", revs, err, s.ID)
+	// A malformed keep id protects nothing and breaks nothing.
+	cut, n, err := st.RevokeUserSessions(ctx, u.ID, bad, "logout_all", base)
+	if err != nil || cut == nil || n != 1 || cut.Keep != "" || !cut.Ends(u.ID, s.ID, s.Generation) {
+		t.Errorf("RevokeUserSessions with a malformed keep id = %+v, %d ended, %v; want %s ended", cut, n, err, s.ID)
 	}
 
 	// The event log: a malformed user id has no events, and callers never append one, so an append that

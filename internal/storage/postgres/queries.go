@@ -42,9 +42,10 @@ const (
 	// feed and the event log have no foreign key to it and keep their entries.
 	qDeleteUser = `DELETE FROM users WHERE id = $1`
 
-	// qLockUser takes the account row's lock that every link and unlink holds (see withLockedUser). NO KEY
-	// UPDATE is the lock an UPDATE of the row takes: it excludes other links, unlinks and deletions of the
-	// account but not the foreign key checks of new sessions.
+	// qLockUser takes the account row's lock that every link, unlink and cut holds (see withLockedUser and
+	// qCut). NO KEY UPDATE is the lock an UPDATE of the row takes: it excludes other links, unlinks, cuts
+	// and deletions of the account, and the account's share lock that session writes take, but not the
+	// foreign key checks of new sessions.
 	qLockUser = `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`
 
 	// The link and unlink statements take $1 the account id, $2 the identity and $3 the time; linking an
@@ -56,37 +57,77 @@ const (
 	UPDATE users SET update_time = $3 WHERE id = $1`
 )
 
-const sessionColumns = `id, user_id, create_time, refresh_time, expire_time, revoke_time, revoke_reason,
-	refresh_seq, vars, user_agent, client_ip`
+// sessionColumns selects a session as scanSession reads it, from sessions aliased s.
+const sessionColumns = `s.id, s.user_id, s.create_time, s.refresh_time, s.expire_time, s.revoke_time, s.revoke_reason,
+	s.refresh_seq, s.vars, s.user_agent, s.client_ip, s.generation`
+
+// endedByCut holds for a session s that a cut of its account u has ended: one created in an earlier
+// generation than the account's, other than the session the latest cut kept. Such a session is revoked for
+// every method although its own revoke_time is NULL: a cut writes the account's row, not the sessions'.
+const endedByCut = `(s.generation < u.session_generation AND s.id IS DISTINCT FROM u.session_keep)`
+
+// sessionCutColumns is sessionColumns from sessions s joined to their account u, with the revocation of
+// the account's latest cut for a session a cut ended.
+const sessionCutColumns = `s.id, s.user_id, s.create_time, s.refresh_time, s.expire_time,
+	CASE WHEN s.revoke_time IS NULL AND ` + endedByCut + ` THEN u.session_cut_time ELSE s.revoke_time END,
+	CASE WHEN s.revoke_time IS NULL AND ` + endedByCut + ` THEN u.session_cut_reason ELSE s.revoke_reason END,
+	s.refresh_seq, s.vars, s.user_agent, s.client_ip, s.generation`
+
+// The account's share lock. Every statement that creates, refreshes or revokes sessions starts with a CTE
+// u that reads the account's cut state FOR SHARE. The share lock waits for a cut of the account in
+// progress, and keeps one from starting, until the statement commits. A locking read returns the row's
+// latest committed version, not the statement snapshot's, so a statement that waited for a cut sees the
+// generation the cut started, and a cut (see qCut) sees every session such a statement wrote before it.
 
 const (
-	qInsertSession = `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	qSessionByID     = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
+	// qInsertSession inserts the session in the account's current generation, which it returns, under the
+	// account's share lock; it inserts nothing for an unknown account.
+	qInsertSession = `WITH u AS (
+		SELECT id, session_generation FROM users WHERE id = $2 FOR SHARE
+	)
+	INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip, generation)
+	SELECT $1::uuid, u.id, $3::timestamptz, $4::timestamptz, $5::timestamptz, $6::jsonb, $7::text, $8::text,
+		u.session_generation
+	FROM u
+	RETURNING generation`
+	qSessionByID = `SELECT ` + sessionCutColumns + ` FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = $1`
 	qSessionExists   = `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`
 	qExtendSession   = `UPDATE sessions SET expire_time = GREATEST(expire_time, $1) WHERE id = $2`
-	qListUserSession = `SELECT ` + sessionColumns + ` FROM sessions
-		WHERE user_id = $1 AND revoke_time IS NULL AND expire_time > $2
-			AND ($3::uuid IS NULL OR (create_time, id) < ($4, $3::uuid))
-		ORDER BY create_time DESC, id DESC LIMIT $5`
+	qListUserSession = `SELECT ` + sessionColumns + ` FROM users u JOIN sessions s ON s.user_id = u.id
+		WHERE u.id = $1 AND s.revoke_time IS NULL AND s.expire_time > $2 AND NOT ` + endedByCut + `
+			AND ($3::uuid IS NULL OR (s.create_time, s.id) < ($4, $3::uuid))
+		ORDER BY s.create_time DESC, s.id DESC LIMIT $5`
 
-	// qRefreshSession is the compare-and-swap: it matches only a live session (unrevoked, ExpireTime after
-	// the refresh) still at the expected seq, or at any seq when $5 is negative (storage.AnySeq). Concurrent
-	// refreshes queue on the row lock, and each re-checks the condition against the row its predecessor
-	// committed, so exactly one of them wins a given seq.
-	qRefreshSession = `UPDATE sessions
-		SET refresh_seq = refresh_seq + 1, refresh_time = $1, expire_time = GREATEST(expire_time, $2), vars = $3
-		WHERE id = $4 AND ($5 < 0 OR refresh_seq = $5) AND revoke_time IS NULL AND expire_time > $1
+	// qRefreshSession is the compare-and-swap: it matches only a live session (unrevoked, not ended by a
+	// cut, ExpireTime after the refresh) still at the expected seq, or at any seq when $5 is negative
+	// (storage.AnySeq). Concurrent refreshes queue on the row lock, and each re-checks the condition
+	// against the row its predecessor committed, so exactly one of them wins a given seq. The account's
+	// share lock orders the refresh with cuts: one that commits first ends the session before the refresh
+	// reads it, and one that commits later sees the ExpireTime the refresh wrote.
+	qRefreshSession = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users
+		WHERE id = (SELECT user_id FROM sessions WHERE id = $4) FOR SHARE
+	)
+	UPDATE sessions s
+		SET refresh_seq = s.refresh_seq + 1, refresh_time = $1, expire_time = GREATEST(s.expire_time, $2), vars = $3
+		FROM u
+		WHERE s.id = $4 AND s.user_id = u.id AND ($5 < 0 OR s.refresh_seq = $5)
+			AND s.revoke_time IS NULL AND s.expire_time > $1 AND NOT ` + endedByCut + `
 		RETURNING ` + sessionColumns
 
 	// qRevokeSession revokes one session and appends its feed entry in one statement. The counter row is
 	// updated (and so locked until commit) only when the session was actually revoked, which makes feed
 	// appends commit in seq order: an append that waited for the lock reads the seq its predecessor
-	// committed. Revoking an already revoked session returns no row and writes nothing.
-	qRevokeSession = `WITH rev AS (
-		UPDATE sessions SET revoke_time = $1, revoke_reason = $2
-		WHERE id = $3 AND revoke_time IS NULL
-		RETURNING id, user_id, expire_time
+	// committed. Revoking an already revoked session, or one a cut ended, returns no row and writes nothing.
+	qRevokeSession = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users
+		WHERE id = (SELECT user_id FROM sessions WHERE id = $3) FOR SHARE
+	), rev AS (
+		UPDATE sessions s SET revoke_time = $1, revoke_reason = $2
+		FROM u
+		WHERE s.id = $3 AND s.user_id = u.id AND s.revoke_time IS NULL AND NOT ` + endedByCut + `
+		RETURNING s.id, s.user_id, s.expire_time
 	), ctr AS (
 		UPDATE latchkey_feed_counter SET seq = seq + 1
 		WHERE EXISTS (SELECT 1 FROM rev)
@@ -97,33 +138,56 @@ const (
 	)
 	SELECT ctr.seq, rev.user_id, rev.expire_time FROM rev CROSS JOIN ctr`
 
-	// qRevokeUserSessions revokes every live session of a user but those in $4 and appends their feed
-	// entries, numbered from the counter in one step, in one statement. The sessions are locked in id order
-	// first, so that two such statements for the same user cannot deadlock on each other's rows.
-	qRevokeUserSessions = `WITH target AS (
-		SELECT id FROM sessions
-		WHERE user_id = $3 AND revoke_time IS NULL AND expire_time > $1 AND id <> ALL ($4)
-		ORDER BY id
-		FOR UPDATE
-	), ` + revokeTargets
+	// qCut is the account cut of user $1 at $4 for reason $3, keeping session $2 (NULL for none) if it is
+	// live. It runs in a READ COMMITTED transaction that holds the account's row lock already (qLockUser),
+	// so that its snapshot, taken after the lock was granted, holds every session written under the
+	// account's share lock, and none can be written until it commits. It counts
+	// the live sessions the cut ends, and when there are any, starts the account's next generation and
+	// appends one feed entry, numbered from the counter as qRevokeSession's, whose ExpireTime is the latest
+	// of theirs. It reads the sessions through sessions_user_id_idx and writes two rows whatever their
+	// number. With nothing to end it returns no row and writes nothing.
+	qCut = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users WHERE id = $1
+	), keep AS (
+		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
+		WHERE s.id = $2::uuid AND s.revoke_time IS NULL AND s.expire_time > $4 AND NOT ` + endedByCut + `
+	), ended AS (
+		SELECT count(*) AS n, max(s.expire_time) AS expire_time FROM u JOIN sessions s ON s.user_id = u.id
+		WHERE s.revoke_time IS NULL AND s.expire_time > $4 AND NOT ` + endedByCut + `
+			AND s.id IS DISTINCT FROM (SELECT id FROM keep)
+	), cut AS (
+		UPDATE users SET session_generation = session_generation + 1, session_keep = (SELECT id FROM keep),
+			session_cut_time = $4, session_cut_reason = $3
+		WHERE id = $1 AND (SELECT n FROM ended) > 0
+		RETURNING session_generation, session_keep
+	), ctr AS (
+		UPDATE latchkey_feed_counter SET seq = seq + 1
+		WHERE EXISTS (SELECT 1 FROM cut)
+		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
+	), ins AS (
+		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time, generation, keep_session)
+		SELECT ctr.seq, NULL, $1, ended.expire_time, $4, cut.session_generation, cut.session_keep
+		FROM ctr CROSS JOIN cut CROSS JOIN ended
+	)
+	SELECT ctr.seq, cut.session_generation, coalesce(cut.session_keep::text, ''), ended.n, ended.expire_time
+	FROM ctr CROSS JOIN cut CROSS JOIN ended`
 
 	// qRevokeOldestSessions revokes every live session of a user beyond the newest $4, with $5 counting as
-	// the newest, as qRevokeUserSessions does. The excess is chosen first and then locked in id order.
-	qRevokeOldestSessions = `WITH excess AS (
-		SELECT id FROM sessions
-		WHERE user_id = $3 AND revoke_time IS NULL AND expire_time > $1
-		ORDER BY id = $5::uuid DESC, create_time DESC, id DESC
+	// the newest. It holds the account's share lock, so that it counts the
+	// sessions as a cut in progress leaves them. The excess is chosen first and then locked in id order, so
+	// that two such statements for the same user cannot deadlock on each other's rows.
+	qRevokeOldestSessions = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users WHERE id = $3 FOR SHARE
+	), excess AS (
+		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
+		WHERE s.revoke_time IS NULL AND s.expire_time > $1 AND NOT ` + endedByCut + `
+		ORDER BY s.id = $5::uuid DESC, s.create_time DESC, s.id DESC
 		OFFSET $4
 	), target AS (
 		SELECT id FROM sessions WHERE id IN (SELECT id FROM excess)
 		ORDER BY id
 		FOR UPDATE
-	), ` + revokeTargets
-
-	// revokeTargets ends a statement that has chosen and locked, as the CTE target, the sessions of user $3
-	// to revoke at $1 for reason $2: it revokes those still live, appends their feed entries, numbered
-	// from the counter in one step, and returns the entries in seq order.
-	revokeTargets = `rev AS (
+	), rev AS (
 		UPDATE sessions s SET revoke_time = $1, revoke_reason = $2
 		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
 		RETURNING s.id, s.expire_time
@@ -139,8 +203,10 @@ const (
 	)
 	SELECT seq, session_id, expire_time FROM ins ORDER BY seq`
 
-	qRevocationsSince = `SELECT seq, session_id, user_id, expire_time, revoke_time FROM session_revocations
-		WHERE seq > $1 AND expire_time > $2 ORDER BY seq LIMIT $3`
+	// qRevocationsSince reads cut entries, whose session_id is NULL, with an empty SessionID.
+	qRevocationsSince = `SELECT seq, coalesce(session_id::text, ''), user_id, expire_time, revoke_time, generation,
+		coalesce(keep_session::text, '')
+		FROM session_revocations WHERE seq > $1 AND expire_time > $2 ORDER BY seq LIMIT $3`
 
 	// The sweeps delete in batches so that a large backlog does not hold many row locks, or write a burst of
 	// WAL, in one transaction.

@@ -17,7 +17,7 @@ import (
 func scanSession(row pgx.Row, s *storage.Session) error {
 	var revoke pgtype.Timestamptz
 	err := row.Scan(&s.ID, &s.UserID, &s.CreateTime, &s.RefreshTime, &s.ExpireTime, &revoke, &s.RevokeReason,
-		&s.RefreshSeq, &s.Vars, &s.UserAgent, &s.ClientIP)
+		&s.RefreshSeq, &s.Vars, &s.UserAgent, &s.ClientIP, &s.Generation)
 	if err != nil {
 		return err
 	}
@@ -38,35 +38,40 @@ func varsParam(vars map[string]string) any {
 }
 
 // CreateSession implements storage.Sessions. The session is stored live whatever its RevokeTime,
-// RevokeReason and RefreshSeq say, and a zero RefreshTime is taken to be CreateTime.
-func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+// RevokeReason, RefreshSeq and Generation say, and a zero RefreshTime is taken to be CreateTime. It waits
+// for a cut of the account in progress, and holds off the next one until it commits (see the account's
+// share lock in queries.go).
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) (int64, error) {
 	if !isUUID(sess.ID) {
-		return fmt.Errorf("postgres: create session: %w", errInvalidID)
+		return 0, fmt.Errorf("postgres: create session: %w", errInvalidID)
 	}
 	if !isUUID(sess.UserID) {
-		return storage.ErrNotFound
+		return 0, storage.ErrNotFound
 	}
 	refresh := sess.RefreshTime
 	if refresh.IsZero() {
 		refresh = sess.CreateTime
 	}
+	var gen int64
 	err := retry(ctx, func() error {
-		_, err := s.pool.Exec(ctx, qInsertSession, sess.ID, sess.UserID, msTime(sess.CreateTime), msTime(refresh),
-			msTime(sess.ExpireTime), varsParam(sess.Vars), sess.UserAgent, sess.ClientIP)
-		return err
+		return s.pool.QueryRow(ctx, qInsertSession, sess.ID, sess.UserID, msTime(sess.CreateTime), msTime(refresh),
+			msTime(sess.ExpireTime), varsParam(sess.Vars), sess.UserAgent, sess.ClientIP).Scan(&gen)
 	})
 	switch {
 	case err == nil:
-		return nil
-	case pgCode(err) == codeForeignKeyViolation:
-		return storage.ErrNotFound
+		return gen, nil
+	case errors.Is(err, pgx.ErrNoRows), pgCode(err) == codeForeignKeyViolation:
+		// No account to lock, or (were it deleted between the lock and the insert, which the share lock
+		// rules out) none for the foreign key.
+		return 0, storage.ErrNotFound
 	case uniqueConstraint(err) == conSessionsPkey:
-		return fmt.Errorf("postgres: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
+		return 0, fmt.Errorf("postgres: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
 	}
-	return wrap("create session", err)
+	return 0, wrap("create session", err)
 }
 
-// SessionByID implements storage.Sessions.
+// SessionByID implements storage.Sessions. A session a cut ended reads with the account's latest cut as
+// its revocation.
 func (s *Store) SessionByID(ctx context.Context, id string) (*storage.Session, error) {
 	if !isUUID(id) {
 		return nil, storage.ErrNotFound
@@ -82,9 +87,9 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*storage.Session, e
 	return sess, nil
 }
 
-// RefreshSession implements storage.Sessions. A session whose ExpireTime is not after r.RefreshTime is no
-// longer live and fails with ErrConflict. ExpireTime never moves back: it stays the latest expiry of any
-// token of the session even if r.ExpireTime is earlier.
+// RefreshSession implements storage.Sessions. A session whose ExpireTime is not after r.RefreshTime, or
+// that a cut ended, is no longer live and fails with ErrConflict. ExpireTime never moves back: it stays the
+// latest expiry of any token of the session even if r.ExpireTime is earlier.
 func (s *Store) RefreshSession(ctx context.Context, r storage.SessionRefresh) (*storage.Session, error) {
 	if !isUUID(r.ID) {
 		return nil, storage.ErrNotFound
@@ -127,7 +132,7 @@ func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error
 }
 
 // RevokeSession implements storage.Sessions. The session and its feed entry are written by one statement,
-// which also notifies feedChannel.
+// which also notifies feedChannel. A session a cut ended is revoked already: (nil, nil).
 func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*storage.Revocation, error) {
 	if !isUUID(id) {
 		return nil, storage.ErrNotFound
@@ -154,21 +159,48 @@ func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at 
 	return rev, nil
 }
 
-// RevokeUserSessions implements storage.Sessions. The feed entries come back in Seq order. Ids in keep that
-// are not UUIDs cannot match a session and are ignored.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []string, reason string, at time.Time) ([]storage.Revocation, error) {
+// RevokeUserSessions implements storage.Sessions with an account cut: a short READ COMMITTED transaction
+// that takes the account's row lock (qLockUser) and then runs qCut, whose snapshot is taken once the lock
+// is held. A keep that is not a UUID names no session, and so keeps none.
+//
+// The transaction's isolation is set rather than left to the database's default: under REPEATABLE READ,
+// qCut would read the transaction's snapshot, taken before the lock was granted, and miss the sessions
+// written by the statements whose share locks it waited for.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep, reason string, at time.Time) (*storage.Revocation, int, error) {
 	if !isUUID(userID) {
-		return nil, nil
+		return nil, 0, nil
 	}
-	// The keep list travels as one array parameter so that the statement text, and its prepared form, do
-	// not depend on how many ids it holds. It must not be nil: `id <> ALL (NULL)` is never true.
-	keepIDs := make([]string, 0, len(keep))
-	for _, id := range keep {
-		if isUUID(id) {
-			keepIDs = append(keepIDs, id)
-		}
+	var keepParam any // NULL: keep nothing
+	if isUUID(keep) {
+		keepParam = keep
 	}
-	return s.revokeMany(ctx, "revoke user sessions", qRevokeUserSessions, userID, reason, at, keepIDs)
+	at = msTime(at)
+	var rev *storage.Revocation
+	var n int
+	err := retry(ctx, func() error {
+		rev, n = nil, 0
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, qLockUser, userID)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err // an unknown account has nothing to end
+			}
+			r := &storage.Revocation{UserID: strings.ToLower(userID), RevokeTime: at}
+			err = tx.QueryRow(ctx, qCut, userID, keepParam, reason, at).Scan(&r.Seq, &r.Generation, &r.Keep, &n, &r.ExpireTime)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return nil // nothing to end, nothing written
+			case err != nil:
+				return err
+			}
+			r.ExpireTime = r.ExpireTime.UTC()
+			rev = r
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, wrap("revoke user sessions", err)
+	}
+	return rev, n, nil
 }
 
 // RevokeOldestSessions implements storage.Sessions. The feed entries come back in Seq order. A newest that
@@ -181,17 +213,11 @@ func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string,
 	if isUUID(newest) {
 		newestParam = newest
 	}
-	return s.revokeMany(ctx, "revoke oldest sessions", qRevokeOldestSessions, userID, reason, at, keep, newestParam)
-}
-
-// revokeMany runs a statement ending in revokeTargets, whose arguments are at, reason, userID and then
-// args, and returns its feed entries.
-func (s *Store) revokeMany(ctx context.Context, op, query, userID, reason string, at time.Time, args ...any) ([]storage.Revocation, error) {
 	at = msTime(at)
 	var revs []storage.Revocation
 	err := retry(ctx, func() error {
 		revs = revs[:0]
-		rows, err := s.pool.Query(ctx, query, append([]any{at, reason, userID}, args...)...)
+		rows, err := s.pool.Query(ctx, qRevokeOldestSessions, at, reason, userID, keep, newestParam)
 		if err != nil {
 			return err
 		}
@@ -207,7 +233,7 @@ func (s *Store) revokeMany(ctx context.Context, op, query, userID, reason string
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, wrap("revoke oldest sessions", err)
 	}
 	if len(revs) == 0 {
 		return nil, nil
@@ -251,7 +277,7 @@ func (s *Store) RevocationsSince(ctx context.Context, after int64, now time.Time
 }
 
 func scanRevocation(row pgx.Row, r *storage.Revocation) error {
-	if err := row.Scan(&r.Seq, &r.SessionID, &r.UserID, &r.ExpireTime, &r.RevokeTime); err != nil {
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.UserID, &r.ExpireTime, &r.RevokeTime, &r.Generation, &r.Keep); err != nil {
 		return err
 	}
 	r.ExpireTime, r.RevokeTime = r.ExpireTime.UTC(), r.RevokeTime.UTC()
@@ -263,9 +289,9 @@ const deleteBatch = 1000
 
 // DeleteExpiredSessions implements storage.Sessions. It removes feed entries whose ExpireTime is before
 // `before`, which covers the entries of every removed session: an entry copies its session's ExpireTime
-// when the session is revoked, and a revoked session's ExpireTime never decreases afterwards. The sweep is
-// batched, so a concurrent reader may see part of it. The feed counter is untouched, so seqs of deleted
-// entries are never handed out again.
+// when the session is revoked, a cut's entry the latest ExpireTime of the sessions it ends, and an ended
+// session's ExpireTime never decreases afterwards. The sweep is batched, so a concurrent reader may see
+// part of it. The feed counter is untouched, so seqs of deleted entries are never handed out again.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error) {
 	before = msTime(before)
 	n, err := s.sweep(ctx, qDeleteExpiredSessions, before)

@@ -130,7 +130,7 @@ func TestFullFault(t *testing.T) {
 	const sessions = 300
 	for range sessions {
 		s := storage.Session{ID: storagetest.NewID(), UserID: u.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
-		if err := st.CreateSession(ctx, s); err != nil {
+		if _, err := st.CreateSession(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,9 +140,9 @@ func TestFullFault(t *testing.T) {
 	}
 	pragma(t, st, "max_page_count = "+strconv.Itoa(pages))
 
-	// Revoking every session writes a feed entry each, more than the free space holds.
-	_, err = st.RevokeUserSessions(ctx, u.ID, nil, "ban", now)
-	wantFault(t, "RevokeUserSessions on a full database", err, sqlite3.SQLITE_FULL)
+	// Revoking every session one by one writes a feed entry each, more than the free space holds.
+	_, err = st.RevokeOldestSessions(ctx, u.ID, "", 0, "session cap", now)
+	wantFault(t, "RevokeOldestSessions on a full database", err, sqlite3.SQLITE_FULL)
 	live, err := st.ListUserSessions(ctx, u.ID, now, storage.SessionCursor{}, sessions+1)
 	if err != nil || len(live) != sessions {
 		t.Errorf("live sessions after the failed revoke = %d, %v; want all %d (nothing half-written)", len(live), err, sessions)
@@ -152,9 +152,9 @@ func TestFullFault(t *testing.T) {
 	}
 
 	pragma(t, st, "max_page_count = 1073741823")
-	revs, err := st.RevokeUserSessions(ctx, u.ID, nil, "ban", now)
+	revs, err := st.RevokeOldestSessions(ctx, u.ID, "", 0, "session cap", now)
 	if err != nil || len(revs) != sessions {
-		t.Fatalf("RevokeUserSessions with room again = %d, %v; want %d", len(revs), err, sessions)
+		t.Fatalf("RevokeOldestSessions with room again = %d, %v; want %d", len(revs), err, sessions)
 	}
 }
 

@@ -26,7 +26,10 @@ const (
 	qRefreshSession
 	qExtendSession
 	qRevokeSession
-	qRevokeUserSessions
+	qCutState
+	qCutCount
+	qCutUser
+	qInsertCut
 	qRevokeOldestSessions
 	qInsertRevocation
 	qListUserSessions
@@ -82,38 +85,53 @@ var queries = [numStmts]string{
 	// feed and the event log have no foreign key to it and keep their entries.
 	qDeleteUser: `DELETE FROM users WHERE id = ?`,
 
-	qInsertSession: `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-	qSessionByID:   `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`,
+	// qInsertSession stores the session in its account's current generation, and inserts nothing for an
+	// unknown account.
+	qInsertSession: `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent, client_ip, generation)
+		SELECT ?1, u.id, ?3, ?4, ?5, ?6, ?7, ?8, u.session_generation FROM users u WHERE u.id = ?2
+		RETURNING generation`,
+	qSessionByID:   `SELECT ` + sessionCutColumns + ` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`,
 	qSessionExists: `SELECT 1 FROM sessions WHERE id = ?`,
 	// The compare-and-swap: it matches only a live session still at the expected seq.
-	qRefreshSession: `UPDATE sessions
+	qRefreshSession: `UPDATE sessions AS s
 		SET refresh_seq = refresh_seq + 1, refresh_time = ?1, expire_time = max(expire_time, ?2), vars = ?3
-		WHERE id = ?4 AND (?5 < 0 OR refresh_seq = ?5) AND revoke_time IS NULL AND expire_time > ?6
+		WHERE id = ?4 AND (?5 < 0 OR refresh_seq = ?5) AND expire_time > ?6
+			AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND ` + uncut + `) AND revoke_time IS NULL
 		RETURNING ` + sessionColumns,
 	qExtendSession: `UPDATE sessions SET expire_time = max(expire_time, ?) WHERE id = ?`,
-	qRevokeSession: `UPDATE sessions SET revoke_time = ?, revoke_reason = ?
-		WHERE id = ? AND revoke_time IS NULL
+	qRevokeSession: `UPDATE sessions AS s SET revoke_time = ?, revoke_reason = ?
+		WHERE id = ? AND revoke_time IS NULL AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND ` + uncut + `)
 		RETURNING user_id, expire_time`,
-	qRevokeUserSessions: `UPDATE sessions SET revoke_time = ?1, revoke_reason = ?2
-		WHERE user_id = ?3 AND revoke_time IS NULL AND expire_time > ?4
-			AND id NOT IN (SELECT value FROM json_each(?5))
-		RETURNING id, expire_time`,
+	// qCutState reads the account's generation and kept session, and whether session ?2 is a live session
+	// of the account (which a new cut may keep).
+	qCutState: `SELECT u.session_generation, u.session_keep, EXISTS (SELECT 1 FROM sessions s
+			WHERE s.id = ?2 AND s.user_id = u.id AND s.revoke_time IS NULL AND s.expire_time > ?3 AND ` + uncut + `)
+		FROM users u WHERE u.id = ?1`,
+	// qCutCount counts the live sessions of account ?1 at ?2 in generation ?3 (with ?4 kept) that a cut
+	// keeping ?5 ends, and the latest of their expiry times.
+	qCutCount: `SELECT count(*), coalesce(max(s.expire_time), 0) FROM sessions s
+		WHERE s.user_id = ?1 AND s.revoke_time IS NULL AND s.expire_time > ?2
+			AND (s.generation >= ?3 OR s.id = ?4) AND s.id <> ?5`,
+	qCutUser: `UPDATE users SET session_generation = session_generation + 1, session_keep = ?2,
+			session_cut_time = ?3, session_cut_reason = ?4
+		WHERE id = ?1 RETURNING session_generation`,
+	qInsertCut: `INSERT INTO session_revocations (session_id, user_id, expire_time, revoke_time, generation, keep_session)
+		VALUES ('', ?, ?, ?, ?, ?) RETURNING seq`,
 	// qRevokeOldestSessions skips the newest ?5 live sessions of a user, with ?6 counting as the newest,
 	// and revokes the rest.
 	qRevokeOldestSessions: `UPDATE sessions SET revoke_time = ?1, revoke_reason = ?2
-		WHERE id IN (SELECT id FROM sessions
-			WHERE user_id = ?3 AND revoke_time IS NULL AND expire_time > ?4
-			ORDER BY id = ?6 DESC, create_time DESC, id DESC LIMIT -1 OFFSET ?5)
+		WHERE id IN (SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+			WHERE s.user_id = ?3 AND s.revoke_time IS NULL AND s.expire_time > ?4 AND ` + uncut + `
+			ORDER BY s.id = ?6 DESC, s.create_time DESC, s.id DESC LIMIT -1 OFFSET ?5)
 		RETURNING id, expire_time`,
 	qInsertRevocation: `INSERT INTO session_revocations (session_id, user_id, expire_time, revoke_time)
 		VALUES (?, ?, ?, ?) RETURNING seq`,
-	qListUserSessions: `SELECT ` + sessionColumns + ` FROM sessions
-		WHERE user_id = ?1 AND revoke_time IS NULL AND expire_time > ?2
-			AND (?3 = '' OR create_time < ?4 OR (create_time = ?4 AND id < ?3))
-		ORDER BY create_time DESC, id DESC LIMIT ?5`,
-	qRevocationsSince: `SELECT seq, session_id, user_id, expire_time, revoke_time FROM session_revocations
-		WHERE seq > ? AND expire_time > ? ORDER BY seq LIMIT ?`,
+	qListUserSessions: `SELECT ` + sessionCutColumns + ` FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.user_id = ?1 AND s.revoke_time IS NULL AND s.expire_time > ?2 AND ` + uncut + `
+			AND (?3 = '' OR s.create_time < ?4 OR (s.create_time = ?4 AND s.id < ?3))
+		ORDER BY s.create_time DESC, s.id DESC LIMIT ?5`,
+	qRevocationsSince: `SELECT seq, session_id, user_id, expire_time, revoke_time, generation, keep_session
+		FROM session_revocations WHERE seq > ? AND expire_time > ? ORDER BY seq LIMIT ?`,
 	qDeleteExpiredSessions: `DELETE FROM sessions WHERE rowid IN
 		(SELECT rowid FROM sessions WHERE expire_time < ? LIMIT ?)`,
 	qDeleteExpiredRevocations: `DELETE FROM session_revocations WHERE seq IN

@@ -11,14 +11,26 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/storage"
 )
 
+// sessionColumns are a session row's columns as scanSession reads them, for a session known to be live.
 const sessionColumns = `id, user_id, create_time, refresh_time, expire_time, coalesce(revoke_time, 0), revoke_reason,
-	refresh_seq, coalesce(vars, ''), user_agent, client_ip`
+	refresh_seq, coalesce(vars, ''), user_agent, client_ip, generation`
+
+// uncut holds for a session s of account u that no account cut has ended: it is in the account's current
+// generation or is the session the latest cut kept.
+const uncut = `(s.generation >= u.session_generation OR s.id = u.session_keep)`
+
+// sessionCutColumns are sessionColumns for a session s joined with its account u: a session a cut ended
+// reads as revoked at the account's latest cut, for its reason.
+const sessionCutColumns = `s.id, s.user_id, s.create_time, s.refresh_time, s.expire_time,
+	coalesce(s.revoke_time, CASE WHEN ` + uncut + ` THEN 0 ELSE u.session_cut_time END, 0),
+	CASE WHEN s.revoke_time IS NULL AND NOT ` + uncut + ` THEN u.session_cut_reason ELSE s.revoke_reason END,
+	s.refresh_seq, coalesce(s.vars, ''), s.user_agent, s.client_ip, s.generation`
 
 func scanSession(row rowScanner, s *storage.Session) error {
 	var create, refresh, expire, revoke int64
 	var vars string
 	err := row.Scan(&s.ID, &s.UserID, &create, &refresh, &expire, &revoke, &s.RevokeReason,
-		&s.RefreshSeq, &vars, &s.UserAgent, &s.ClientIP)
+		&s.RefreshSeq, &vars, &s.UserAgent, &s.ClientIP, &s.Generation)
 	if err != nil {
 		return err
 	}
@@ -46,27 +58,28 @@ func encodeVars(vars map[string]string) (any, error) {
 }
 
 // CreateSession implements storage.Sessions. The session is stored live whatever its RevokeTime,
-// RevokeReason and RefreshSeq say, and a zero RefreshTime is taken to be CreateTime.
-func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
+// RevokeReason, RefreshSeq and Generation say, and a zero RefreshTime is taken to be CreateTime.
+func (s *Store) CreateSession(ctx context.Context, sess storage.Session) (int64, error) {
 	vars, err := encodeVars(sess.Vars)
 	if err != nil {
-		return s.wrap("create session", err)
+		return 0, s.wrap("create session", err)
 	}
 	refresh := sess.RefreshTime
 	if refresh.IsZero() {
 		refresh = sess.CreateTime
 	}
-	_, err = s.write.stmt(ctx, qInsertSession).ExecContext(ctx, sess.ID, sess.UserID, sess.CreateTime.UnixMilli(),
-		refresh.UnixMilli(), sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP)
+	var gen int64
+	err = s.write.stmt(ctx, qInsertSession).QueryRowContext(ctx, sess.ID, sess.UserID, sess.CreateTime.UnixMilli(),
+		refresh.UnixMilli(), sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP).Scan(&gen)
 	switch {
 	case err == nil:
-		return nil
-	case isForeignKey(err):
-		return storage.ErrNotFound
+		return gen, nil
+	case errors.Is(err, sql.ErrNoRows), isForeignKey(err):
+		return 0, storage.ErrNotFound
 	case uniqueColumn(err) == "sessions.id":
-		return fmt.Errorf("sqlite: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
+		return 0, fmt.Errorf("sqlite: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
 	}
-	return s.wrap("create session", err)
+	return 0, s.wrap("create session", err)
 }
 
 // SessionByID implements storage.Sessions.
@@ -163,37 +176,61 @@ func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at 
 	return &rev, nil
 }
 
-// RevokeUserSessions implements storage.Sessions. The feed entries come back in Seq order.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID string, keep []string, reason string, at time.Time) ([]storage.Revocation, error) {
-	// The keep list travels as one JSON array parameter so that the statement text, and its prepared form,
-	// do not depend on how many ids it holds.
-	keepJSON := "[]"
-	if len(keep) > 0 {
-		b, err := json.Marshal(keep)
-		if err != nil {
-			return nil, s.wrap("revoke user sessions", err)
-		}
-		keepJSON = string(b)
+// RevokeUserSessions implements storage.Sessions: it reads the account's state, counts what the cut ends,
+// moves the generation on and appends the cut's feed entry, in one write transaction whose writes are one
+// row update and one insert whatever the number of sessions.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep, reason string, at time.Time) (*storage.Revocation, int, error) {
+	const op = "revoke user sessions"
+	tx, st, err := s.begin(ctx, qCutState, qCutCount, qCutUser, qInsertCut)
+	if err != nil {
+		return nil, 0, s.wrap(op, err)
 	}
-	return s.revokeMany(ctx, "revoke user sessions", qRevokeUserSessions, userID, at, reason, userID, at.UnixMilli(), keepJSON)
+	defer tx.Rollback() // a no-op once committed
+	ms := at.UnixMilli()
+	var gen int64
+	var oldKeep string
+	var keepLive bool
+	err = st[0].QueryRowContext(ctx, userID, keep, ms).Scan(&gen, &oldKeep, &keepLive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, s.wrap(op, err)
+	}
+	if !keepLive {
+		keep = ""
+	}
+	var n int
+	var expire int64
+	if err := st[1].QueryRowContext(ctx, userID, ms, gen, oldKeep, keep).Scan(&n, &expire); err != nil {
+		return nil, 0, s.wrap(op, err)
+	}
+	if n == 0 {
+		return nil, 0, nil // nothing written; the deferred rollback ends the transaction
+	}
+	rev := storage.Revocation{UserID: userID, RevokeTime: truncate(at), ExpireTime: fromMillis(expire), Keep: keep}
+	if err := st[2].QueryRowContext(ctx, userID, keep, ms, reason).Scan(&rev.Generation); err != nil {
+		return nil, 0, s.wrap(op, err)
+	}
+	if err := st[3].QueryRowContext(ctx, userID, expire, ms, rev.Generation, keep).Scan(&rev.Seq); err != nil {
+		return nil, 0, s.wrap(op+": feed", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, s.wrap(op, err)
+	}
+	return &rev, n, nil
 }
 
 // RevokeOldestSessions implements storage.Sessions. The feed entries come back in Seq order.
 func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
-	return s.revokeMany(ctx, "revoke oldest sessions", qRevokeOldestSessions, userID, at, reason, userID, at.UnixMilli(), keep, newest)
-}
-
-// revokeMany runs the revoking statement id, whose first two arguments are the revoke time and reason,
-// followed by args, and which returns the id and expire time of every session it revoked; then it appends
-// the feed entries of those sessions, all in one write transaction.
-func (s *Store) revokeMany(ctx context.Context, op string, id stmtID, userID string, at time.Time, reason string, args ...any) ([]storage.Revocation, error) {
-	tx, st, err := s.begin(ctx, id, qInsertRevocation)
+	const op = "revoke oldest sessions"
+	tx, st, err := s.begin(ctx, qRevokeOldestSessions, qInsertRevocation)
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
 	defer tx.Rollback() // a no-op once committed
 	ms := at.UnixMilli()
-	rows, err := st[0].QueryContext(ctx, append([]any{ms, reason}, args...)...)
+	rows, err := st[0].QueryContext(ctx, ms, reason, userID, ms, keep, newest)
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -259,7 +296,7 @@ func (s *Store) RevocationsSince(ctx context.Context, after int64, now time.Time
 
 func scanRevocation(row rowScanner, r *storage.Revocation) error {
 	var expire, revoke int64
-	if err := row.Scan(&r.Seq, &r.SessionID, &r.UserID, &expire, &revoke); err != nil {
+	if err := row.Scan(&r.Seq, &r.SessionID, &r.UserID, &expire, &revoke, &r.Generation, &r.Keep); err != nil {
 		return err
 	}
 	r.ExpireTime, r.RevokeTime = fromMillis(expire), fromMillis(revoke)

@@ -118,7 +118,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	sess := storage.Session{ID: "00000000-0000-4000-8000-000000000002", UserID: u.ID, CreateTime: created, RefreshTime: created, ExpireTime: created.Add(time.Hour)}
-	if err := st.CreateSession(ctx, sess); err != nil {
+	if _, err := st.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 	rev, err := st.RevokeSession(ctx, sess.ID, "logout", created.Add(time.Minute))
@@ -168,7 +168,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 	}
 	now := time.Now()
 	sess := storage.Session{ID: "00000000-0000-4000-8000-000000000002", UserID: owner.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
-	if err := a.CreateSession(ctx, sess); err != nil {
+	if _, err := a.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 

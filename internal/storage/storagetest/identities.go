@@ -235,7 +235,7 @@ func testDeleteUser(t *testing.T, st storage.Store) {
 	if sessions, err := st.ListUserSessions(ctx, u.ID, base, storage.SessionCursor{}, 100); err != nil || len(sessions) != 0 {
 		t.Errorf("ListUserSessions after DeleteUser = %+v, %v; want none", sessions, err)
 	}
-	err = st.CreateSession(ctx, storage.Session{ID: NewID(), UserID: u.ID, CreateTime: base, ExpireTime: base.Add(time.Hour)})
+	_, err = st.CreateSession(ctx, storage.Session{ID: NewID(), UserID: u.ID, CreateTime: base, ExpireTime: base.Add(time.Hour)})
 	checkErr(t, "CreateSession after DeleteUser", err, storage.ErrNotFound)
 
 	// The revocation outlives the session, and the event log keeps the account's history.

@@ -107,7 +107,7 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 			}
 		}
 		s := storage.Session{ID: NewID(), UserID: u.ID, CreateTime: now, RefreshTime: now, ExpireTime: now.Add(time.Hour)}
-		if err := st.CreateSession(ctx, s); err != nil {
+		if _, err := st.CreateSession(ctx, s); err != nil {
 			t.Fatalf("pass %d: CreateSession at head: %v", pass, err)
 		}
 		if rev, err := st.RevokeSession(ctx, s.ID, "logout", now); err != nil || rev == nil {

@@ -28,7 +28,7 @@ func testCreateSession(t *testing.T, st storage.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := st.CreateSession(ctx, tt.sess); err != nil {
+			if _, err := st.CreateSession(ctx, tt.sess); err != nil {
 				t.Fatalf("CreateSession: %v", err)
 			}
 			got := mustSessionByID(t, st, tt.sess.ID)
@@ -39,7 +39,7 @@ func testCreateSession(t *testing.T, st storage.Store) {
 		})
 	}
 
-	err := st.CreateSession(ctx, storage.Session{
+	_, err := st.CreateSession(ctx, storage.Session{
 		ID: NewID(), UserID: NewID(), CreateTime: base, RefreshTime: base, ExpireTime: base.Add(time.Hour),
 	})
 	checkErr(t, "CreateSession(unknown user)", err, storage.ErrNotFound)
@@ -170,47 +170,6 @@ func testRevokeSession(t *testing.T, st storage.Store) {
 
 	_, err = st.RevokeSession(ctx, NewID(), "logout", at)
 	checkErr(t, "RevokeSession(unknown)", err, storage.ErrNotFound)
-}
-
-func testRevokeUserSessions(t *testing.T, st storage.Store) {
-	ctx := t.Context()
-	u := mustUser(t, st, "owner")
-	bystander := mustUser(t, st, "bystander")
-	at := base.Add(time.Hour)
-	live1 := mustSession(t, st, u.ID, base, at.Add(time.Hour))
-	kept := mustSession(t, st, u.ID, base, at.Add(time.Hour))
-	live2 := mustSession(t, st, u.ID, base.Add(time.Minute), at.Add(2*time.Hour))
-	expired := mustSession(t, st, u.ID, base, at) // not after `at`
-	earlier := mustSession(t, st, u.ID, base, at.Add(time.Hour))
-	if _, err := st.RevokeSession(ctx, earlier.ID, "logout", base); err != nil {
-		t.Fatal(err)
-	}
-	foreign := mustSession(t, st, bystander.ID, base, at.Add(time.Hour))
-	before, err := st.RevocationsSince(ctx, 0, base, 100)
-	if err != nil || len(before) != 1 {
-		t.Fatalf("feed before = %+v, %v; want one entry", before, err)
-	}
-
-	revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID, NewID()}, "logout_all", at)
-	if err != nil {
-		t.Fatalf("RevokeUserSessions: %v", err)
-	}
-	checkNewRevocations(t, st, u.ID, before[0].Seq, at, revs, map[string]time.Time{live1.ID: live1.ExpireTime, live2.ID: live2.ExpireTime})
-
-	checkRevokeReasons(t, st, []revokeCase{
-		{live1, "logout_all"}, {live2, "logout_all"}, {kept, ""}, {expired, ""}, {earlier, "logout"}, {foreign, ""},
-	})
-
-	if revs, err := st.RevokeUserSessions(ctx, u.ID, []string{kept.ID}, "logout_all", at); err != nil || len(revs) != 0 {
-		t.Errorf("repeated RevokeUserSessions = %+v, %v; want nothing", revs, err)
-	}
-	revs, err = st.RevokeUserSessions(ctx, u.ID, nil, "ban", at)
-	if err != nil || len(revs) != 1 || revs[0].SessionID != kept.ID {
-		t.Errorf("RevokeUserSessions without keep = %+v, %v; want only %s", revs, err, kept.ID)
-	}
-	if revs, err := st.RevokeUserSessions(ctx, NewID(), nil, "ban", at); err != nil || len(revs) != 0 {
-		t.Errorf("RevokeUserSessions(unknown user) = %+v, %v; want nothing", revs, err)
-	}
 }
 
 func testListUserSessions(t *testing.T, st storage.Store) {

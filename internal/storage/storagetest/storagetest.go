@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ExtendSession", testExtendSession},
 		{"RevokeSession", testRevokeSession},
 		{"RevokeUserSessions", testRevokeUserSessions},
+		{"CutOutlivesUser", testCutOutlivesUser},
 		{"RevokeOldestSessions", testRevokeOldestSessions},
 		{"ListUserSessions", testListUserSessions},
 		{"ListUserSessionsPages", testListUserSessionsPages},
@@ -73,6 +74,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ConcurrentLinkSameIdentity", testConcurrentLinkSameIdentity},
 		{"ConcurrentUnlinkLastTwo", testConcurrentUnlinkLastTwo},
 		{"RefreshRacesRevoke", testRefreshRacesRevoke},
+		{"CutRacesSessions", testCutRacesSessions},
 		{"ConcurrentAppendEvents", testConcurrentAppendEvents},
 		{"ConcurrentSocketCommands", testConcurrentSocketCommands},
 	}
@@ -146,7 +148,8 @@ func checkSession(t *testing.T, got, want *storage.Session) {
 		t.Fatalf("session %s: got nil", want.ID)
 	}
 	if got.ID != want.ID || got.UserID != want.UserID || got.RevokeReason != want.RevokeReason ||
-		got.RefreshSeq != want.RefreshSeq || got.UserAgent != want.UserAgent || got.ClientIP != want.ClientIP {
+		got.RefreshSeq != want.RefreshSeq || got.UserAgent != want.UserAgent || got.ClientIP != want.ClientIP ||
+		got.Generation != want.Generation {
 		t.Errorf("session:\n got %+v\nwant %+v", *got, *want)
 	}
 	if len(got.Vars) != len(want.Vars) || fmt.Sprint(got.Vars) != fmt.Sprint(want.Vars) {
@@ -180,7 +183,7 @@ func checkRevocations(t *testing.T, got, want []storage.Revocation) {
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if g.Seq != w.Seq || g.SessionID != w.SessionID || g.UserID != w.UserID {
+		if g.Seq != w.Seq || g.SessionID != w.SessionID || g.UserID != w.UserID || g.Generation != w.Generation || g.Keep != w.Keep {
 			t.Errorf("feed entry %d = %+v, want %+v", i, g, w)
 		}
 		checkTime(t, "Revocation.ExpireTime", g.ExpireTime, w.ExpireTime)
@@ -214,9 +217,11 @@ func mustSession(t *testing.T, st storage.Store, userID string, created, expire 
 		ID: NewID(), UserID: userID, CreateTime: created, RefreshTime: created, ExpireTime: expire,
 		Vars: map[string]string{"k": "v"}, UserAgent: "agent/1.0", ClientIP: "192.0.2.1",
 	}
-	if err := st.CreateSession(t.Context(), s); err != nil {
+	gen, err := st.CreateSession(t.Context(), s)
+	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
+	s.Generation = gen
 	return &s
 }
 
