@@ -17,7 +17,7 @@ import (
 )
 
 // abuseScenarios replay the attacks of issue 12 against a running server; see the usage text.
-var abuseScenarios = []string{"session-flood", "login-burst", "logout-all"}
+var abuseScenarios = []string{"session-flood", "login-burst", "logout-all", hungStoreScenario}
 
 const (
 	// legitDelay is how long into the login burst the legitimate login is sent.
@@ -39,16 +39,28 @@ var (
 
 // abuseOptions are the flags of the abuse scenarios.
 type abuseOptions struct {
-	burst       int
-	maxSessions int
+	burst         int
+	maxSessions   int
+	proxyListen   string
+	proxyUpstream string
+	freeze        time.Duration
+	recover       time.Duration
+	writeTimeout  time.Duration
 }
 
 func (a *abuseOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&a.burst, "burst", 200, "(login-burst) wrong-password logins sent at once")
 	fs.IntVar(&a.maxSessions, "max-sessions", 100, "(session-flood) the server's session.max_sessions_per_user: more live sessions than this after the flood is a failure (0: no check)")
+	fs.StringVar(&a.proxyListen, "store-proxy-listen", "", "(hung-store) loopback address:port the store proxy listens on; the server's --database.address must point at it")
+	fs.StringVar(&a.proxyUpstream, "store-proxy-upstream", "", "(hung-store) loopback address:port of the PostgreSQL server the store proxy forwards to")
+	fs.DurationVar(&a.freeze, "freeze", 20*time.Second, "(hung-store) how long the store proxy forwards nothing")
+	fs.DurationVar(&a.recover, "recover", 10*time.Second, "(hung-store) how long the load goes on after the thaw")
+	fs.DurationVar(&a.writeTimeout, "write-timeout", 10*time.Second, "(hung-store) the server's socket.write_timeout_ms: an answer during the freeze must come before it")
 }
 
-func (a *abuseOptions) validate(scenario, base string) []error {
+// validate reports every problem with the abuse flags; base is the checked --url ("" if it was refused) and
+// timeout is --timeout.
+func (a *abuseOptions) validate(scenario, base string, timeout time.Duration) []error {
 	var errs []error
 	if a.burst < 1 || a.burst > 4096 {
 		errs = append(errs, errors.New("--burst must be between 1 and 4096"))
@@ -58,6 +70,24 @@ func (a *abuseOptions) validate(scenario, base string) []error {
 	}
 	if scenario == "login-burst" && isIPv6Base(base) {
 		errs = append(errs, errors.New("login-burst sends from the source addresses 127.0.0.2 and 127.0.0.3; give an IPv4 --url"))
+	}
+	if scenario == hungStoreScenario {
+		for _, f := range []struct{ name, addr string }{{"--store-proxy-listen", a.proxyListen}, {"--store-proxy-upstream", a.proxyUpstream}} {
+			if err := checkLoopbackAddr(f.name, f.addr); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if a.proxyListen != "" && a.proxyListen == a.proxyUpstream {
+			errs = append(errs, errors.New("--store-proxy-listen and --store-proxy-upstream must differ"))
+		}
+		if a.freeze <= 0 || a.recover <= 0 || a.writeTimeout <= 0 {
+			errs = append(errs, errors.New("--freeze, --recover and --write-timeout must be positive"))
+		}
+		// A reply the server cuts at its write timeout must show as such, not as the client giving up first.
+		if timeout <= a.writeTimeout {
+			errs = append(errs, fmt.Errorf("--timeout (%v) must exceed --write-timeout (%v) for hung-store; try --timeout %v",
+				timeout, a.writeTimeout, a.writeTimeout+5*time.Second))
+		}
 	}
 	return errs
 }
@@ -124,6 +154,10 @@ func runAbuse(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		var r logoutAllResult
 		r, err = logoutAll(ctx, o)
 		res, print, failures = r, func(w io.Writer) { printLogoutAll(w, r) }, r.failures()
+	case hungStoreScenario:
+		var r hungStoreResult
+		r, err = hungStore(ctx, o, stderr)
+		res, print, failures = r, func(w io.Writer) { printHungStore(w, r) }, r.failures()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey-load: %s: %v\n", o.scenario, err)

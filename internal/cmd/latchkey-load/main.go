@@ -82,6 +82,26 @@ apply and each prints a report of its own:
                   logins' p50/p99/max before and during the logout. The exit status is 1 if the logout
                   failed, anything stayed live or another login failed. Run it with the per-address rate
                   limits off (--limits.auth_rate_per_sec 0), since setup logs in from one address.
+  hung-store      replays a database that hangs. The tool runs a TCP proxy on --store-proxy-listen that
+                  forwards to the PostgreSQL server at --store-proxy-upstream (both loopback addresses);
+                  start the tool first, then the server with its --database.address pointing at the proxy
+                  (the tool waits up to --setup-timeout for /healthcheck). Setup logs one device in per
+                  worker; then --concurrency workers each log their device in and refresh the newest
+                  session in turn, back to back: a healthy baseline of --requests (capped by --duration),
+                  then --freeze during which the proxy forwards nothing in either direction, on open or new
+                  connections, and closes nothing, then --recover after the thaw, without a pause between.
+                  A request counts in the phase it was sent in (at most --requests during the freeze and
+                  as many after). Reports for each phase the answers by status and code, p50/p99/max and
+                  the requests that got no answer (an empty reply, or none within --timeout); for the
+                  freeze, the 503/14 answers, those without Retry-After and those at or after
+                  --write-timeout (the server's socket.write_timeout_ms; --timeout must exceed it); after
+                  the thaw, the time to the first success and the share of requests that succeeded. The
+                  exit status is 1 if a baseline request failed; if a request sent during the freeze got
+                  no answer, an answer other than 2xx or 503/14, a 503 without Retry-After or an answer
+                  at or after --write-timeout, or if all of them succeeded (the database is not behind the
+                  proxy); or if nothing succeeded within --recover of the thaw or a request sent after the
+                  first success failed. Run the server with the per-address rate limits off. When the
+                  tool exits its proxy closes, and the server loses its database.
 
 Flags:
 `
@@ -152,7 +172,7 @@ func (o *options) validate() error {
 		errs = append(errs, o.sock.validate(base)...)
 	}
 	if slices.Contains(abuseScenarios, o.scenario) {
-		errs = append(errs, o.abuse.validate(o.scenario, base)...)
+		errs = append(errs, o.abuse.validate(o.scenario, base, o.timeout)...)
 	}
 	if o.concurrency < 1 || o.concurrency > 4096 {
 		errs = append(errs, errors.New("--concurrency must be between 1 and 4096"))

@@ -79,13 +79,19 @@ func (e *badBodyError) Error() string { return "undecodable response body: " + e
 // do sends one request and, on a 2xx, decodes the body into out when out is not nil. It always reads the
 // body to the end so that the connection goes back to the pool.
 func (t *target) do(ctx context.Context, method, path, auth string, body []byte, out any) (int, error) {
+	status, _, err := t.doHeader(ctx, method, path, auth, body, out)
+	return status, err
+}
+
+// doHeader is do that also returns the answer's header (nil if no answer arrived).
+func (t *target) doHeader(ctx context.Context, method, path, auth string, body []byte, out any) (int, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -95,24 +101,24 @@ func (t *target) do(ctx context.Context, method, path, auth string, body []byte,
 	}
 	res, err := t.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 256))
 		_, _ = io.Copy(io.Discard, res.Body)
-		return res.StatusCode, &statusError{status: res.StatusCode, msg: strings.TrimSpace(string(msg))}
+		return res.StatusCode, res.Header, &statusError{status: res.StatusCode, msg: strings.TrimSpace(string(msg))}
 	}
 	if out != nil {
 		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
 			_, _ = io.Copy(io.Discard, res.Body)
-			return res.StatusCode, &badBodyError{err: err}
+			return res.StatusCode, res.Header, &badBodyError{err: err}
 		}
 	}
 	if _, err := io.Copy(io.Discard, res.Body); err != nil {
-		return res.StatusCode, err
+		return res.StatusCode, res.Header, err
 	}
-	return res.StatusCode, nil
+	return res.StatusCode, res.Header, nil
 }
 
 // healthy checks GET /healthcheck, so that a wrong --url fails with one clear message.
