@@ -2,140 +2,30 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/faultproxy"
 	"github.com/latchkeyhq/latchkey/internal/storage/pgtest"
 )
 
-// cutProxy forwards loopback TCP connections to a target until it is cut: then it closes every open
-// connection and stops listening, so new connections are refused, as when a database host goes away.
-// Restore listens on the same address again.
-type cutProxy struct {
-	t      *testing.T
-	addr   string
-	target string
-
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-	frozen chan struct{} // non-nil while frozen; closed by Thaw
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	p := &cutProxy{t: t, target: target, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newDatabaseProxy starts a fault proxy on a free loopback port in front of the database at dbURL, closed
+// when the test ends, and returns it with dbURL pointed at it.
+func newDatabaseProxy(t *testing.T, dbURL string) (*faultproxy.Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.Cut)
-	return p
-}
-
-func (p *cutProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *cutProxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
+	p, err := faultproxy.Listen(faultproxy.Config{Listen: "127.0.0.1:0", Upstream: u.Host})
 	if err != nil {
-		c.Close()
-		return
+		t.Fatal(err)
 	}
-	p.mu.Lock()
-	if p.ln == nil { // cut while dialing
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { p.copy(up, c); up.Close(); c.Close() }()
-	p.copy(c, up)
-	c.Close()
-	up.Close()
-}
-
-// copy forwards src to dst, holding each read while the proxy is frozen.
-func (p *cutProxy) copy(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			gate := p.frozen
-			p.mu.Unlock()
-			if gate != nil {
-				<-gate
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Freeze stops forwarding while keeping every connection open, as a database that hangs.
-func (p *cutProxy) Freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.frozen == nil {
-		p.frozen = make(chan struct{})
-	}
-}
-
-// Thaw forwards again, starting with what was held.
-func (p *cutProxy) Thaw() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.frozen != nil {
-		close(p.frozen)
-		p.frozen = nil
-	}
-}
-
-// Cut closes every connection and the listener.
-func (p *cutProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// Restore listens on the proxy's address again.
-func (p *cutProxy) Restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("restore proxy on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	return p, u.String()
 }
 
 // TestDatabaseOutage cuts one node's connection to PostgreSQL while another node keeps its own. During the
@@ -145,14 +35,8 @@ func (p *cutProxy) Restore() {
 // the feed's sequence, and nothing written before the cut is lost.
 func TestDatabaseOutage(t *testing.T) {
 	db := pgtest.NewDatabase(t)
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.addr
-	x := startNode(t, "node-x", "--database.address", viaProxy.String())
+	proxy, viaProxy := newDatabaseProxy(t, db)
+	x := startNode(t, "node-x", "--database.address", viaProxy)
 	y := startNode(t, "node-y", "--database.address", db)
 
 	kept := x.must("POST", "/v2/account/authenticate/device?username=kept", "basic", `{"id":"outage-device-kept"}`).pair(t)
@@ -187,7 +71,9 @@ func TestDatabaseOutage(t *testing.T) {
 	// Meanwhile the other node, still connected, logs a session out.
 	y.must("POST", "/v2/session/logout", "bearer:"+other.Token, `{"token":"`+other.Token+`"}`).wantStatus(t, http.StatusOK)
 
-	proxy.Restore()
+	if err := proxy.Restore(); err != nil {
+		t.Fatal(err)
+	}
 	restored := time.Now()
 	converged := acceptedFor(t, x, other.Token, restored)
 	t.Logf("after the connection came back, node-x refused the session logged out on node-y during the cut within %v", converged.Round(time.Millisecond))
@@ -209,15 +95,9 @@ func TestDatabaseOutage(t *testing.T) {
 // answer instead of a cut connection, and the node serves normally once the database answers again.
 func TestHungDatabase(t *testing.T) {
 	db := pgtest.NewDatabase(t)
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCutProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.addr
+	proxy, viaProxy := newDatabaseProxy(t, db)
 	const writeTimeout = 3 * time.Second
-	x := startNode(t, "node-x", "--database.address", viaProxy.String(), "--socket.write_timeout_ms", "3000")
+	x := startNode(t, "node-x", "--database.address", viaProxy, "--socket.write_timeout_ms", "3000")
 	s := x.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"hung-device-kept"}`).pair(t)
 
 	proxy.Freeze()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/faultproxy"
 )
 
 const (
@@ -55,206 +57,22 @@ func requestDeadline(writeTimeout time.Duration) time.Duration {
 	return max(writeTimeout-margin, writeTimeout/2)
 }
 
-// storeProxy forwards loopback TCP connections to the database. While frozen it forwards nothing in either
-// direction, on open connections and on new ones (accepted, but connected upstream only at the thaw), and
-// closes nothing, as a database host that stops answering; thaw forwards again, starting with what was
-// held.
-type storeProxy struct {
-	ln       net.Listener
-	upstream string
-	dialer   *net.Dialer
-	done     chan struct{} // closed by close
-	wg       sync.WaitGroup
-
-	mu     sync.Mutex
-	frozen chan struct{} // non-nil while frozen; closed by thaw
-	conns  map[net.Conn]struct{}
-	open   int // client connections being carried
-	closed bool
-	stats  proxyStats
-}
-
-// proxyStats counts the client connections the proxy accepted.
+// proxyStats counts the client connections the store proxy accepted.
 type proxyStats struct {
 	Accepted     int `json:"accepted"`
 	AcceptedHeld int `json:"accepted_while_frozen"`
 	Refused      int `json:"refused"` // closed at once: maxProxyConns were open
 }
 
-// listenStoreProxy starts a proxy on listen that forwards to upstream; both are loopback addresses.
-func listenStoreProxy(listen, upstream string) (*storeProxy, error) {
-	ln, err := net.Listen("tcp", listen)
+// listenStoreProxy starts a proxy on listen that forwards to upstream; both are loopback addresses. While
+// frozen it forwards nothing in either direction and closes nothing, as a database host that stops
+// answering.
+func listenStoreProxy(listen, upstream string) (*faultproxy.Proxy, error) {
+	p, err := faultproxy.Listen(faultproxy.Config{Listen: listen, Upstream: upstream, MaxConns: maxProxyConns})
 	if err != nil {
 		return nil, fmt.Errorf("store proxy: %w", err)
 	}
-	p := &storeProxy{
-		ln:       ln,
-		upstream: upstream,
-		dialer:   &net.Dialer{Timeout: 5 * time.Second, Control: loopbackOnly},
-		done:     make(chan struct{}),
-		conns:    map[net.Conn]struct{}{},
-	}
-	p.wg.Go(p.accept)
 	return p, nil
-}
-
-// accept runs until close.
-func (p *storeProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// A temporary error, such as running out of files: wait a little rather than spin.
-			select {
-			case <-p.done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			continue
-		}
-		p.mu.Lock()
-		if p.closed || p.open >= maxProxyConns {
-			p.stats.Refused++
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.open++
-		p.stats.Accepted++
-		if p.frozen != nil {
-			p.stats.AcceptedHeld++
-		}
-		p.conns[c] = struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() { p.pipe(c) })
-	}
-}
-
-// pipe carries one client connection until either side ends it or the proxy closes.
-func (p *storeProxy) pipe(c net.Conn) {
-	var up net.Conn
-	defer func() {
-		p.mu.Lock()
-		p.open--
-		delete(p.conns, c)
-		if up != nil {
-			delete(p.conns, up)
-		}
-		p.mu.Unlock()
-		c.Close()
-		if up != nil {
-			up.Close()
-		}
-	}()
-	if !p.wait() {
-		return
-	}
-	var err error
-	if up, err = p.dialer.Dial("tcp", p.upstream); err != nil {
-		return
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.conns[up] = struct{}{}
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	// Either direction's end ends both: closing the connections unblocks the other copy.
-	wg.Go(func() {
-		p.copy(up, c)
-		c.Close()
-		up.Close()
-	})
-	p.copy(c, up)
-	c.Close()
-	up.Close()
-	wg.Wait()
-}
-
-// copy forwards src to dst. It reads nothing while the proxy is frozen, so what is sent stays in the
-// kernel's buffers as with a database that stops reading, and holds a read that was under way when the
-// freeze began.
-func (p *storeProxy) copy(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for p.wait() {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if !p.wait() {
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// wait returns once the proxy is not frozen: true, or false if it was closed meanwhile.
-func (p *storeProxy) wait() bool {
-	p.mu.Lock()
-	gate := p.frozen
-	p.mu.Unlock()
-	if gate == nil {
-		select {
-		case <-p.done:
-			return false
-		default:
-			return true
-		}
-	}
-	select {
-	case <-gate:
-		return true
-	case <-p.done:
-		return false
-	}
-}
-
-// freeze stops forwarding, keeping every connection open.
-func (p *storeProxy) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.frozen == nil {
-		p.frozen = make(chan struct{})
-	}
-}
-
-// thaw forwards again, starting with what was held.
-func (p *storeProxy) thaw() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.frozen != nil {
-		close(p.frozen)
-		p.frozen = nil
-	}
-}
-
-func (p *storeProxy) counts() proxyStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stats
-}
-
-// close stops listening, closes every connection and waits for the proxy's goroutines to end.
-func (p *storeProxy) close() {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.done)
-		p.ln.Close()
-		for c := range p.conns {
-			c.Close()
-		}
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // hungRequest is one request of hung-store.
@@ -452,7 +270,7 @@ func hungStore(ctx context.Context, o options, stderr io.Writer) (hungStoreResul
 	if err != nil {
 		return r, err
 	}
-	defer proxy.close()
+	defer proxy.Close()
 	t := newTarget(o)
 	defer t.client.CloseIdleConnections()
 	fmt.Fprintf(stderr, "latchkey-load: %s: store proxy on %s forwards to %s; waiting up to %v for the server at %s\n",
@@ -476,7 +294,7 @@ func hungStore(ctx context.Context, o options, stderr io.Writer) (hungStoreResul
 		if err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
-		if proxy.counts().Accepted == 0 {
+		if proxy.Counts().Accepted == 0 {
 			return fmt.Errorf("setup: the server has not connected through the store proxy; start it after this tool, with --database.address pointing at %s", a.proxyListen)
 		}
 		return nil
@@ -520,7 +338,7 @@ func hungStore(ctx context.Context, o options, stderr io.Writer) (hungStoreResul
 	thawed := make(chan struct{})
 	thaw := func() {
 		thawOnce.Do(func() {
-			proxy.thaw()
+			proxy.Thaw()
 			thawedAt = time.Now()
 			close(thawed)
 		})
@@ -540,9 +358,9 @@ func hungStore(ctx context.Context, o options, stderr io.Writer) (hungStoreResul
 		}
 		return afterSent.Add(1) <= int64(o.requests)
 	}
-	proxy.freeze()
+	proxy.Freeze()
 	frozenAt := time.Now()
-	before := proxy.counts()
+	before := proxy.Counts()
 	timer := time.AfterFunc(a.freeze, thaw)
 	end = frozenAt.Add(a.freeze + a.recover)
 	all := drive(ctx, t, workers, end, claim)
@@ -550,8 +368,9 @@ func hungStore(ctx context.Context, o options, stderr io.Writer) (hungStoreResul
 	thaw() // if the run ended early
 	stopped := stoppedBy(ctx, int(min(afterSent.Load(), int64(o.requests))), o.requests, end)
 	finished := time.Now()
-	after := proxy.counts()
-	r.Proxy = proxyStats{Accepted: after.Accepted, AcceptedHeld: after.AcceptedHeld - before.AcceptedHeld, Refused: after.Refused}
+	after := proxy.Counts()
+	r.Proxy = proxyStats{Accepted: after.Accepted, AcceptedHeld: after.AcceptedWhileFrozen - before.AcceptedWhileFrozen,
+		Refused: after.Refused}
 
 	var sentFrozen, sentAfter []hungRequest
 	var firstSuccess time.Time

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -101,92 +98,6 @@ func TestHungStoreFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut.String(), tt.want) {
 			t.Errorf("%q: run = %d, stderr %q; want 2 and %q", tt.args, code, errOut.String(), tt.want)
 		}
-	}
-}
-
-// TestStoreProxyFreeze: while frozen, the proxy forwards nothing on an open connection or a new one and
-// closes neither; the new one reaches the upstream only at the thaw, and what was held is then delivered.
-func TestStoreProxyFreeze(t *testing.T) {
-	up := listenLoopback(t)
-	var upConns sync.WaitGroup
-	var mu sync.Mutex
-	reached := 0
-	go func() {
-		for {
-			c, err := up.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			reached++
-			mu.Unlock()
-			upConns.Go(func() {
-				defer c.Close()
-				io.Copy(c, c) // echo
-			})
-		}
-	}()
-	p, err := listenStoreProxy(freeAddr(t), up.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.close()
-		up.Close()
-		upConns.Wait()
-	})
-	dial := func() net.Conn {
-		t.Helper()
-		c, err := net.Dial("tcp", p.ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	echo := func(c net.Conn, msg string, wait time.Duration) (string, error) {
-		t.Helper()
-		if _, err := io.WriteString(c, msg); err != nil {
-			t.Fatal(err)
-		}
-		c.SetReadDeadline(time.Now().Add(wait))
-		buf := make([]byte, len(msg))
-		n, err := io.ReadFull(c, buf)
-		return string(buf[:n]), err
-	}
-
-	old := dial()
-	if got, err := echo(old, "before", 5*time.Second); err != nil || got != "before" {
-		t.Fatalf("echo before the freeze: %q, %v", got, err)
-	}
-	p.freeze()
-	late := dial()
-	for name, c := range map[string]net.Conn{"open": old, "new": late} {
-		got, err := echo(c, name, 300*time.Millisecond)
-		if !errors.Is(err, os.ErrDeadlineExceeded) || got != "" {
-			t.Errorf("%s connection while frozen: %q, %v; want nothing, and the connection still open", name, got, err)
-		}
-	}
-	mu.Lock()
-	if reached != 1 {
-		t.Errorf("%d connections reached the upstream while frozen, want 1 (the one opened before)", reached)
-	}
-	mu.Unlock()
-	p.thaw()
-	for name, c := range map[string]net.Conn{"open": old, "new": late} {
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		buf := make([]byte, len(name))
-		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != name {
-			t.Errorf("%s connection after the thaw: %q, %v; want the held %q", name, buf, err, name)
-		}
-	}
-	if s := p.counts(); s.Accepted != 2 || s.AcceptedHeld != 1 || s.Refused != 0 {
-		t.Errorf("counts %+v, want 2 accepted, 1 of them while frozen", s)
-	}
-	p.close()
-	old.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := old.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("read after close: %v, want the connection closed", err)
 	}
 }
 
