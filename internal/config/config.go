@@ -17,6 +17,7 @@ type Config struct {
 	Auth     AuthConfig     `yaml:"auth"`
 	Social   SocialConfig   `yaml:"social"`
 	Limits   LimitsConfig   `yaml:"limits"`
+	Debug    DebugConfig    `yaml:"debug"`
 
 	// ignored names the Nakama settings Latchkey does not use that Load met in files and flags (see
 	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
@@ -170,6 +171,14 @@ type LimitsConfig struct {
 	LockoutMinSec      int `yaml:"lockout_min_sec"`
 	LockoutMaxSec      int `yaml:"lockout_max_sec"`
 	MaxTrackedAccounts int `yaml:"max_tracked_accounts"`
+}
+
+// DebugConfig (Latchkey) holds what helps look inside a running server.
+type DebugConfig struct {
+	// PprofAddress is the host:port of a listener of its own that serves net/http/pprof's profiles. Empty
+	// means off. It must be a loopback address: the profiles show the server's code, memory and command
+	// line, so they are never served where clients could reach them.
+	PprofAddress string `yaml:"pprof_address"`
 }
 
 // StringList is a YAML value that may be written as one string or a list of strings.

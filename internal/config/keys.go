@@ -86,6 +86,7 @@ var descriptions = map[string]string{
 	"limits.lockout_min_sec":                  "First lockout, in seconds; each further wrong password doubles it.",
 	"limits.lockout_max_sec":                  "Longest lockout, in seconds.",
 	"limits.max_tracked_accounts":             "Accounts whose wrong passwords are tracked; the least recently failed are forgotten.",
+	"debug.pprof_address":                     "Loopback host:port serving Go's pprof profiles on a listener of its own (e.g. 127.0.0.1:6060); empty means off.",
 }
 
 // Key describes one configuration key, for --help output and documentation.

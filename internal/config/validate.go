@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/latchkeyhq/latchkey/internal/limits"
@@ -158,7 +161,32 @@ func (c Config) Validate() error {
 		add("auth.max_concurrent_hashes: must not be negative, got %d", c.Auth.MaxConcurrentHashes)
 	}
 	c.validateLimits(add)
+	if a := c.Debug.PprofAddress; a != "" {
+		if err := checkLoopbackAddress(a); err != nil {
+			add("debug.pprof_address: %v", err)
+		}
+	}
 	return errorOf(p)
+}
+
+// checkLoopbackAddress checks that addr is host:port for a listener that only this machine can reach: the
+// host is "localhost" or a loopback IP address (127.0.0.0/8, ::1), and the port a number.
+func checkLoopbackAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port on a loopback address, such as 127.0.0.1:6060, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("the port must be a number between 0 and 65535, got %q", port)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.WithZone("").Unmap().IsLoopback() {
+		return fmt.Errorf("must be a loopback address (127.0.0.0/8, ::1 or localhost), since profiles show the server's "+
+			"code, memory and command line; got host %q", host)
+	}
+	return nil
 }
 
 // validateLimits checks the abuse limits: auth.max_hash_* and the limits section.

@@ -292,6 +292,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnContext:       framingContext,
 	}
+	pp, ppErr := startPprof(s.cfg.Debug.PprofAddress, s.log)
+	if ppErr != nil {
+		return ppErr
+	}
+	defer pp.Close()
 	// Only a serving node registers in the socket registry; admin commands build a Server too.
 	if err := s.Realtime.Start(ctx); err != nil {
 		if ctx.Err() != nil {

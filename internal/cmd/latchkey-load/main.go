@@ -35,6 +35,10 @@ and sessions a scenario needs) and warmup are not measured. The measured phase s
 transport error or a non-2xx status), so a broken server is never reported as fast; 2 for bad flags.
 The sockets scenario has phases of its own, described below.
 
+The HTTP scenarios also report the CPU time (user and system, from /proc) per measured request of this
+tool and of the machine as a whole, and, given --server-pid, --db-pids or --db-match, of the server and of
+the database processes. The exit status is 1 if reading the server's or the database's failed.
+
 Scenarios:
   auth-new        each request authenticates a device id never seen before (creates an account)
   auth-existing   each request logs in again one of --pool devices created in setup
@@ -124,6 +128,7 @@ type options struct {
 	json         bool
 	sock         socketOptions
 	abuse        abuseOptions
+	cpu          cpuOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -147,6 +152,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	o.sock.register(fs)
 	o.abuse.register(fs)
+	o.cpu.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -164,6 +170,7 @@ func (o *options) validate() error {
 		errs = append(errs, err)
 	}
 	o.url = base
+	errs = append(errs, o.cpu.validate(base)...)
 	if !slices.Contains(scenarioNames, o.scenario) && o.scenario != socketsScenario && !slices.Contains(abuseScenarios, o.scenario) {
 		errs = append(errs, fmt.Errorf("--scenario must be one of %s, %s, %s", strings.Join(scenarioNames, ", "), socketsScenario,
 			strings.Join(abuseScenarios, ", ")))
@@ -244,6 +251,7 @@ type result struct {
 	latency
 	Status        map[string]int `json:"status"`
 	ErrorExamples []string       `json:"error_examples,omitempty"`
+	cpuFigures
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -280,14 +288,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.warmup > 0 {
 		warm = runPhase(ctx, o.concurrency, o.warmup, o.duration, 0, sc.request)
 	}
+	cpu := newCPUProbe(o.cpu)
+	before := cpu.sample()
 	measured := runPhase(ctx, o.concurrency, o.requests, o.duration, o.warmup, sc.request)
+	after := cpu.sample()
 	res := summarize(o, warm, measured)
+	var cpuErrs []string
+	res.cpuFigures, cpuErrs = cpu.figures(before, after, res.Requests)
+	res.ErrorExamples = appendExamples(res.ErrorExamples, cpuErrs...)
 
 	if err := writeResult(stdout, o.json, res, func(w io.Writer) { printResult(w, res) }); err != nil {
 		fmt.Fprintf(stderr, "latchkey-load: %v\n", err)
 		return 1
 	}
 	switch {
+	case len(cpuErrs) > 0:
+		fmt.Fprintf(stderr, "latchkey-load: %s: %s\n", o.scenario, strings.Join(cpuErrs, "; "))
+		return 1
 	case res.Errors > 0 || res.WarmupErrors > 0:
 		fmt.Fprintf(stderr, "latchkey-load: %s: %d of %d measured requests and %d warmup requests failed\n",
 			o.scenario, res.Errors, res.Requests, res.WarmupErrors)
@@ -366,6 +383,7 @@ func printResult(w io.Writer, r result) {
 	fmt.Fprintf(w, "throughput   %.1f req/s\n", r.Throughput)
 	fmt.Fprintf(w, "latency      %s\n", r.latency.text())
 	fmt.Fprintf(w, "status       %s\n", formatStatus(r.Status))
+	r.cpuFigures.text(w)
 	printExamples(w, r.ErrorExamples)
 }
 

@@ -35,7 +35,6 @@ type socketOptions struct {
 	bursts          int
 	burstSize       int
 	hold            time.Duration
-	serverPID       int
 	sourceIPs       int
 }
 
@@ -45,13 +44,12 @@ func (s *socketOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.bursts, "ping-bursts", 5, "(sockets) bursts of pings sent once the sockets are open (0: none)")
 	fs.IntVar(&s.burstSize, "burst-size", 200, "(sockets) pings sent at once in a burst, each on a different socket (at most one per open socket); each round trip runs from its send to its pong")
 	fs.DurationVar(&s.hold, "hold", 0, "(sockets) how long to keep every socket open after the last burst")
-	fs.IntVar(&s.serverPID, "server-pid", 0, "(sockets) the server's process id: its VmRSS is read from /proc before the sockets open, once all are open and after the bursts, to report the server's memory per socket")
 	fs.IntVar(&s.sourceIPs, "source-ips", 64, "(sockets) spread the sockets over this many source addresses 127.0.0.2, 127.0.0.3, ... (at most 65534), so that ephemeral ports never run out; 0 lets the kernel choose, as an IPv6 --url needs")
 }
 
 // validate reports every problem with the sockets flags; base is the checked --url ("" if it was refused).
-// It reads the environment too: the open-file limit (raising the soft limit to the hard one) and, with
-// --server-pid, that process's memory, so that neither fails only after setup.
+// It reads the environment too: the open-file limit (raising the soft limit to the hard one), so that it
+// does not fail only after setup (--server-pid is checked with the other scenarios' flags).
 func (s *socketOptions) validate(base string) []error {
 	var errs []error
 	if s.count < 1 || s.count > maxSockets {
@@ -75,13 +73,6 @@ func (s *socketOptions) validate(base string) []error {
 		errs = append(errs, fmt.Errorf("--source-ips must be between 0 and %d", maxSourceIPs))
 	} else if s.sourceIPs > 0 && isIPv6Base(base) {
 		errs = append(errs, errors.New("--source-ips gives IPv4 source addresses; use --source-ips 0 with an IPv6 --url"))
-	}
-	if s.serverPID < 0 {
-		errs = append(errs, errors.New("--server-pid must not be negative"))
-	} else if s.serverPID > 0 {
-		if _, err := readRSS(s.serverPID); err != nil {
-			errs = append(errs, fmt.Errorf("--server-pid %d: %v", s.serverPID, err))
-		}
 	}
 	return errs
 }
@@ -222,7 +213,7 @@ func runSockets(ctx context.Context, o options, stdout, stderr io.Writer) int {
 
 	res.Pings = phaseFigures{StoppedBy: "not run", Status: map[string]int{}}
 	var examples []string
-	mem := memoryProbe{pid: so.serverPID}
+	mem := memoryProbe{pid: o.cpu.serverPID}
 	before := mem.read("before the sockets open")
 	f := newFleet(o, tokens)
 	hs := runPhase(ctx, so.dialConcurrency, so.count, o.duration, 0, f.open)
@@ -258,8 +249,8 @@ func runSockets(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	_, res.PeakOpen = f.gauge.read()
 	res.Dropped, res.CloseErrors = closed.dropped, closed.failed
 	examples = appendExamples(examples, closed.examples...)
-	if so.serverPID > 0 {
-		res.ServerMemory = &serverMemory{PID: so.serverPID, BeforeKiB: before, OpenKiB: openKiB, AfterPingsKiB: afterKiB,
+	if o.cpu.serverPID > 0 {
+		res.ServerMemory = &serverMemory{PID: o.cpu.serverPID, BeforeKiB: before, OpenKiB: openKiB, AfterPingsKiB: afterKiB,
 			KiBPerSocket: perSocket(openKiB-before, openNow), KiBPerSocketAfterPings: perSocket(afterKiB-before, afterNow)}
 		examples = appendExamples(examples, mem.errs...)
 	}

@@ -310,7 +310,7 @@ func TestSocketsFlags(t *testing.T) {
 		}
 	})
 	t.Run("http scenarios ignore them", func(t *testing.T) {
-		if _, err := parseFlags([]string{"--scenario", "auth-new", "--sockets", "0", "--server-pid", "-1"}, io.Discard); err != nil {
+		if _, err := parseFlags([]string{"--scenario", "auth-new", "--sockets", "0", "--hold", "-1s"}, io.Discard); err != nil {
 			t.Errorf("parseFlags = %v, want ok", err)
 		}
 	})
