@@ -7,14 +7,78 @@ import (
 	"testing"
 )
 
+// BenchmarkVerify and the two that follow measure verification itself, signature and claims, without the
+// keyring's cache: the work of a cache miss, comparable with figures from before the cache.
 func BenchmarkVerify(b *testing.B) {
 	kr := mustKeyring(b, Key{Secret: []byte("defaultencryptionkey")})
 	tok := kr.Sign(&Claims{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now})
 	b.ReportAllocs()
 	for b.Loop() {
+		if _, err := kr.verify(tok, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyHit is Verify of a token the keyring has verified before: a session's every request
+// after its first.
+func BenchmarkVerifyHit(b *testing.B) {
+	kr := mustKeyring(b, Key{Secret: []byte("defaultencryptionkey")})
+	tok := kr.Sign(&Claims{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now, StoreID: testStore, Generation: 1})
+	kr.Verify(tok, now)
+	b.ReportAllocs()
+	for b.Loop() {
 		if _, err := kr.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkVerifyHitParallel is BenchmarkVerifyHit on every core at once, over 1024 sessions' tokens.
+func BenchmarkVerifyHitParallel(b *testing.B) {
+	kr := mustKeyring(b, Key{Secret: []byte("defaultencryptionkey")})
+	toks := make([]string, 1024)
+	for i := range toks {
+		c := claimsN(i)
+		toks[i] = kr.Sign(&c)
+		kr.Verify(toks[i], now)
+	}
+	for _, tok := range toks {
+		if _, e := kr.cache.lookup(tok); e == nil {
+			b.Fatal("a token is not cached")
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := kr.Verify(toks[i&1023], now); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkVerifyMiss is Verify of tokens the cache does not hold: 4096 tokens in turn through a cache of
+// one set, so that nearly every call verifies in full and inserts, evicting another token.
+func BenchmarkVerifyMiss(b *testing.B) {
+	kr := mustKeyring(b, Key{Secret: []byte("defaultencryptionkey")})
+	kr.cache = newVerifiedCache(cacheWays, cacheBudget)
+	toks := make([]string, 4096)
+	for i := range toks {
+		c := claimsN(i)
+		toks[i] = kr.Sign(&c)
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kr.Verify(toks[i&4095], now); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
 
@@ -24,7 +88,7 @@ func BenchmarkVerifyStoreID(b *testing.B) {
 	tok := kr.Sign(&Claims{TokenID: testTID, UserID: testUser, Username: "alice", ExpiresAt: now + 60, IssuedAt: now, StoreID: testStore})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := kr.Verify(tok, now); err != nil {
+		if _, err := kr.verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +100,7 @@ func BenchmarkVerifyWithVars(b *testing.B) {
 	tok := kr.Sign(&c)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := kr.Verify(tok, now); err != nil {
+		if _, err := kr.verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}

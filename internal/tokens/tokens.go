@@ -1,6 +1,7 @@
 // Package tokens signs and verifies Latchkey's session and refresh tokens: compact HS256 JWTs with Nakama's
 // claims (tid, uid, usn, vrs, exp, iat) and Latchkey's (rsq, sid), an algorithm allow-list of exactly HS256, and a keyring of signing
-// keys told apart by the `kid` header.
+// keys told apart by the `kid` header. A keyring remembers the tokens it has verified, so that a session's
+// every request after its first skips the signature check.
 package tokens
 
 import (
@@ -32,7 +33,7 @@ type Claims struct {
 	TokenID   string            // tid: the session id, shared by every token of one login
 	UserID    string            // uid: canonical lowercase UUID text
 	Username  string            // usn
-	Vars      map[string]string // vrs: session variables, nil when none
+	Vars      map[string]string // vrs: session variables, nil when none; read-only (Verify shares the map)
 	ExpiresAt int64             // exp, Unix seconds
 	IssuedAt  int64             // iat, Unix seconds
 	// RefreshSeq (rsq, a Latchkey claim, refresh tokens only) is the session's refresh count when the token
@@ -56,7 +57,12 @@ type Key struct {
 }
 
 // Keyring signs with its active key and verifies with any of its keys. It is safe for concurrent use.
+//
+// A keyring's keys never change, and each keyring has its own cache of the tokens it verified (see
+// Verify): rotating keys means building a new keyring, which starts with an empty cache, so a token whose
+// key was removed is refused at once.
 type Keyring struct {
+	cache  *verifiedCache
 	active *keyState
 	// byHeader maps the exact base64url header segment this package writes for each key to that key, so
 	// the common case needs no header decoding at all.
@@ -84,7 +90,7 @@ type macState struct {
 // NewKeyring returns a keyring that signs with active and also verifies tokens signed by any of others.
 // At most one key, active or not, may have an empty ID.
 func NewKeyring(active Key, others ...Key) (*Keyring, error) {
-	kr := &Keyring{byHeader: map[string]*keyState{}, byID: map[string]*keyState{}}
+	kr := &Keyring{cache: newVerifiedCache(cacheSlots, cacheBudget), byHeader: map[string]*keyState{}, byID: map[string]*keyState{}}
 	for i, k := range append([]Key{active}, others...) {
 		if len(k.Secret) == 0 {
 			return nil, fmt.Errorf("tokens: key %q has an empty secret", k.ID)
@@ -146,7 +152,31 @@ func (kr *Keyring) Sign(c *Claims) string {
 
 // Verify checks the token's header, signature and expiry at Unix time now, and returns its claims. A token
 // is expired when now >= exp, without leeway, as in Nakama.
+//
+// The keyring remembers the claims of tokens that verified, keyed by the exact token text: up to 65,536
+// tokens of up to 4 KiB each, holding at most 64 MiB (a typical session token takes 0.7 KiB). Verifying a
+// remembered token again takes a hash and a comparison and does not allocate; its expiry is checked on
+// every call, so it is refused from its exp on like any other. Claims.Vars of a remembered token is one
+// map shared by every caller that verifies it: callers must not modify it (copy it first).
+//
+// Verify knows nothing of revocation: callers that keep a denylist check it after Verify, on every call.
 func (kr *Keyring) Verify(token string, now int64) (Claims, error) {
+	h, hit := kr.cache.lookup(token)
+	if hit != nil {
+		if now >= hit.claims.ExpiresAt {
+			return hit.claims, ErrExpired
+		}
+		return hit.claims, nil
+	}
+	c, err := kr.verify(token, now)
+	if err == nil {
+		kr.cache.insert(h, token, c, now)
+	}
+	return c, err
+}
+
+// verify is Verify without the cache.
+func (kr *Keyring) verify(token string, now int64) (Claims, error) {
 	dot1 := strings.IndexByte(token, '.')
 	if dot1 <= 0 {
 		return Claims{}, ErrMalformed
