@@ -17,7 +17,9 @@ import (
 // would, until the returned function is called.
 func holdWriteLock(t *testing.T, e *env) (release func()) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(e.cfg.DataDir, "latchkey.db"))
+	// With a busy timeout, as another process would have: the server holds the lock for moments of its own
+	// (commits, checkpoints).
+	db, err := sql.Open("sqlite", filepath.Join(e.cfg.DataDir, "latchkey.db")+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}

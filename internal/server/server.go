@@ -306,7 +306,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	go s.Sessions.Follow(bg, feedPollInterval)
+	// The feed follower outlives ctx until the requests have drained, so that revocations keep arriving
+	// meanwhile and the security-event summaries it writes when it stops count every request; Serve
+	// returns only after it has stopped, since the caller closes the store next.
+	follow, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		s.Sessions.Follow(follow, feedPollInterval)
+	}()
+	defer func() {
+		stopFollow()
+		<-followed
+	}()
 	go s.Realtime.Run(bg)
 
 	errc := make(chan error, 1)

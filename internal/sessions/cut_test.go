@@ -173,3 +173,79 @@ func TestCutsSurviveRestart(t *testing.T) {
 		t.Errorf("after a restart: a banned account's token: Validate = %v, want ErrRevoked", err)
 	}
 }
+
+// TestRefreshWritesOnlyWhenItMust: without rotation, a refresh that changes nothing the store holds but
+// the refresh time writes nothing, and the session's stored expiry always covers every token issued, so
+// that ending the session denies them all until they expire.
+func TestRefreshWritesOnlyWhenItMust(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := newNode(t, t.TempDir()+"/refresh.db", now)
+	clock := now
+	m.clock = func() time.Time { return clock }
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t, m.users, "a", now)
+	is, err := m.Issue(ctx, u, map[string]string{"k": "v"}, Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() *storage.Session {
+		s, err := m.store.SessionByID(ctx, is.Claims.TokenID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	covers := func(what string, is Issued) {
+		t.Helper()
+		if s := stored(); s.ExpireTime.Unix() < max(is.Claims.ExpiresAt, is.RefreshExp) {
+			t.Errorf("%s: stored expiry %v does not cover the tokens issued (refresh token until %v)", what, s.ExpireTime, time.Unix(is.RefreshExp, 0).UTC())
+		}
+	}
+	covers("login", is)
+	slack := m.cfg.RefreshExpiry / 4
+	// Within the slack: no write (the stored refresh count and time stay).
+	clock = now.Add(slack / 2)
+	next, err := m.Refresh(ctx, is.RefreshToken, nil, Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stored(); s.RefreshSeq != 0 || !s.RefreshTime.Equal(now) {
+		t.Errorf("a refresh within the slack wrote: seq %d, refresh time %v", s.RefreshSeq, s.RefreshTime)
+	}
+	if next.RefreshExp != clock.Add(m.cfg.RefreshExpiry).Unix() || next.Claims.Vars["k"] != "v" {
+		t.Errorf("refreshed pair: refresh exp %d, vars %v", next.RefreshExp, next.Claims.Vars)
+	}
+	covers("refresh in place", next)
+	// Past the slack: the refresh writes, with slack to spare again.
+	clock = now.Add(slack + time.Second)
+	later, err := m.Refresh(ctx, next.RefreshToken, nil, Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stored(); s.RefreshSeq != 1 || !s.RefreshTime.Equal(clock) {
+		t.Errorf("a refresh past the slack did not write: seq %d, refresh time %v", s.RefreshSeq, s.RefreshTime)
+	}
+	covers("refresh that wrote", later)
+	// New variables are written whatever the expiry.
+	changed, err := m.Refresh(ctx, later.RefreshToken, map[string]string{"k": "w"}, Meta{})
+	if err != nil || stored().Vars["k"] != "w" || stored().RefreshSeq != 2 {
+		t.Errorf("a refresh with new vars: %v, stored vars %v", err, stored().Vars)
+	}
+	// Ending the session denies every token issued, in place or not.
+	if err := m.Logout(ctx, changed.Claims, "", "", ScopeCurrent, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{later.Token, changed.Token} { // the earlier session tokens have expired
+		if _, err := m.Validate(tok); !errors.Is(err, ErrRevoked) {
+			t.Errorf("after logout: Validate = %v, want ErrRevoked", err)
+		}
+	}
+	for _, tok := range []string{is.RefreshToken, next.RefreshToken, later.RefreshToken, changed.RefreshToken} {
+		if _, err := m.Refresh(ctx, tok, nil, Meta{}); !errors.Is(err, ErrRefreshTokenInvalid) {
+			t.Errorf("after logout: Refresh = %v, want ErrRefreshTokenInvalid", err)
+		}
+	}
+}

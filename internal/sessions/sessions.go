@@ -190,7 +190,11 @@ func (m *Manager) Issue(ctx context.Context, user *storage.User, vars map[string
 	}
 	exp := now.Add(m.cfg.TokenExpiry).Unix()
 	rexp := now.Add(m.cfg.RefreshExpiry).Unix()
-	c, err := m.start(ctx, user, now, max(exp, rexp), vars, meta, "")
+	until := max(exp, rexp)
+	if !m.cfg.Rotation {
+		until += int64(m.refreshSlack() / time.Second) // see refreshInPlace
+	}
+	c, err := m.start(ctx, user, now, until, vars, meta, "")
 	if err != nil {
 		return Issued{}, err
 	}
@@ -201,7 +205,9 @@ func (m *Manager) Issue(ctx context.Context, user *storage.User, vars map[string
 // start stores a new session of the user that lasts until expire (Unix seconds), records its creation,
 // and returns the claims of its tokens (ExpiresAt set to expire).
 func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, expire int64, vars map[string]string, meta Meta, reason string) (tokens.Claims, error) {
-	id, err := uuid.NewRandomFromReader(m.randReader())
+	// A version 7 UUID: time-ordered, so that new sessions append to the session id index rather than
+	// dirtying a random page of it.
+	id, err := uuid.NewV7FromReader(m.randReader())
 	if err != nil {
 		return tokens.Claims{}, fmt.Errorf("sessions: session id: %w", err)
 	}
@@ -210,19 +216,20 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 		ID: id.String(), UserID: user.ID, CreateTime: now, RefreshTime: now,
 		ExpireTime: time.Unix(expire, 0).UTC(), Vars: vars, UserAgent: meta.UserAgent, ClientIP: meta.ClientIP,
 	}
-	gen, err := m.store.CreateSession(ctx, s)
+	// The session, the cap and the events are one write (one transaction on both backends).
+	st := storage.SessionStart{Session: s, MaxLive: m.cfg.MaxSessions, CapReason: capReason}
+	if m.evs != nil {
+		st.Events = m.sampled([]storage.Event{{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP, Reason: reason}})
+		st.CapEvent = storage.Event{Time: now, Kind: storage.EventSessionRevoked, UserID: user.ID, ClientIP: meta.ClientIP, Reason: capReason}
+	}
+	gen, revs, err := m.store.StartSession(ctx, st)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return tokens.Claims{}, ErrUserNotFound
 		}
 		return tokens.Claims{}, err
 	}
-	m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP, Reason: reason})
-	if m.cfg.MaxSessions > 0 {
-		if err := m.enforceCap(ctx, user.ID, s.ID, now, meta.ClientIP); err != nil {
-			return tokens.Claims{}, err
-		}
-	}
+	m.denied(false, revs...)
 	return tokens.Claims{
 		TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(),
 		StoreID: m.storeID, Generation: gen,
@@ -231,17 +238,6 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 
 // capReason is the revoke reason of sessions ended by the session cap.
 const capReason = "session cap"
-
-// enforceCap ends the user's oldest live sessions beyond the cap, keeping newest, the session just
-// created, whatever sessions share its creation time.
-func (m *Manager) enforceCap(ctx context.Context, userID, newest string, now time.Time, clientIP string) error {
-	revs, err := m.store.RevokeOldestSessions(ctx, userID, newest, m.cfg.MaxSessions, capReason, now)
-	if err != nil {
-		return err
-	}
-	m.ended(ctx, revs, now, storage.EventSessionRevoked, capReason, clientIP)
-	return nil
-}
 
 func (m *Manager) sign(c tokens.Claims, refreshExp, refreshSeq int64) Issued {
 	rc := c
@@ -319,6 +315,10 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 		if s.Revoked() || s.UserID != rc.UserID {
 			return Issued{}, ErrRefreshTokenInvalid
 		}
+		if is, ok := m.refreshInPlace(s, u, rc, vars, now); ok {
+			m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionRefreshed, UserID: u.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
+			return is, nil
+		}
 		expect := storage.AnySeq
 		if m.cfg.Rotation {
 			switch {
@@ -334,8 +334,12 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 		}
 		exp := now.Add(m.cfg.TokenExpiry).Unix()
 		rexp := now.Add(m.cfg.RefreshExpiry).Unix()
+		until := max(exp, rexp)
+		if !m.cfg.Rotation {
+			until += int64(m.refreshSlack() / time.Second) // so that the next refreshes need not write
+		}
 		ns, err := m.store.RefreshSession(ctx, storage.SessionRefresh{
-			ID: s.ID, ExpectSeq: expect, RefreshTime: now, ExpireTime: time.Unix(max(exp, rexp), 0).UTC(), Vars: vars,
+			ID: s.ID, ExpectSeq: expect, RefreshTime: now, ExpireTime: time.Unix(until, 0).UTC(), Vars: vars,
 		})
 		if errors.Is(err, storage.ErrConflict) && m.cfg.Rotation && attempt == 0 {
 			continue // another refresh of this token won, or the session ended: decide on a fresh read
@@ -349,6 +353,45 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 		m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionRefreshed, UserID: u.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
 		return m.pairAt(ns, u, rc.IssuedAt), nil
 	}
+}
+
+// refreshSlack is how far past its tokens' expiry a refresh without rotation moves a session's stored
+// expiry, a quarter of the refresh lifetime: the refreshes that follow within that time write nothing (see
+// refreshInPlace).
+func (m *Manager) refreshSlack() time.Duration { return m.cfg.RefreshExpiry / 4 }
+
+// refreshInPlace answers a refresh without writing to the store when nothing the store holds would change
+// but the refresh time: rotation is off (so there is no refresh count to move), the variables stay the
+// same, and the session's stored expiry already covers the new tokens. That expiry is what a revocation
+// of the session (or a cut of its account) keeps its tokens denied until, so the tokens issued here stay
+// covered; a refresh that finds it short writes it with refreshSlack to spare. The session's refresh time
+// then stays that of the last refresh that wrote. s is the session as just read, live.
+func (m *Manager) refreshInPlace(s *storage.Session, u *storage.User, rc tokens.Claims, vars map[string]string, now time.Time) (Issued, bool) {
+	if m.cfg.Rotation || !sameVars(vars, s.Vars) {
+		return Issued{}, false
+	}
+	exp := now.Add(m.cfg.TokenExpiry).Unix()
+	rexp := now.Add(m.cfg.RefreshExpiry).Unix()
+	if s.ExpireTime.Unix() < max(exp, rexp) {
+		return Issued{}, false
+	}
+	c := tokens.Claims{
+		TokenID: s.ID, UserID: u.ID, Username: u.Username, Vars: s.Vars, ExpiresAt: exp, IssuedAt: rc.IssuedAt,
+		StoreID: m.storeID, Generation: s.Generation,
+	}
+	return m.sign(c, rexp, 0), true
+}
+
+func sameVars(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrExpiryInPast refuses a token whose requested expiry is not in the future.
@@ -657,22 +700,28 @@ func (m *Manager) record(ctx context.Context, evs ...storage.Event) {
 	if m.evs == nil || len(evs) == 0 {
 		return
 	}
-	if m.sample != nil {
-		kept := make([]storage.Event, 0, len(evs))
-		for _, ev := range evs {
-			if !sampledKind(ev.Kind) {
-				kept = append(kept, ev)
-				continue
-			}
-			ok, due := m.sample.admit(ev)
-			kept = append(kept, due...)
-			if ok {
-				kept = append(kept, ev)
-			}
-		}
-		evs = kept
+	m.write(ctx, m.sampled(evs))
+}
+
+// sampled returns the events to write of evs, the high-volume kinds through the sampler (with any
+// summaries it says are due).
+func (m *Manager) sampled(evs []storage.Event) []storage.Event {
+	if m.sample == nil {
+		return evs
 	}
-	m.write(ctx, evs)
+	kept := make([]storage.Event, 0, len(evs))
+	for _, ev := range evs {
+		if !sampledKind(ev.Kind) {
+			kept = append(kept, ev)
+			continue
+		}
+		ok, due := m.sample.admit(ev)
+		kept = append(kept, due...)
+		if ok {
+			kept = append(kept, ev)
+		}
+	}
+	return kept
 }
 
 // write appends security events as they are.

@@ -343,6 +343,22 @@ func (r *Revocation) Ends(userID, sessionID string, gen int64) bool {
 	return r.UserID == userID && gen < r.Generation && sessionID != r.Keep
 }
 
+// SessionStart is a login's writes, which StartSession makes in one transaction.
+type SessionStart struct {
+	// Session is the new session, as CreateSession takes it.
+	Session Session
+	// MaxLive caps the user's live sessions: when the new one makes more, the oldest are revoked, as
+	// RevokeOldestSessions(ctx, userID, Session.ID, MaxLive, CapReason, Session.CreateTime) does. 0 means
+	// no cap.
+	MaxLive   int
+	CapReason string
+	// Events are appended after the session is stored, in order (the session's own, say).
+	Events []Event
+	// CapEvent, when its Kind is set, is appended once for each session the cap revoked, with that
+	// session's id as SessionID.
+	CapEvent Event
+}
+
 // SessionCursor is a position in a user's session list, whose order is newest first: CreateTime
 // descending, then ID descending, so that sessions created in the same millisecond keep a stable order.
 // The sessions after a cursor are those created before CreateTime, and those created at CreateTime whose
@@ -368,6 +384,12 @@ type Sessions interface {
 	// ErrNotFound if the user does not exist. An account cut that commits after the session was inserted
 	// ends it; one that committed before does not.
 	CreateSession(ctx context.Context, s Session) (generation int64, err error)
+	// StartSession makes a login's writes in one transaction: it creates the session (as CreateSession),
+	// revokes the oldest sessions beyond st.MaxLive (as RevokeOldestSessions, the new session counting as
+	// the newest) and appends st.Events, then a CapEvent per revoked session. It returns the session's
+	// generation and the cap's feed entries in Seq order. ErrNotFound if the user does not exist, and then
+	// nothing is written; a session id that exists already is ErrConflict.
+	StartSession(ctx context.Context, st SessionStart) (generation int64, revs []Revocation, err error)
 	// SessionByID returns ErrNotFound for an unknown id.
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	// RefreshSession applies r if the session is live, unrevoked and still at r.ExpectSeq, and returns the

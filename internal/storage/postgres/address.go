@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -107,6 +108,13 @@ func parseConfig(address string) (*pgxpool.Config, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if !u.Query().Has("default_query_exec_mode") {
+		// pgx's own default, set here so that nothing else can change it unseen: each connection prepares a
+		// statement the first time it runs it and reuses it afterwards, so a statement is parsed and
+		// planned once per connection rather than once per execution, and costs one round trip.
+		// Statements that build their text (UpdateProfile's) have few forms, which the cache holds.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
 	}
 	return cfg, nil
 }

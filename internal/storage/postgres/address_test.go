@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // clearPGEnv unsets the libpq variables that change how addresses are read.
@@ -87,17 +89,21 @@ func TestParseConfig(t *testing.T) {
 	if c.ConnectTimeout != defaultConnectTimeout {
 		t.Errorf("ConnectTimeout = %v, want %v", c.ConnectTimeout, defaultConnectTimeout)
 	}
+	if c.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement {
+		t.Errorf("DefaultQueryExecMode = %v, want cached prepared statements", c.DefaultQueryExecMode)
+	}
 	if c.TLSConfig == nil || len(c.Fallbacks) == 0 {
 		t.Errorf("sslmode=prefer should try TLS, then plain: TLSConfig %v, %d fallbacks", c.TLSConfig, len(c.Fallbacks))
 	}
 
-	cfg, err = parseConfig("postgres://h/db?pool_max_conns=7&application_name=mine&connect_timeout=3&sslmode=disable")
+	cfg, err = parseConfig("postgres://h/db?pool_max_conns=7&application_name=mine&connect_timeout=3&sslmode=disable&default_query_exec_mode=describe_exec")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MaxConns != 7 || cfg.ConnConfig.RuntimeParams["application_name"] != "mine" || cfg.ConnConfig.ConnectTimeout != 3*time.Second {
-		t.Errorf("overrides: MaxConns %d, application_name %q, ConnectTimeout %v; want 7, mine, 3s",
-			cfg.MaxConns, cfg.ConnConfig.RuntimeParams["application_name"], cfg.ConnConfig.ConnectTimeout)
+	if cfg.MaxConns != 7 || cfg.ConnConfig.RuntimeParams["application_name"] != "mine" || cfg.ConnConfig.ConnectTimeout != 3*time.Second ||
+		cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeDescribeExec {
+		t.Errorf("overrides: MaxConns %d, application_name %q, ConnectTimeout %v, DefaultQueryExecMode %v; want 7, mine, 3s, describe_exec",
+			cfg.MaxConns, cfg.ConnConfig.RuntimeParams["application_name"], cfg.ConnConfig.ConnectTimeout, cfg.ConnConfig.DefaultQueryExecMode)
 	}
 }
 

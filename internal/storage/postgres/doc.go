@@ -38,7 +38,9 @@
 //     write to the sequence; a port may trade them for unique_rowid(), which only roughly increases.
 //   - Migrations rely on transactional DDL: each one runs in a single transaction with its bookkeeping row,
 //     which CockroachDB supports only partly for schema changes.
-//   - Unique violations are told apart by constraint name (users_username_key, users_email_key, ...), as
-//     PostgreSQL names them in its errors; CockroachDB reports the same names for the explicitly named
-//     constraints of the migrations, but this is untested.
+//   - Unique violations are told apart by the name of the constraint or unique index they break
+//     (users_username_key, users_email_key, ...), as PostgreSQL names them in its errors; the identity
+//     columns' are partial unique indexes, which hold only the accounts that have the identity. CockroachDB
+//     has partial unique indexes too and reports the same names for the explicitly named constraints and
+//     indexes of the migrations, but this is untested.
 package postgres

@@ -19,30 +19,44 @@ func (s *Store) AppendEvents(ctx context.Context, evs ...storage.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	times := make([]time.Time, len(evs))
-	kinds := make([]string, len(evs))
-	users := make([]string, len(evs))
-	sessions := make([]string, len(evs))
-	ips := make([]string, len(evs))
-	reasons := make([]string, len(evs))
-	for i, ev := range evs {
-		if !isUUID(ev.UserID) {
-			return fmt.Errorf("postgres: append events: event %d: user id: %w", i, errInvalidID)
-		}
-		if ev.SessionID != "" && !isUUID(ev.SessionID) {
-			return fmt.Errorf("postgres: append events: event %d: session id: %w", i, errInvalidID)
-		}
-		times[i], kinds[i], users[i], sessions[i] = msTime(ev.Time), string(ev.Kind), ev.UserID, ev.SessionID
-		ips[i], reasons[i] = ev.ClientIP, ev.Reason
+	c, err := newEventColumns(evs)
+	if err != nil {
+		return fmt.Errorf("postgres: append events: %w", err)
 	}
-	err := retry(ctx, func() error {
-		_, err := s.pool.Exec(ctx, qAppendEvents, times, kinds, users, sessions, ips, reasons)
+	err = retry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, qAppendEvents, c.times, c.kinds, c.users, c.sessions, c.ips, c.reasons)
 		return err
 	})
 	if err != nil {
 		return wrap("append events", err)
 	}
 	return nil
+}
+
+// eventColumns holds events as the arrays qAppendEvents and qStartSession take, one per column.
+type eventColumns struct {
+	times                                []time.Time
+	kinds, users, sessions, ips, reasons []string
+}
+
+// newEventColumns checks the events' ids and lays them out by column. A user id, or a non-empty session id,
+// that is not a UUID is an error: callers only ever pass the ids of real accounts and sessions.
+func newEventColumns(evs []storage.Event) (eventColumns, error) {
+	c := eventColumns{
+		times: make([]time.Time, len(evs)), kinds: make([]string, len(evs)), users: make([]string, len(evs)),
+		sessions: make([]string, len(evs)), ips: make([]string, len(evs)), reasons: make([]string, len(evs)),
+	}
+	for i, ev := range evs {
+		if !isUUID(ev.UserID) {
+			return c, fmt.Errorf("event %d: user id: %w", i, errInvalidID)
+		}
+		if ev.SessionID != "" && !isUUID(ev.SessionID) {
+			return c, fmt.Errorf("event %d: session id: %w", i, errInvalidID)
+		}
+		c.times[i], c.kinds[i], c.users[i], c.sessions[i] = msTime(ev.Time), string(ev.Kind), ev.UserID, ev.SessionID
+		c.ips[i], c.reasons[i] = ev.ClientIP, ev.Reason
+	}
+	return c, nil
 }
 
 // ListEvents implements storage.Events. A user id that is not a UUID has no events. A limit below 1 is an

@@ -46,17 +46,20 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 // Every operation is a single statement on its usual path, so it costs one round trip (plus one to
 // prepare it the first time a pooled connection runs it; pgx caches prepared statements per connection).
 // Only rarer outcomes take a second one, such as telling an unknown session from a revoked one after a
-// refresh matched nothing. Operations that write several rows, such as creating an account with its device
-// or revoking sessions together with their feed entries, use data-modifying CTEs, which commit atomically
-// as one implicit transaction. LinkIdentity, UnlinkIdentity and RevokeUserSessions, which are rare, are the
-// exception: short transactions that lock the account's row before reading it (see withLockedUser and
-// qCut).
+// refresh matched nothing, or a login that finds its account at the session cap (see StartSession).
+// Operations that write several rows, such as a login with its session and events, creating an account
+// with its device, or revoking sessions together with their feed entries, use data-modifying CTEs, which
+// commit atomically as one implicit transaction. LinkIdentity, UnlinkIdentity and RevokeUserSessions, which
+// are rare, are the exception: short transactions that lock the account's row before reading it (see
+// withLockedUser and qCut).
 type Store struct {
 	pool *pgxpool.Pool
 	// db is a database/sql view of the same pool, for the migrator.
 	db *sql.DB
 	// desc is what Describe returns.
 	desc string
+	// atCap is how often logins find their account at the session cap (see StartSession).
+	atCap capShare
 
 	// closing is canceled by Close, which ends WatchFeed and WatchSocketCommands.
 	closing   context.Context

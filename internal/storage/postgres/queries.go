@@ -144,8 +144,8 @@ const (
 	// account's share lock, and none can be written until it commits. It counts
 	// the live sessions the cut ends, and when there are any, starts the account's next generation and
 	// appends one feed entry, numbered from the counter as qRevokeSession's, whose ExpireTime is the latest
-	// of theirs. It reads the sessions through sessions_user_id_idx and writes two rows whatever their
-	// number. With nothing to end it returns no row and writes nothing.
+	// of theirs. It reads the live sessions through sessions_user_id_live_idx and writes two rows whatever
+	// their number. With nothing to end it returns no row and writes nothing.
 	qCut = `WITH u AS (
 		SELECT id, session_generation, session_keep FROM users WHERE id = $1
 	), keep AS (
@@ -202,6 +202,111 @@ const (
 		RETURNING seq, session_id, expire_time
 	)
 	SELECT seq, session_id, expire_time FROM ins ORDER BY seq`
+
+	// qStartSession and qStartSessionCapped are a login's writes (storage.Sessions.StartSession), each in
+	// one statement, so in one round trip and one transaction. They take the same arguments: the session as
+	// qInsertSession takes it ($1 to $8), the cap $9 (0 for none) and the events $10 to $15 (one array per
+	// column, as qAppendEvents takes them); qStartSessionCapped also takes the revoke reason $16 and the cap
+	// event: time $17, kind $18 ('' for none), user $19, client IP $20 and reason $21. Both hold the
+	// account's share lock from the start, which orders the login with cuts as in qInsertSession, and write
+	// nothing for an unknown user (the events wait for the session's insert) or a session id that exists
+	// (a unique violation fails the statement).
+	//
+	// Every part of a statement reads its snapshot, which cannot see the session being inserted, so the
+	// new session counts as the newest: the cap keeps the newest $9 - 1 of the others. Concurrent logins of
+	// one account do not exclude each other, and each counts only the sessions committed before it began:
+	// together they may leave the account above its cap, until a login that starts after they commit.
+	//
+	// qStartSession is the usual login, one with room under the cap: it counts the account's live sessions
+	// (at most $9 of them) and inserts the session and the events only when there are fewer than $9. It
+	// returns the session's generation (NULL when it wrote nothing) and whether there was room; no row for
+	// an unknown user. A login without room runs qStartSessionCapped instead, which can revoke. Both could
+	// be that one statement, but PostgreSQL sets up every node of a plan on every execution, whether the
+	// node has rows to process or not, and revoking takes four more tables' worth of nodes: about 70 µs of
+	// CPU per login that revokes nothing.
+	qStartSession = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users WHERE id = $2 FOR SHARE
+	), room AS (
+		SELECT $9::int = 0 OR count(*) < $9::int AS ok
+		FROM (
+			SELECT FROM u JOIN sessions s ON s.user_id = u.id
+			WHERE s.revoke_time IS NULL AND s.expire_time > $3 AND NOT ` + endedByCut + `
+			LIMIT $9::int
+		) live
+	), ns AS (
+		` + insertStartedSession + ` WHERE (SELECT ok FROM room)
+		RETURNING generation
+	), ev AS (
+		INSERT INTO security_events (event_time, kind, user_id, session_id, client_ip, reason)
+		SELECT e.event_time, e.kind, e.user_id::uuid, nullif(e.session_id, '')::uuid, e.client_ip, e.reason
+		FROM ` + startedEvents + `
+		WHERE EXISTS (SELECT 1 FROM ns)
+		ORDER BY e.ord
+	)
+	SELECT (SELECT generation FROM ns), (SELECT ok FROM room) FROM u`
+
+	// qStartSessionCapped is the login that revokes: it inserts the session as qStartSession does, revokes
+	// the account's oldest live sessions beyond the newest $9 as qRevokeOldestSessions does (at $3, for
+	// reason $16), and appends the events, then one cap event per revoked session (when $18 is not ''),
+	// with that session's id, in seq order. It returns the session's generation joined to each feed entry
+	// it appended (NULLs when none), in seq order; no row for an unknown user. The sessions it ends are
+	// locked in id order after the account, and the feed counter last, as everywhere else.
+	qStartSessionCapped = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users WHERE id = $2 FOR SHARE
+	), ns AS (
+		` + insertStartedSession + `
+		RETURNING generation
+	), excess AS (
+		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
+		WHERE $9::int > 0 AND s.revoke_time IS NULL AND s.expire_time > $3 AND NOT ` + endedByCut + `
+		ORDER BY s.create_time DESC, s.id DESC
+		OFFSET greatest($9::int - 1, 0)
+	), target AS (
+		SELECT id FROM sessions WHERE id IN (SELECT id FROM excess)
+		ORDER BY id
+		FOR UPDATE
+	), rev AS (
+		UPDATE sessions s SET revoke_time = $3, revoke_reason = $16
+		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
+		RETURNING s.id, s.expire_time
+	), ctr AS (
+		UPDATE latchkey_feed_counter SET seq = seq + (SELECT count(*) FROM rev)
+		WHERE EXISTS (SELECT 1 FROM rev)
+		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
+	), ins AS (
+		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time)
+		SELECT ctr.seq - count(*) OVER () + row_number() OVER (ORDER BY rev.id), rev.id, $2, rev.expire_time, $3
+		FROM rev CROSS JOIN ctr
+		RETURNING seq, session_id, expire_time
+	), ev AS (
+		INSERT INTO security_events (event_time, kind, user_id, session_id, client_ip, reason)
+		SELECT e.event_time, e.kind, e.user_id, e.session_id, e.client_ip, e.reason
+		FROM (
+			SELECT e.event_time, e.kind, e.user_id::uuid AS user_id, nullif(e.session_id, '')::uuid AS session_id,
+				e.client_ip, e.reason, 0 AS part, e.ord
+			FROM ` + startedEvents + `
+			UNION ALL
+			SELECT $17::timestamptz, $18::text, $19::uuid, ins.session_id, $20::text, $21::text, 1, ins.seq
+			FROM ins WHERE $18::text <> ''
+		) e
+		WHERE EXISTS (SELECT 1 FROM ns)
+		ORDER BY e.part, e.ord
+	)
+	SELECT ns.generation, ins.seq, ins.session_id::text, ins.expire_time FROM ns LEFT JOIN ins ON true
+	ORDER BY ins.seq`
+
+	// insertStartedSession is qInsertSession's insert, for the start statements' CTE u; they add a
+	// condition (or none) and the RETURNING clause.
+	insertStartedSession = `INSERT INTO sessions (id, user_id, create_time, refresh_time, expire_time, vars, user_agent,
+			client_ip, generation)
+		SELECT $1::uuid, u.id, $3::timestamptz, $4::timestamptz, $5::timestamptz, $6::jsonb, $7::text, $8::text,
+			u.session_generation
+		FROM u`
+
+	// startedEvents is the start statements' events, e, in the order given (e.ord), as qAppendEvents reads
+	// them.
+	startedEvents = `unnest($10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+			WITH ORDINALITY AS e (event_time, kind, user_id, session_id, client_ip, reason, ord)`
 
 	// qRevocationsSince reads cut entries, whose session_id is NULL, with an empty SessionID.
 	qRevocationsSince = `SELECT seq, coalesce(session_id::text, ''), user_id, expire_time, revoke_time, generation,

@@ -15,19 +15,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs ...storage.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	tx, st, err := s.begin(ctx, qInsertEvent)
-	if err != nil {
-		return s.wrap("append events", err)
-	}
-	defer tx.Rollback() // a no-op once committed
-	for i := range evs {
-		ev := &evs[i]
-		_, err := st[0].ExecContext(ctx, ev.Time.UnixMilli(), string(ev.Kind), ev.UserID, ev.SessionID, ev.ClientIP, ev.Reason)
-		if err != nil {
-			return s.wrap("append events", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit.write(ctx, func(w *wtx) error { return appendEvents(w, evs) }); err != nil {
 		return s.wrap("append events", err)
 	}
 	return nil
@@ -68,4 +56,20 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time) (int, error
 		return n, s.wrap("delete events", err)
 	}
 	return n, nil
+}
+
+// appendEvents inserts evs in order inside an operation.
+func appendEvents(w *wtx, evs []storage.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	insert := w.stmt(qInsertEvent)
+	for i := range evs {
+		ev := &evs[i]
+		_, err := insert.ExecContext(w.ctx, ev.Time.UnixMilli(), string(ev.Kind), ev.UserID, ev.SessionID, ev.ClientIP, ev.Reason)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -60,30 +60,27 @@ func identityConstraint(column string) bool {
 
 // withUser runs fn in a write transaction on the account as it stands, and returns ErrNotFound for an
 // unknown id and ErrIdentityTaken when fn breaks an identity's uniqueness. SQLite runs one write
-// transaction at a time, and this one begins IMMEDIATE, so nothing changes the account between the read
-// and fn's writes: two unlinks of its last two identities cannot both see the other identity still there.
-// Inside fn, only tx may be used (see begin).
-func (s *Store) withUser(ctx context.Context, op, id string, fn func(tx *sql.Tx, u *storage.User) error) error {
-	tx, st, err := s.begin(ctx, qUserByID)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	defer tx.Rollback() // a no-op once committed
-	u, err := scanUser(st[0].QueryRowContext(ctx, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return storage.ErrNotFound
-	case err == nil:
-		err = fn(tx, u)
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
-	switch {
-	case err == nil, errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrLastIdentity):
+// transaction at a time, and the read and fn's writes are one operation of it (see committer), so nothing
+// changes the account between them: two unlinks of its last two identities cannot both see the other
+// identity still there.
+func (s *Store) withUser(ctx context.Context, op, id string, fn func(w *wtx, u *storage.User) error) error {
+	err := s.commit.write(ctx, func(w *wtx) error {
+		u, err := scanUser(w.stmt(qUserByID).QueryRowContext(w.ctx, id))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return storage.ErrNotFound
+		case err != nil:
+			return err
+		}
+		err = fn(w, u)
+		if identityConstraint(uniqueColumn(err)) {
+			return storage.ErrIdentityTaken
+		}
 		return err
-	case identityConstraint(uniqueColumn(err)):
-		return storage.ErrIdentityTaken
+	})
+	switch {
+	case err == nil, errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrLastIdentity), errors.Is(err, storage.ErrIdentityTaken):
+		return err
 	}
 	return s.wrap(op, err)
 }
@@ -93,50 +90,50 @@ func (s *Store) LinkIdentity(ctx context.Context, userID string, kind storage.Id
 	if err := storage.CheckLink(kind, identity, password); err != nil {
 		return s.wrap("link identity", err)
 	}
-	return s.withUser(ctx, "link identity", userID, func(tx *sql.Tx, u *storage.User) error {
+	return s.withUser(ctx, "link identity", userID, func(w *wtx, u *storage.User) error {
 		var err error
 		switch c := columnOf(kind); {
 		case c == nil: // a device, which the account may hold already
 			if !u.Holds(kind, identity) {
-				_, err = tx.ExecContext(ctx, `INSERT INTO user_device (id, user_id) VALUES (?, ?)`, identity, userID)
+				_, err = w.exec(`INSERT INTO user_device (id, user_id) VALUES (?, ?)`, identity, userID)
 			}
 		case kind == storage.IdentityEmail:
-			_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, password = ? WHERE id = ?`, identity, password, userID)
+			_, err = w.exec(`UPDATE users SET email = ?, password = ? WHERE id = ?`, identity, password, userID)
 		default:
-			_, err = tx.ExecContext(ctx, `UPDATE users SET `+c.name+` = ? WHERE id = ?`, identity, userID)
+			_, err = w.exec(`UPDATE users SET `+c.name+` = ? WHERE id = ?`, identity, userID)
 		}
 		if err != nil {
 			return err
 		}
-		return touch(ctx, tx, userID, at)
+		return touch(w, userID, at)
 	})
 }
 
 // UnlinkIdentity implements storage.Users.
 func (s *Store) UnlinkIdentity(ctx context.Context, userID string, kind storage.IdentityKind, identity string, at time.Time) error {
-	return s.withUser(ctx, "unlink identity", userID, func(tx *sql.Tx, u *storage.User) error {
+	return s.withUser(ctx, "unlink identity", userID, func(w *wtx, u *storage.User) error {
 		if err := u.CheckUnlink(kind, identity); err != nil {
 			return err
 		}
 		var err error
 		switch c := columnOf(kind); {
 		case c == nil:
-			_, err = tx.ExecContext(ctx, `DELETE FROM user_device WHERE id = ?`, identity)
+			_, err = w.exec(`DELETE FROM user_device WHERE id = ?`, identity)
 		case kind == storage.IdentityEmail:
 			// A password without an email cannot be used.
-			_, err = tx.ExecContext(ctx, `UPDATE users SET email = NULL, password = NULL WHERE id = ?`, userID)
+			_, err = w.exec(`UPDATE users SET email = NULL, password = NULL WHERE id = ?`, userID)
 		default:
-			_, err = tx.ExecContext(ctx, `UPDATE users SET `+c.name+` = NULL WHERE id = ?`, userID)
+			_, err = w.exec(`UPDATE users SET `+c.name+` = NULL WHERE id = ?`, userID)
 		}
 		if err != nil {
 			return err
 		}
-		return touch(ctx, tx, userID, at)
+		return touch(w, userID, at)
 	})
 }
 
 // touch sets the account's update_time.
-func touch(ctx context.Context, tx *sql.Tx, userID string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `UPDATE users SET update_time = ? WHERE id = ?`, at.UnixMilli(), userID)
+func touch(w *wtx, userID string, at time.Time) error {
+	_, err := w.exec(`UPDATE users SET update_time = ? WHERE id = ?`, at.UnixMilli(), userID)
 	return err
 }

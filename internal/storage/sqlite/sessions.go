@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/storage"
@@ -69,8 +70,10 @@ func (s *Store) CreateSession(ctx context.Context, sess storage.Session) (int64,
 		refresh = sess.CreateTime
 	}
 	var gen int64
-	err = s.write.stmt(ctx, qInsertSession).QueryRowContext(ctx, sess.ID, sess.UserID, sess.CreateTime.UnixMilli(),
-		refresh.UnixMilli(), sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP).Scan(&gen)
+	err = s.commit.write(ctx, func(w *wtx) error {
+		return w.stmt(qInsertSession).QueryRowContext(w.ctx, sess.ID, sess.UserID, sess.CreateTime.UnixMilli(),
+			refresh.UnixMilli(), sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP).Scan(&gen)
+	})
 	switch {
 	case err == nil:
 		return gen, nil
@@ -80,6 +83,56 @@ func (s *Store) CreateSession(ctx context.Context, sess storage.Session) (int64,
 		return 0, fmt.Errorf("sqlite: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
 	}
 	return 0, s.wrap("create session", err)
+}
+
+// StartSession implements storage.Sessions: one operation of the committer, so a login costs one share of
+// a transaction.
+func (s *Store) StartSession(ctx context.Context, st storage.SessionStart) (int64, []storage.Revocation, error) {
+	sess := st.Session
+	vars, err := encodeVars(sess.Vars)
+	if err != nil {
+		return 0, nil, s.wrap("start session", err)
+	}
+	refresh := sess.RefreshTime
+	if refresh.IsZero() {
+		refresh = sess.CreateTime
+	}
+	at := sess.CreateTime
+	ms := at.UnixMilli()
+	var gen int64
+	var revs []storage.Revocation
+	err = s.commit.write(ctx, func(w *wtx) error {
+		revs = nil
+		err := w.stmt(qInsertSession).QueryRowContext(w.ctx, sess.ID, sess.UserID, ms, refresh.UnixMilli(),
+			sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP).Scan(&gen)
+		if err != nil {
+			return err // nothing written: no such user, or a clash in the one insert
+		}
+		if st.MaxLive > 0 {
+			if revs, err = revokeOldest(w, sess.UserID, sess.ID, st.MaxLive, st.CapReason, at); err != nil {
+				return err
+			}
+		}
+		evs := st.Events
+		if st.CapEvent.Kind != "" && len(revs) > 0 {
+			evs = slices.Clone(evs)
+			for _, r := range revs {
+				ev := st.CapEvent
+				ev.SessionID = r.SessionID
+				evs = append(evs, ev)
+			}
+		}
+		return appendEvents(w, evs)
+	})
+	switch {
+	case err == nil:
+		return gen, revs, nil
+	case errors.Is(err, sql.ErrNoRows), isForeignKey(err):
+		return 0, nil, storage.ErrNotFound
+	case uniqueColumn(err) == "sessions.id":
+		return 0, nil, fmt.Errorf("sqlite: start session: id %s exists: %w", sess.ID, storage.ErrConflict)
+	}
+	return 0, nil, s.wrap("start session", err)
 }
 
 // SessionByID implements storage.Sessions.
@@ -105,22 +158,28 @@ func (s *Store) RefreshSession(ctx context.Context, r storage.SessionRefresh) (*
 	}
 	at := r.RefreshTime.UnixMilli()
 	sess := new(storage.Session)
-	err = scanSession(s.write.stmt(ctx, qRefreshSession).QueryRowContext(ctx, at, r.ExpireTime.UnixMilli(), vars,
-		r.ID, r.ExpectSeq, at), sess)
-	if err == nil {
+	err = s.commit.write(ctx, func(w *wtx) error {
+		err := scanSession(w.stmt(qRefreshSession).QueryRowContext(w.ctx, at, r.ExpireTime.UnixMilli(), vars,
+			r.ID, r.ExpectSeq, at), sess)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// The compare-and-swap matched nothing: either there is no such session or a precondition failed.
+		switch exists, err := sessionExists(w.stmt(qSessionExists).QueryRowContext(w.ctx, r.ID)); {
+		case err != nil:
+			return err
+		case !exists:
+			return storage.ErrNotFound
+		}
+		return storage.ErrConflict
+	})
+	switch {
+	case err == nil:
 		return sess, nil
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict):
+		return nil, err
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, s.wrap("refresh session", err)
-	}
-	// The compare-and-swap matched nothing: either there is no such session or a precondition failed.
-	switch exists, err := sessionExists(s.read.stmt(ctx, qSessionExists).QueryRowContext(ctx, r.ID)); {
-	case err != nil:
-		return nil, s.wrap("refresh session", err)
-	case !exists:
-		return nil, storage.ErrNotFound
-	}
-	return nil, storage.ErrConflict
+	return nil, s.wrap("refresh session", err)
 }
 
 // sessionExists reads the result of qSessionExists.
@@ -135,104 +194,109 @@ func sessionExists(row rowScanner) (bool, error) {
 
 // ExtendSession implements storage.Sessions; ErrNotFound for an unknown id.
 func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error {
-	res, err := s.write.stmt(ctx, qExtendSession).ExecContext(ctx, t.UnixMilli(), id)
-	if err != nil {
-		return s.wrap("extend session", err)
-	}
-	return oneRow(res, "extend session")
+	return s.execOne(ctx, "extend session", qExtendSession, t.UnixMilli(), id)
 }
 
 // RevokeSession implements storage.Sessions.
 func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*storage.Revocation, error) {
-	tx, st, err := s.begin(ctx, qRevokeSession, qSessionExists, qInsertRevocation)
-	if err != nil {
-		return nil, s.wrap("revoke session", err)
-	}
-	defer tx.Rollback() // a no-op once committed
-	rev := storage.Revocation{SessionID: id, RevokeTime: truncate(at)}
-	var expire int64
-	err = st[0].QueryRowContext(ctx, at.UnixMilli(), reason, id).Scan(&rev.UserID, &expire)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Already revoked, or unknown. The write transaction holds the lock, so the answer is current.
-		switch exists, err := sessionExists(st[1].QueryRowContext(ctx, id)); {
-		case err != nil:
-			return nil, s.wrap("revoke session", err)
-		case !exists:
-			return nil, storage.ErrNotFound
+	var rev *storage.Revocation
+	err := s.commit.write(ctx, func(w *wtx) error {
+		r := storage.Revocation{SessionID: id, RevokeTime: truncate(at)}
+		var expire int64
+		err := w.stmt(qRevokeSession).QueryRowContext(w.ctx, at.UnixMilli(), reason, id).Scan(&r.UserID, &expire)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Already revoked, or unknown. The operation holds the write lock, so the answer is current.
+			switch exists, err := sessionExists(w.stmt(qSessionExists).QueryRowContext(w.ctx, id)); {
+			case err != nil:
+				return err
+			case !exists:
+				return storage.ErrNotFound
+			}
+			return nil
 		}
-		return nil, nil
+		if err != nil {
+			return err
+		}
+		r.ExpireTime = fromMillis(expire)
+		if err := w.stmt(qInsertRevocation).QueryRowContext(w.ctx, id, r.UserID, expire, at.UnixMilli()).Scan(&r.Seq); err != nil {
+			return err
+		}
+		rev = &r
+		return nil
+	})
+	switch {
+	case err == nil:
+		return rev, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, err
 	}
-	if err != nil {
-		return nil, s.wrap("revoke session", err)
-	}
-	rev.ExpireTime = fromMillis(expire)
-	err = st[2].QueryRowContext(ctx, id, rev.UserID, expire, at.UnixMilli()).Scan(&rev.Seq)
-	if err != nil {
-		return nil, s.wrap("revoke session: feed", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, s.wrap("revoke session", err)
-	}
-	return &rev, nil
+	return nil, s.wrap("revoke session", err)
 }
 
 // RevokeUserSessions implements storage.Sessions: it reads the account's state, counts what the cut ends,
 // moves the generation on and appends the cut's feed entry, in one write transaction whose writes are one
 // row update and one insert whatever the number of sessions.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep, reason string, at time.Time) (*storage.Revocation, int, error) {
-	const op = "revoke user sessions"
-	tx, st, err := s.begin(ctx, qCutState, qCutCount, qCutUser, qInsertCut)
-	if err != nil {
-		return nil, 0, s.wrap(op, err)
-	}
-	defer tx.Rollback() // a no-op once committed
-	ms := at.UnixMilli()
-	var gen int64
-	var oldKeep string
-	var keepLive bool
-	err = st[0].QueryRowContext(ctx, userID, keep, ms).Scan(&gen, &oldKeep, &keepLive)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, s.wrap(op, err)
-	}
-	if !keepLive {
-		keep = ""
-	}
+	var rev *storage.Revocation
 	var n int
-	var expire int64
-	if err := st[1].QueryRowContext(ctx, userID, ms, gen, oldKeep, keep).Scan(&n, &expire); err != nil {
-		return nil, 0, s.wrap(op, err)
+	ms := at.UnixMilli()
+	err := s.commit.write(ctx, func(w *wtx) error {
+		var gen int64
+		var oldKeep string
+		var keepLive bool
+		err := w.stmt(qCutState).QueryRowContext(w.ctx, userID, keep, ms).Scan(&gen, &oldKeep, &keepLive)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !keepLive {
+			keep = ""
+		}
+		var expire int64
+		if err := w.stmt(qCutCount).QueryRowContext(w.ctx, userID, ms, gen, oldKeep, keep).Scan(&n, &expire); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil // nothing to write
+		}
+		r := storage.Revocation{UserID: userID, RevokeTime: truncate(at), ExpireTime: fromMillis(expire), Keep: keep}
+		if err := w.stmt(qCutUser).QueryRowContext(w.ctx, userID, keep, ms, reason).Scan(&r.Generation); err != nil {
+			return err
+		}
+		if err := w.stmt(qInsertCut).QueryRowContext(w.ctx, userID, expire, ms, r.Generation, keep).Scan(&r.Seq); err != nil {
+			return err
+		}
+		rev = &r
+		return nil
+	})
+	if err != nil {
+		return nil, 0, s.wrap("revoke user sessions", err)
 	}
-	if n == 0 {
-		return nil, 0, nil // nothing written; the deferred rollback ends the transaction
-	}
-	rev := storage.Revocation{UserID: userID, RevokeTime: truncate(at), ExpireTime: fromMillis(expire), Keep: keep}
-	if err := st[2].QueryRowContext(ctx, userID, keep, ms, reason).Scan(&rev.Generation); err != nil {
-		return nil, 0, s.wrap(op, err)
-	}
-	if err := st[3].QueryRowContext(ctx, userID, expire, ms, rev.Generation, keep).Scan(&rev.Seq); err != nil {
-		return nil, 0, s.wrap(op+": feed", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, 0, s.wrap(op, err)
-	}
-	return &rev, n, nil
+	return rev, n, nil
 }
 
 // RevokeOldestSessions implements storage.Sessions. The feed entries come back in Seq order.
 func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
-	const op = "revoke oldest sessions"
-	tx, st, err := s.begin(ctx, qRevokeOldestSessions, qInsertRevocation)
+	var revs []storage.Revocation
+	err := s.commit.write(ctx, func(w *wtx) error {
+		var err error
+		revs, err = revokeOldest(w, userID, newest, keep, reason, at)
+		return err
+	})
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return nil, s.wrap("revoke oldest sessions", err)
 	}
-	defer tx.Rollback() // a no-op once committed
+	return revs, nil
+}
+
+// revokeOldest is RevokeOldestSessions inside an operation.
+func revokeOldest(w *wtx, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
 	ms := at.UnixMilli()
-	rows, err := st[0].QueryContext(ctx, ms, reason, userID, ms, keep, newest)
+	rows, err := w.stmt(qRevokeOldestSessions).QueryContext(w.ctx, ms, reason, userID, ms, keep, newest)
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return nil, err
 	}
 	var revs []storage.Revocation
 	for rows.Next() {
@@ -240,27 +304,21 @@ func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string,
 		var expire int64
 		if err := rows.Scan(&rev.SessionID, &expire); err != nil {
 			rows.Close()
-			return nil, s.wrap(op, err)
+			return nil, err
 		}
 		rev.ExpireTime = fromMillis(expire)
 		revs = append(revs, rev)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap(op, err)
+		return nil, err
 	}
-	if len(revs) == 0 {
-		return nil, nil // nothing written; the deferred rollback ends the transaction
-	}
-	insert := st[1]
+	insert := w.stmt(qInsertRevocation)
 	for i := range revs {
 		r := &revs[i]
-		if err := insert.QueryRowContext(ctx, r.SessionID, userID, r.ExpireTime.UnixMilli(), ms).Scan(&r.Seq); err != nil {
-			return nil, s.wrap(op+": feed", err)
+		if err := insert.QueryRowContext(w.ctx, r.SessionID, userID, r.ExpireTime.UnixMilli(), ms).Scan(&r.Seq); err != nil {
+			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, s.wrap(op, err)
 	}
 	return revs, nil
 }
@@ -328,11 +386,14 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (in
 func (s *Store) sweep(ctx context.Context, id stmtID, ms int64) (int, error) {
 	total := 0
 	for {
-		res, err := s.write.stmt(ctx, id).ExecContext(ctx, ms, deleteBatch)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
+		var n int64
+		err := s.commit.write(ctx, func(w *wtx) error {
+			res, err := w.stmt(id).ExecContext(w.ctx, ms, deleteBatch)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
 		if err != nil {
 			return total, err
 		}

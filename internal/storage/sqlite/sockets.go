@@ -10,8 +10,7 @@ import (
 
 // AddSocket implements storage.Sockets.
 func (s *Store) AddSocket(ctx context.Context, sock storage.Socket) error {
-	_, err := s.write.stmt(ctx, qAddSocket).ExecContext(ctx, sock.ID, sock.UserID, sock.SessionID, sock.Node,
-		sock.CreateTime.UnixMilli())
+	err := s.exec(ctx, qAddSocket, sock.ID, sock.UserID, sock.SessionID, sock.Node, sock.CreateTime.UnixMilli())
 	switch {
 	case err == nil:
 		return nil
@@ -23,7 +22,7 @@ func (s *Store) AddSocket(ctx context.Context, sock storage.Socket) error {
 
 // RemoveSocket implements storage.Sockets.
 func (s *Store) RemoveSocket(ctx context.Context, id string) error {
-	if _, err := s.write.stmt(ctx, qRemoveSocket).ExecContext(ctx, id); err != nil {
+	if err := s.exec(ctx, qRemoveSocket, id); err != nil {
 		return s.wrap("remove socket", err)
 	}
 	return nil
@@ -50,7 +49,7 @@ func scanSocket(row rowScanner, sock *storage.Socket) error {
 
 // TouchNode implements storage.Sockets. The node's seen time becomes t even if it was later.
 func (s *Store) TouchNode(ctx context.Context, node string, t time.Time) error {
-	if _, err := s.write.stmt(ctx, qTouchNode).ExecContext(ctx, node, t.UnixMilli()); err != nil {
+	if err := s.exec(ctx, qTouchNode, node, t.UnixMilli()); err != nil {
 		return s.wrap("touch node", err)
 	}
 	return nil
@@ -79,24 +78,22 @@ func (s *Store) RemoveDeadNodes(ctx context.Context, t time.Time) (int, error) {
 // removeNodes runs a statement that deletes sockets, then one that deletes their nodes, both with the one
 // argument, in one write transaction, and returns how many rows each deleted.
 func (s *Store) removeNodes(ctx context.Context, socketsQuery, nodesQuery stmtID, arg any) (sockets, nodes int, err error) {
-	tx, st, err := s.begin(ctx, socketsQuery, nodesQuery)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer tx.Rollback() // a no-op once committed
 	var counts [2]int
-	for i := range st {
-		res, err := st[i].ExecContext(ctx, arg)
-		if err != nil {
-			return 0, 0, err
+	err = s.commit.write(ctx, func(w *wtx) error {
+		for i, id := range []stmtID{socketsQuery, nodesQuery} {
+			res, err := w.stmt(id).ExecContext(w.ctx, arg)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			counts[i] = int(n)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, 0, err
-		}
-		counts[i] = int(n)
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return 0, 0, err
 	}
 	return counts[0], counts[1], nil
@@ -105,8 +102,10 @@ func (s *Store) removeNodes(ctx context.Context, socketsQuery, nodesQuery stmtID
 // AppendSocketCommand implements storage.Sockets.
 func (s *Store) AppendSocketCommand(ctx context.Context, c storage.SocketCommand) (int64, error) {
 	var seq int64
-	err := s.write.stmt(ctx, qAppendSocketCommand).QueryRowContext(ctx, string(c.Kind), c.SocketID, c.UserID,
-		c.Reason, c.Time.UnixMilli()).Scan(&seq)
+	err := s.commit.write(ctx, func(w *wtx) error {
+		return w.stmt(qAppendSocketCommand).QueryRowContext(w.ctx, string(c.Kind), c.SocketID, c.UserID,
+			c.Reason, c.Time.UnixMilli()).Scan(&seq)
+	})
 	if err != nil {
 		return 0, s.wrap("append socket command", err)
 	}

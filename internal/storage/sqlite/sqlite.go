@@ -54,6 +54,8 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	read  pool
 	write pool
+	// commit runs every write on the write pool's connection, many to a transaction.
+	commit *committer
 	// guard is set by OpenGuarded: the marker file that records which store the database holds.
 	guard *guard
 	// path and file are the database file as Open found it, so that CheckWrite notices when it was deleted
@@ -93,7 +95,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	dsn := fmt.Sprintf("%s?mode=rw&_txlock=immediate&_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL",
+	// journal_size_limit: a WAL the committer has started over is cut back to 64 MiB at most (see
+	// committer.checkpoint), so a burst does not keep its size on disk.
+	dsn := fmt.Sprintf("%s?mode=rw&_txlock=immediate&_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL"+
+		"&_pragma=journal_size_limit(67108864)",
 		name, busyTimeout.Milliseconds())
 	s := &Store{path: path}
 	if s.file, err = os.Stat(path); err != nil {
@@ -109,6 +114,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.write.peer, s.write.peerIdle = s.read.db, readers
+	s.commit = newCommitter(s)
 	return s, nil
 }
 
@@ -223,39 +229,26 @@ func (s *Store) CheckWrite(ctx context.Context) error {
 	if fi, err := os.Stat(s.path); err != nil || !os.SameFile(fi, s.file) {
 		return fmt.Errorf("sqlite: check write: %w: %s was deleted or replaced while open", storage.ErrUnavailable, s.path)
 	}
-	if _, err := s.write.stmt(ctx, qCheckWrite).ExecContext(ctx); err != nil {
+	if err := s.exec(ctx, qCheckWrite); err != nil {
 		return s.wrap("check write", err)
 	}
 	return nil
 }
 
-// Close releases the prepared statements and closes both pools.
+// Close stops the committer, releases the prepared statements and closes both pools.
 func (s *Store) Close() error {
+	s.commit.close()
 	rerr := s.read.close()
 	werr := s.write.close()
 	return errors.Join(rerr, werr)
 }
 
-// begin starts a write transaction and returns the statements ids bound to it, in order. The statements are
-// prepared before the transaction begins because preparing needs a connection of the write pool, whose only
-// connection the transaction then holds: inside the transaction, only tx and these statements may be used.
-func (s *Store) begin(ctx context.Context, ids ...stmtID) (*sql.Tx, []*sql.Stmt, error) {
-	stmts := make([]*sql.Stmt, len(ids))
-	for i, id := range ids {
-		p := s.write.stmt(ctx, id)
-		if p.err != nil {
-			return nil, nil, p.err
-		}
-		stmts[i] = p.st
-	}
-	tx, err := s.write.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, st := range stmts {
-		stmts[i] = tx.StmtContext(ctx, st)
-	}
-	return tx, stmts, nil
+// exec runs the write statement id with args through the committer (see committer), unwrapped errors.
+func (s *Store) exec(ctx context.Context, id stmtID, args ...any) error {
+	return s.commit.write(ctx, func(w *wtx) error {
+		_, err := w.stmt(id).ExecContext(w.ctx, args...)
+		return err
+	})
 }
 
 // stmtID names one of the constant queries in queries.

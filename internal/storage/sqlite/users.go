@@ -151,11 +151,6 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 		password = u.Password
 	}
 
-	tx, st, err := s.begin(ctx, qInsertUser, qInsertDevice, identityStmt(nu.Kind))
-	if err != nil {
-		return nil, s.wrap("create user", err)
-	}
-	defer tx.Rollback() // a no-op once committed
 	// The identity goes to its column, or to the device insert; the other identity columns are NULL.
 	args := make([]any, 0, 4+len(identityColumns))
 	args = append(args, nu.ID, nu.Username, password, nu.Time.UnixMilli())
@@ -166,28 +161,34 @@ func (s *Store) CreateUser(ctx context.Context, nu storage.NewUser) (*storage.Us
 		}
 		args = append(args, v)
 	}
-	_, err = st[0].ExecContext(ctx, args...)
-	if err == nil && nu.Kind == storage.IdentityDevice {
-		_, err = st[1].ExecContext(ctx, nu.Identity, nu.ID)
-	}
-	if err != nil {
+	err := s.commit.writeAll(ctx, func(w *wtx) error {
+		_, err := w.stmt(qInsertUser).ExecContext(w.ctx, args...)
+		if err == nil && nu.Kind == storage.IdentityDevice {
+			_, err = w.stmt(qInsertDevice).ExecContext(w.ctx, nu.Identity, nu.ID)
+		}
+		if err == nil {
+			return nil
+		}
 		switch col := uniqueColumn(err); {
 		case identityConstraint(col):
-			return nil, storage.ErrIdentityTaken
+			return storage.ErrIdentityTaken
 		case col == "users.username":
 			// SQLite reports the first violated constraint only; the identity may clash as well. The check
 			// runs inside the write transaction, so it sees the state the insert saw.
-			if _, ierr := scanUser(st[2].QueryRowContext(ctx, nu.Identity)); ierr == nil {
-				return nil, storage.ErrIdentityTaken
+			if _, ierr := scanUser(w.stmt(identityStmt(nu.Kind)).QueryRowContext(w.ctx, nu.Identity)); ierr == nil {
+				return storage.ErrIdentityTaken
 			}
-			return nil, storage.ErrUsernameTaken
+			return storage.ErrUsernameTaken
 		}
-		return nil, s.wrap("create user", err)
+		return err
+	})
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.Is(err, storage.ErrIdentityTaken), errors.Is(err, storage.ErrUsernameTaken):
+		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, s.wrap("create user", err)
-	}
-	return u, nil
+	return nil, s.wrap("create user", err)
 }
 
 // identityStmt returns the lookup of an account by an identity of kind, which must be known.
@@ -200,11 +201,7 @@ func identityStmt(kind storage.IdentityKind) stmtID {
 
 // DeleteUser implements storage.Users.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	res, err := s.write.stmt(ctx, qDeleteUser).ExecContext(ctx, id)
-	if err != nil {
-		return s.wrap("delete user", err)
-	}
-	return oneRow(res, "delete user")
+	return s.execOne(ctx, "delete user", qDeleteUser, id)
 }
 
 // UpdateProfile implements storage.Users. An empty update writes nothing and only checks that the account
@@ -246,31 +243,48 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p storage.ProfileU
 	}
 	q.WriteString(" WHERE id = ?")
 	args = append(args, id)
-	s.write.renew(ctx)
-	res, err := s.write.db.ExecContext(ctx, q.String(), args...)
-	if err != nil {
-		if uniqueColumn(err) == "users.username" {
-			return storage.ErrUsernameTaken
+	err := s.commit.write(ctx, func(w *wtx) error {
+		res, err := w.exec(q.String(), args...)
+		if err != nil {
+			if uniqueColumn(err) == "users.username" {
+				return storage.ErrUsernameTaken
+			}
+			return err
 		}
-		return s.wrap("update profile", err)
+		return oneRow(res)
+	})
+	switch {
+	case err == nil, errors.Is(err, storage.ErrUsernameTaken), errors.Is(err, storage.ErrNotFound):
+		return err
 	}
-	return oneRow(res, "update profile")
+	return s.wrap("update profile", err)
 }
 
 // SetDisableTime implements storage.Users.
 func (s *Store) SetDisableTime(ctx context.Context, id string, t time.Time) error {
-	res, err := s.write.stmt(ctx, qSetDisableTime).ExecContext(ctx, millis(t), id)
-	if err != nil {
-		return s.wrap("set disable time", err)
+	return s.execOne(ctx, "set disable time", qSetDisableTime, millis(t), id)
+}
+
+// execOne runs the write statement id, which must change one row: ErrNotFound when it changes none.
+func (s *Store) execOne(ctx context.Context, op string, id stmtID, args ...any) error {
+	err := s.commit.write(ctx, func(w *wtx) error {
+		res, err := w.stmt(id).ExecContext(w.ctx, args...)
+		if err != nil {
+			return err
+		}
+		return oneRow(res)
+	})
+	if err == nil || errors.Is(err, storage.ErrNotFound) {
+		return err
 	}
-	return oneRow(res, "set disable time")
+	return s.wrap(op, err)
 }
 
 // oneRow turns an update that matched no row into ErrNotFound.
-func oneRow(res sql.Result, op string) error {
+func oneRow(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return err
 	}
 	if n == 0 {
 		return storage.ErrNotFound

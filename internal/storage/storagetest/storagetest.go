@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"DeleteUserThenCreate", testDeleteUserThenCreate},
 		{"UsersByIDs", testUsersByIDs},
 		{"CreateSession", testCreateSession},
+		{"StartSession", testStartSession},
 		{"RefreshSession", testRefreshSession},
 		{"ExtendSession", testExtendSession},
 		{"RevokeSession", testRevokeSession},

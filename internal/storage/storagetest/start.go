@@ -1,0 +1,73 @@
+package storagetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/storage"
+)
+
+// testStartSession: a login's writes in one call: the session, the cap, the events.
+func testStartSession(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	at := base.Add(time.Hour)
+	older := mustSession(t, st, u.ID, base, at.Add(time.Hour))
+	old := mustSession(t, st, u.ID, base.Add(time.Minute), at.Add(2*time.Hour))
+	before := lastSeq(t, st)
+
+	s := storage.Session{ID: NewID(), UserID: u.ID, CreateTime: at, RefreshTime: at, ExpireTime: at.Add(3 * time.Hour),
+		Vars: map[string]string{"k": "v"}, UserAgent: "agent/2.0", ClientIP: "192.0.2.9"}
+	created := storage.Event{Time: at, Kind: storage.EventSessionCreated, UserID: u.ID, SessionID: s.ID, ClientIP: "192.0.2.9"}
+	gen, revs, err := st.StartSession(ctx, storage.SessionStart{
+		Session: s, MaxLive: 2, CapReason: "session cap", Events: []storage.Event{created},
+		CapEvent: storage.Event{Time: at, Kind: storage.EventSessionRevoked, UserID: u.ID, ClientIP: "192.0.2.9", Reason: "session cap"},
+	})
+	if err != nil {
+		t.Fatalf("StartSession: %v", err)
+	}
+	s.Generation = gen
+	checkSession(t, mustSessionByID(t, st, s.ID), &s)
+	checkNewRevocations(t, st, u.ID, before, at, revs, map[string]time.Time{older.ID: older.ExpireTime})
+	checkRevokeReasons(t, st, []revokeCase{{older, "session cap"}, {old, ""}})
+	evs := mustList(t, st, u.ID)
+	checkEvents(t, "events", evs, []storage.Event{
+		{Time: at, Kind: storage.EventSessionRevoked, UserID: u.ID, SessionID: older.ID, ClientIP: "192.0.2.9", Reason: "session cap"},
+		created,
+	})
+
+	// Under the cap, or without one: nothing revoked, no cap event.
+	for _, max := range []int{0, 10} {
+		s2 := storage.Session{ID: NewID(), UserID: u.ID, CreateTime: at, RefreshTime: at, ExpireTime: at.Add(time.Hour)}
+		_, revs, err := st.StartSession(ctx, storage.SessionStart{Session: s2, MaxLive: max, CapReason: "session cap",
+			CapEvent: storage.Event{Kind: storage.EventSessionRevoked, UserID: u.ID}})
+		if err != nil || len(revs) != 0 {
+			t.Errorf("StartSession(MaxLive %d) = %+v, %v; want nothing revoked", max, revs, err)
+		}
+	}
+	if got := len(mustList(t, st, u.ID)); got != len(evs) {
+		t.Errorf("%d events after logins under the cap, want %d", got, len(evs))
+	}
+
+	// An unknown user: nothing written, events included.
+	ghost := NewID()
+	_, _, err = st.StartSession(ctx, storage.SessionStart{
+		Session: storage.Session{ID: NewID(), UserID: ghost, CreateTime: at, ExpireTime: at.Add(time.Hour)},
+		Events:  []storage.Event{{Time: at, Kind: storage.EventSessionCreated, UserID: ghost}},
+	})
+	checkErr(t, "StartSession(unknown user)", err, storage.ErrNotFound)
+	if evs, err := st.ListEvents(ctx, ghost, 0, 10); err != nil || len(evs) != 0 {
+		t.Errorf("events of a login that failed = %+v, %v; want none", evs, err)
+	}
+	// A taken id: ErrConflict, nothing written.
+	_, _, err = st.StartSession(ctx, storage.SessionStart{
+		Session: storage.Session{ID: s.ID, UserID: u.ID, CreateTime: at, ExpireTime: at.Add(time.Hour)},
+		Events:  []storage.Event{{Time: at, Kind: storage.EventLoginLocked, UserID: u.ID}},
+	})
+	checkErr(t, "StartSession(existing id)", err, storage.ErrConflict)
+	for _, ev := range mustList(t, st, u.ID) {
+		if ev.Kind == storage.EventLoginLocked {
+			t.Error("the events of a failed StartSession were written")
+		}
+	}
+}
