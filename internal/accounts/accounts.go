@@ -268,8 +268,8 @@ func (s *Service) create(ctx context.Context, kind storage.IdentityKind, identit
 // Account returns the account with the given id for display, from the read cache when it is enabled.
 // The result has no password hash. Decisions (bans, credentials) must use AccountFresh.
 func (s *Service) Account(ctx context.Context, userID string) (*storage.User, error) {
-	if u := s.cache.get(userID); u != nil {
-		return u, nil
+	if e := s.cache.get(userID); e != nil {
+		return copyUser(e.user), nil
 	}
 	gen := s.cache.generation()
 	u, err := s.AccountFresh(ctx, userID)
@@ -279,6 +279,38 @@ func (s *Service) Account(ctx context.Context, userID string) (*storage.User, er
 	s.cache.put(u, gen)
 	u.Password = nil
 	return u, nil
+}
+
+// A View is a rendering of an account for display, such as its wire encoding, that the read cache keeps
+// next to each entry: AccountView renders an account once per cache entry, and every read while the entry
+// lives shares the bytes, so that the hot read costs neither a copy of the account nor its encoding.
+type View struct {
+	render func(*storage.User) ([]byte, error)
+}
+
+// NewView returns the View that render computes. render gets a copy of the account, without its password
+// hash, and must depend on nothing else: its result is reused for as long as the account is cached.
+func NewView(render func(*storage.User) ([]byte, error)) *View {
+	return &View{render: render}
+}
+
+// AccountView returns the account with the given id as v renders it, from the read cache when it is
+// enabled, as Account would read it: the same entries, the same invalidation. The bytes are shared by
+// every caller and must not be changed.
+func (s *Service) AccountView(ctx context.Context, userID string, v *View) ([]byte, error) {
+	if e := s.cache.get(userID); e != nil {
+		return e.render(v)
+	}
+	gen := s.cache.generation()
+	u, err := s.AccountFresh(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if e := s.cache.put(u, gen); e != nil {
+		return e.render(v)
+	}
+	u.Password = nil
+	return v.render(u)
 }
 
 // AccountFresh reads the account from the store, bypassing the cache.

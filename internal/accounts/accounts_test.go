@@ -98,6 +98,90 @@ func TestAccountCache(t *testing.T) {
 	}
 }
 
+// TestAccountView: a view is rendered once per cache entry and shared until the entry is invalidated or
+// expires; other views of the same entry get their own rendering; without the cache every read renders.
+func TestAccountView(t *testing.T) {
+	ctx := context.Background()
+	for _, ttl := range []time.Duration{5 * time.Second, 0} {
+		st := newStore(t)
+		svc, clk := newService(t, st, Deps{CacheTTL: ttl})
+		res, err := svc.AuthenticateEmail(ctx, "view@example.com", "password1", "viewed", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := res.User.ID
+		renders := 0
+		name := NewView(func(u *storage.User) ([]byte, error) {
+			renders++
+			if u.Password != nil {
+				t.Error("a view got the password hash")
+			}
+			b := []byte(u.Username + "/" + u.DisplayName)
+			u.DisplayName = "changed by a view" // a view's copy is its own
+			return b, nil
+		})
+		id8 := NewView(func(u *storage.User) ([]byte, error) { return []byte(u.ID[:8]), nil })
+		read := func(v *View, want string) {
+			t.Helper()
+			got, err := svc.AccountView(ctx, id, v)
+			if err != nil || string(got) != want {
+				t.Errorf("ttl %v: AccountView = %q, %v; want %q", ttl, got, err, want)
+			}
+		}
+		read(name, "viewed/")
+		read(name, "viewed/")
+		read(id8, id[:8])
+		read(name, "viewed/")
+		wantRenders := 2
+		if ttl == 0 {
+			wantRenders = 3
+		}
+		if renders != wantRenders {
+			t.Errorf("ttl %v: %d renders, want %d", ttl, renders, wantRenders)
+		}
+		if err := svc.UpdateAccount(ctx, id, Profile{DisplayName: strp("through")}); err != nil {
+			t.Fatal(err)
+		}
+		read(name, "viewed/through")
+		if err := st.UpdateProfile(ctx, id, storage.ProfileUpdate{DisplayName: strp("behind"), Time: clk.now()}); err != nil {
+			t.Fatal(err)
+		}
+		if ttl > 0 {
+			read(name, "viewed/through") // a change behind the service's back waits for the TTL
+			clk.advance(ttl)
+		}
+		read(name, "viewed/behind")
+		if u, err := svc.Account(ctx, id); err != nil || u.DisplayName != "behind" {
+			t.Errorf("ttl %v: Account after views = %+v, %v", ttl, u, err)
+		}
+
+		failing := NewView(func(*storage.User) ([]byte, error) { return nil, errors.New("render failed") })
+		if _, err := svc.AccountView(ctx, id, failing); err == nil {
+			t.Errorf("ttl %v: a failed render returned no error", ttl)
+		}
+		if _, err := svc.AccountView(ctx, "00000000-0000-4000-8000-000000000000", name); !errors.Is(err, ErrAccountNotFound) {
+			t.Errorf("ttl %v: unknown account: %v, want ErrAccountNotFound", ttl, err)
+		}
+	}
+}
+
+// TestAccountViewNoAlloc: a cached account's view is read without allocating.
+func TestAccountViewNoAlloc(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newService(t, newStore(t), Deps{CacheTTL: time.Minute})
+	res, err := svc.AuthenticateDevice(ctx, "device-no-alloc-0001", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewView(func(u *storage.User) ([]byte, error) { return []byte(u.ID), nil })
+	if _, err := svc.AccountView(ctx, res.User.ID, v); err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { svc.AccountView(ctx, res.User.ID, v) }); allocs != 0 {
+		t.Errorf("a cached AccountView allocates %.0f times", allocs)
+	}
+}
+
 // TestAccountCacheFillRacingWrite: a read that started before a write must not put its old value in the
 // cache after the write invalidated it.
 func TestAccountCacheFillRacingWrite(t *testing.T) {
@@ -110,7 +194,7 @@ func TestAccountCacheFillRacingWrite(t *testing.T) {
 		t.Errorf("stale fill cached: %+v", got)
 	}
 	c.put(old, c.generation())
-	if got := c.get("u1"); got == nil || got.DisplayName != "old" {
+	if got := c.get("u1"); got == nil || got.user.DisplayName != "old" {
 		t.Errorf("fresh fill not cached: %+v", got)
 	}
 }
@@ -120,7 +204,7 @@ func TestAccountCacheBounded(t *testing.T) {
 	for i := range 100 {
 		c.put(&storage.User{ID: strings.Repeat("x", i+1)}, c.generation())
 	}
-	if n := len(c.entries); n > 10 {
+	if n := c.len(); n > 10 {
 		t.Errorf("cache holds %d entries, bound is 10", n)
 	}
 }

@@ -76,8 +76,11 @@ func HTTPRequest(ctx context.Context) *http.Request {
 
 // Caller returns the authenticated caller of a hook or RPC call, if there is one.
 func Caller(ctx context.Context) (tokens.Claims, bool) {
-	c, ok := ctx.Value(callerKey{}).(tokens.Claims)
-	return c, ok
+	c, ok := ctx.Value(callerKey{}).(*callerContext)
+	if !ok {
+		return tokens.Claims{}, false
+	}
+	return c.caller, true
 }
 
 // API serves the HTTP routes.
@@ -94,6 +97,8 @@ type API struct {
 	platforms Platforms
 	mux       *http.ServeMux
 	ready     *readiness
+	// accountView is GET /v2/account's answer body as the account cache keeps it.
+	accountView *accounts.View
 
 	authLimit, refreshLimit *limits.Limiter // nil: unlimited
 	proxies                 limits.Proxies
@@ -104,7 +109,7 @@ func New(d Deps) *API {
 	a := &API{
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
-		platforms: d.Platforms, mux: http.NewServeMux(),
+		platforms: d.Platforms, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
 		proxies: d.Limits.TrustedProxies,
 	}
@@ -136,11 +141,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.writeError(rw, r, errInternalPanic)
 			}
 		}
-		// The query string is never logged: it can carry keys and tokens.
-		a.log.Log(r.Context(), logLevelFor(rw.status), "request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+		// The query string is never logged: it can carry keys and tokens. The level is checked first, so
+		// that a request not logged does not pay for boxing the attributes.
+		if level := logLevelFor(rw.status); a.log.Enabled(r.Context(), level) {
+			a.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+		}
 	}()
 	h := rw.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
+	h["Access-Control-Allow-Origin"] = headerAnyOrigin
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, User-Agent")
 		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE")
@@ -150,6 +158,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mux.ServeHTTP(rw, r)
 }
+
+// headerAnyOrigin is the Access-Control-Allow-Origin of every answer, shared like headerJSON.
+var headerAnyOrigin = []string{"*"}
 
 // statusWriter records the status for the access log and whether anything was written.
 type statusWriter struct {
@@ -198,6 +209,25 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 type callerKey struct{}
 
+// callerContext carries the caller of an authenticated request: one allocation per request, where
+// context.WithValue would make two (the context and the claims boxed in an interface). Its Value answers
+// callerKey with the callerContext itself, so that reading the caller allocates nothing either.
+type callerContext struct {
+	context.Context
+	caller tokens.Claims
+}
+
+func withCaller(ctx context.Context, c tokens.Claims) context.Context {
+	return &callerContext{Context: ctx, caller: c}
+}
+
+func (c *callerContext) Value(key any) any {
+	if _, ok := key.(callerKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // callerFrom returns the request's caller; only valid on authSession routes.
 func callerFrom(ctx context.Context) tokens.Claims {
 	c, _ := Caller(ctx)
@@ -220,7 +250,7 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 				a.writeError(w, r, err)
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+			r = r.WithContext(withCaller(r.Context(), c))
 		}
 		if a.hooks != nil { // server code may read the request; without hooks nothing pays for it
 			ip, port := a.clientAddr(r)

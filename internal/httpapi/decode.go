@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -104,17 +105,68 @@ func queryBool(r *http.Request, name string, def bool) (bool, error) {
 
 // writeJSON writes v with Nakama's response headers.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"code":13,"message":"Internal server error."}`)
+	e := jsonEncoders.Get().(*jsonEncoder)
+	defer e.release()
+	b, err := e.encode(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":13,"message":"Internal server error."}`)
 	}
+	writeBody(w, status, b)
+}
+
+// marshalJSON returns v encoded as writeJSON writes it, in a slice of its own.
+func marshalJSON(v any) ([]byte, error) {
+	e := jsonEncoders.Get().(*jsonEncoder)
+	defer e.release()
+	b, err := e.encode(v)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(b), nil
+}
+
+// Header values of every JSON answer, shared: net/http only reads them, and Header.Set and Header.Add
+// replace the slice or append to it (a slice of capacity 1 is copied), so none of them is ever changed.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoStore = []string{"no-store, no-cache, must-revalidate"}
+)
+
+// writeBody writes a JSON answer body with Nakama's response headers.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store, no-cache, must-revalidate")
+	h["Content-Type"] = headerJSON
+	h["Cache-Control"] = headerNoStore
 	w.WriteHeader(status)
-	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	w.Write(body)
+}
+
+// jsonEncoder is an encoder with its buffer, reused across answers through jsonEncoders.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonEncoders = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// encode returns v's JSON without the encoder's trailing newline, in the encoder's buffer: valid until
+// release.
+func (e *jsonEncoder) encode(v any) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")), nil
+}
+
+// release returns the encoder to the pool, unless an unusually large answer grew its buffer.
+func (e *jsonEncoder) release() {
+	if e.buf.Cap() <= 64<<10 {
+		jsonEncoders.Put(e)
+	}
 }

@@ -46,7 +46,7 @@ func (a *API) rpc(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return a.rpcError(w, r, err)
 			}
-			ctx = context.WithValue(ctx, callerKey{}, c)
+			ctx = withCaller(ctx, c)
 		}
 	} else {
 		return a.rpcError(w, r, errRPCCredentials)
