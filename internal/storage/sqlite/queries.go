@@ -31,6 +31,8 @@ const (
 	qCutUser
 	qInsertCut
 	qRevokeOldestSessions
+	qTrimAfterStart
+	qRevokeByID
 	qInsertRevocation
 	qListUserSessions
 	qRevocationsSince
@@ -128,6 +130,18 @@ var queries = [numStmts]string{
 			WHERE s.user_id = ?3 AND s.revoke_time IS NULL AND s.expire_time > ?4 AND ` + uncut + `
 			ORDER BY s.id = ?6 DESC, s.create_time DESC, s.id DESC LIMIT -1 OFFSET ?5)
 		RETURNING id, expire_time`,
+	// qTrimAfterStart finds what qRevokeOldestSessions would revoke for a login that has just stored its
+	// session ?6, live and the newest: the account's other live sessions at ?4 beyond the newest ?5 - 1. It
+	// only reads (most logins find nothing, and then write nothing more): leaving ?6 out, rather than
+	// ordering it first, lets the covering index give the order, and the account's cut state is read once
+	// rather than joined to every session. It takes the account ?1, the time ?2, the cap ?3 and the new
+	// session ?4.
+	qTrimAfterStart: `SELECT s.id, s.expire_time FROM sessions s INDEXED BY sessions_live_idx
+		WHERE s.user_id = ?1 AND s.revoke_time IS NULL AND s.expire_time > ?2 AND s.id <> ?4
+			AND (s.generation >= (SELECT session_generation FROM users WHERE id = ?1)
+				OR s.id = (SELECT session_keep FROM users WHERE id = ?1))
+		ORDER BY s.create_time DESC, s.id DESC LIMIT -1 OFFSET ?3 - 1`,
+	qRevokeByID: `UPDATE sessions SET revoke_time = ?, revoke_reason = ? WHERE id = ?`,
 	qInsertRevocation: `INSERT INTO session_revocations (session_id, user_id, expire_time, revoke_time)
 		VALUES (?, ?, ?, ?) RETURNING seq`,
 	qListUserSessions: `SELECT ` + sessionCutColumns + ` FROM sessions s JOIN users u ON u.id = s.user_id

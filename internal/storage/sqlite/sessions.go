@@ -109,7 +109,7 @@ func (s *Store) StartSession(ctx context.Context, st storage.SessionStart) (int6
 			return err // nothing written: no such user, or a clash in the one insert
 		}
 		if st.MaxLive > 0 {
-			if revs, err = revokeOldest(w, sess.UserID, sess.ID, st.MaxLive, st.CapReason, at); err != nil {
+			if revs, err = trim(w, qTrimAfterStart, sess.UserID, sess.ID, st.MaxLive, st.CapReason, at); err != nil {
 				return err
 			}
 		}
@@ -282,7 +282,7 @@ func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string,
 	var revs []storage.Revocation
 	err := s.commit.write(ctx, func(w *wtx) error {
 		var err error
-		revs, err = revokeOldest(w, userID, newest, keep, reason, at)
+		revs, err = trim(w, qRevokeOldestSessions, userID, newest, keep, reason, at)
 		return err
 	})
 	if err != nil {
@@ -291,10 +291,15 @@ func (s *Store) RevokeOldestSessions(ctx context.Context, userID, newest string,
 	return revs, nil
 }
 
-// revokeOldest is RevokeOldestSessions inside an operation.
-func revokeOldest(w *wtx, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
+// trim runs qRevokeOldestSessions, or qTrimAfterStart and then revokes what it found, inside an operation,
+// and appends the feed entries of the sessions revoked.
+func trim(w *wtx, id stmtID, userID, newest string, keep int, reason string, at time.Time) ([]storage.Revocation, error) {
 	ms := at.UnixMilli()
-	rows, err := w.stmt(qRevokeOldestSessions).QueryContext(w.ctx, ms, reason, userID, ms, keep, newest)
+	args := []any{ms, reason, userID, ms, keep, newest}
+	if id == qTrimAfterStart {
+		args = []any{userID, ms, keep, newest}
+	}
+	rows, err := w.stmt(id).QueryContext(w.ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +321,11 @@ func revokeOldest(w *wtx, userID, newest string, keep int, reason string, at tim
 	insert := w.stmt(qInsertRevocation)
 	for i := range revs {
 		r := &revs[i]
+		if id == qTrimAfterStart { // it only found them
+			if _, err := w.stmt(qRevokeByID).ExecContext(w.ctx, ms, reason, r.SessionID); err != nil {
+				return nil, err
+			}
+		}
 		if err := insert.QueryRowContext(w.ctx, r.SessionID, userID, r.ExpireTime.UnixMilli(), ms).Scan(&r.Seq); err != nil {
 			return nil, err
 		}

@@ -49,6 +49,27 @@ func testStartSession(t *testing.T, st storage.Store) {
 		t.Errorf("%d events after logins under the cap, want %d", got, len(evs))
 	}
 
+	// A cap of one keeps only the new session, even against one created in the same millisecond whose id
+	// sorts after it.
+	tie := mustSession(t, st, u.ID, at.Add(time.Minute), at.Add(time.Hour))
+	s3 := storage.Session{ID: "00000000-0000-4000-8000-000000000001", UserID: u.ID, CreateTime: at.Add(time.Minute),
+		RefreshTime: at.Add(time.Minute), ExpireTime: at.Add(time.Hour)}
+	_, revs, err = st.StartSession(ctx, storage.SessionStart{Session: s3, MaxLive: 1, CapReason: "session cap"})
+	if err != nil {
+		t.Fatalf("StartSession(MaxLive 1): %v", err)
+	}
+	list, err := st.ListUserSessions(ctx, u.ID, at, storage.SessionCursor{}, 100)
+	if err != nil || len(list) != 1 || list[0].ID != s3.ID {
+		t.Errorf("live sessions after a login with a cap of one = %+v, %v; want only %s", list, err, s3.ID)
+	}
+	ended := false
+	for _, r := range revs {
+		ended = ended || r.SessionID == tie.ID
+	}
+	if !ended {
+		t.Errorf("the cap of one did not end the session created in the same millisecond: %+v", revs)
+	}
+
 	// An unknown user: nothing written, events included.
 	ghost := NewID()
 	_, _, err = st.StartSession(ctx, storage.SessionStart{
