@@ -114,7 +114,7 @@ var queries = [numStmts]string{
 		FROM users u WHERE u.id = ?1`,
 	// qCutCount counts the live sessions of account ?1 at ?2 in generation ?3 (with ?4 kept) that a cut
 	// keeping ?5 ends, and the latest of their expiry times.
-	qCutCount: `SELECT count(*), coalesce(max(s.expire_time), 0) FROM sessions s INDEXED BY sessions_live_idx
+	qCutCount: `SELECT count(*), coalesce(max(s.expire_time), 0) FROM sessions s INDEXED BY sessions_user_idx
 		WHERE s.user_id = ?1 AND s.revoke_time IS NULL AND s.expire_time > ?2
 			AND (s.generation >= ?3 OR s.id = ?4) AND s.id <> ?5`,
 	qCutUser: `UPDATE users SET session_generation = session_generation + 1, session_keep = ?2,
@@ -123,10 +123,9 @@ var queries = [numStmts]string{
 	qInsertCut: `INSERT INTO session_revocations (session_id, user_id, expire_time, revoke_time, generation, keep_session)
 		VALUES ('', ?, ?, ?, ?, ?) RETURNING seq`,
 	// qRevokeOldestSessions skips the newest ?5 live sessions of a user, with ?6 counting as the newest,
-	// and revokes the rest. It runs on every login (the session cap); the covering index of live sessions
-	// spares it the rows of the account's sessions.
+	// and revokes the rest. The covering index of the account's sessions spares it their rows.
 	qRevokeOldestSessions: `UPDATE sessions SET revoke_time = ?1, revoke_reason = ?2
-		WHERE id IN (SELECT s.id FROM sessions s INDEXED BY sessions_live_idx JOIN users u ON u.id = s.user_id
+		WHERE id IN (SELECT s.id FROM sessions s INDEXED BY sessions_user_idx JOIN users u ON u.id = s.user_id
 			WHERE s.user_id = ?3 AND s.revoke_time IS NULL AND s.expire_time > ?4 AND ` + uncut + `
 			ORDER BY s.id = ?6 DESC, s.create_time DESC, s.id DESC LIMIT -1 OFFSET ?5)
 		RETURNING id, expire_time`,
@@ -136,7 +135,7 @@ var queries = [numStmts]string{
 	// ordering it first, lets the covering index give the order, and the account's cut state is read once
 	// rather than joined to every session. It takes the account ?1, the time ?2, the cap ?3 and the new
 	// session ?4.
-	qTrimAfterStart: `SELECT s.id, s.expire_time FROM sessions s INDEXED BY sessions_live_idx
+	qTrimAfterStart: `SELECT s.id, s.expire_time FROM sessions s INDEXED BY sessions_user_idx
 		WHERE s.user_id = ?1 AND s.revoke_time IS NULL AND s.expire_time > ?2 AND s.id <> ?4
 			AND (s.generation >= (SELECT session_generation FROM users WHERE id = ?1)
 				OR s.id = (SELECT session_keep FROM users WHERE id = ?1))

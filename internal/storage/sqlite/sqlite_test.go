@@ -89,7 +89,7 @@ func TestMigrations(t *testing.T) {
 			Tables: []string{migrate.Table, "security_events", "session_revocations", "sessions",
 				"socket_commands", "socket_nodes", "sockets", "store_identity", "user_device", "users"},
 			Indexes: []string{"security_events_event_time_idx", "security_events_user_id_idx",
-				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_live_idx", "sessions_user_id_idx",
+				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_idx",
 				"socket_commands_command_time_idx", "sockets_node_idx", "sockets_user_id_idx",
 				"user_device_user_id_idx", "users_apple_id_key", "users_facebook_id_key",
 				"users_facebook_instant_game_id_key", "users_gamecenter_id_key", "users_google_id_key",

@@ -1,4 +1,5 @@
-DROP INDEX sessions_live_idx;
+DROP INDEX sessions_user_idx;
+CREATE INDEX sessions_user_id_idx ON sessions (user_id);
 
 DROP INDEX users_apple_id_key;
 DROP INDEX users_google_id_key;
