@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -137,7 +138,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		MaxSessions:    cfg.Session.MaxSessionsPerUser,
 		EventRetention: time.Duration(cfg.Session.EventRetentionDays) * 24 * time.Hour,
 		EventsPerHour:  cfg.Session.EventsPerHour,
-	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log})
+	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log,
+		Accounts: refreshAccounts(s.Accounts, cacheTTL)})
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
@@ -251,6 +253,26 @@ func SocialConfig(c config.SocialConfig) social.Config {
 	sc.CAFile = c.CAFile
 	sc.Timeout = time.Duration(c.TimeoutMs) * time.Millisecond
 	return sc
+}
+
+// refreshAccounts is where a refresh reads the account first: the per-node account cache where there is
+// one (SQLite), else nil, the store. A refresh that succeeds needs the username and the ban state only
+// as fresh as the cache keeps them, since the session itself is read from the store (see sessions.Deps).
+func refreshAccounts(a *accounts.Service, cacheTTL time.Duration) sessions.AccountReader {
+	if cacheTTL <= 0 {
+		return nil
+	}
+	return cachedAccounts{a}
+}
+
+type cachedAccounts struct{ a *accounts.Service }
+
+func (c cachedAccounts) UserByID(ctx context.Context, id string) (*storage.User, error) {
+	u, err := c.a.Account(ctx, id)
+	if errors.Is(err, accounts.ErrAccountNotFound) {
+		return nil, storage.ErrNotFound
+	}
+	return u, err
 }
 
 // Store returns the backend.

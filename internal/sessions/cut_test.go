@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -247,5 +248,57 @@ func TestRefreshWritesOnlyWhenItMust(t *testing.T) {
 		if _, err := m.Refresh(ctx, tok, nil, Meta{}); !errors.Is(err, ErrRefreshTokenInvalid) {
 			t.Errorf("after logout: Refresh = %v, want ErrRefreshTokenInvalid", err)
 		}
+	}
+}
+
+// staleAccounts answers with the account as it was, as a per-node cache can.
+type staleAccounts struct{ u storage.User }
+
+func (s staleAccounts) UserByID(context.Context, string) (*storage.User, error) {
+	u := s.u
+	return &u, nil
+}
+
+// TestRefreshWithCachedAccount: a refresh may read the account from a cache, but a cache that is behind
+// never decides a refusal: a ban it does not show yet is still told as a ban (the ban ended the session,
+// which is read from the store), and an unban it does not show yet does not refuse the refresh.
+func TestRefreshWithCachedAccount(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := newNode(t, t.TempDir()+"/cached.db", now)
+	u := newUser(t, base.users, "a", now)
+	banned := *u
+	banned.DisableTime = now
+	for name, tt := range map[string]struct {
+		cached storage.User
+		ban    bool
+		want   error
+	}{
+		"cache shows no ban, the account is banned": {*u, true, ErrBanned},
+		"cache shows a ban that was lifted":         {banned, false, nil},
+		"cache and store agree":                     {*u, false, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := New(base.cfg, Deps{Store: base.store, Users: base.users, SessionKeys: base.skeys, RefreshKeys: base.rkeys,
+				Clock: func() time.Time { return now }, Accounts: staleAccounts{tt.cached}})
+			if err := m.Load(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := base.users.SetDisableTime(ctx, u.ID, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			is, err := m.Issue(ctx, u, nil, Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.ban {
+				if _, err := m.Ban(ctx, u.ID, "test"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := m.Refresh(ctx, is.RefreshToken, nil, Meta{}); !errors.Is(err, tt.want) && !(err == nil && tt.want == nil) {
+				t.Errorf("Refresh = %v, want %v", err, tt.want)
+			}
+		})
 	}
 }

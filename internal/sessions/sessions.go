@@ -94,6 +94,15 @@ type Deps struct {
 	Logger      *slog.Logger
 	// Events records security events; nil records none.
 	Events storage.Events
+	// Accounts, when set, is where a refresh reads the account first: a per-node cache, say. Only a refresh
+	// that succeeds relies on it (its session is read from the store, so an ended session, a ban's
+	// included, is always seen); every refusal is decided on Users, read afresh.
+	Accounts AccountReader
+}
+
+// AccountReader reads an account; ErrNotFound (storage's) for an unknown id.
+type AccountReader interface {
+	UserByID(ctx context.Context, id string) (*storage.User, error)
 }
 
 // Manager issues, refreshes, validates and revokes sessions.
@@ -108,6 +117,7 @@ type Manager struct {
 	log   *slog.Logger
 	deny  *Denylist
 	evs   storage.Events
+	accts AccountReader // Deps.Accounts, or users
 	// sample bounds the high-volume security events (Config.EventsPerHour); nil writes them all.
 	sample *eventSampler
 	// storeID is the store's id (storage.Sessions.StoreID), read by Load: every token issued carries it as
@@ -122,7 +132,10 @@ type Manager struct {
 func New(cfg Config, d Deps) *Manager {
 	m := &Manager{
 		cfg: cfg, store: d.Store, users: d.Users, skeys: d.SessionKeys, rkeys: d.RefreshKeys,
-		clock: d.Clock, rand: d.Rand, log: d.Logger, deny: NewDenylist(), evs: d.Events,
+		clock: d.Clock, rand: d.Rand, log: d.Logger, deny: NewDenylist(), evs: d.Events, accts: d.Accounts,
+	}
+	if m.accts == nil {
+		m.accts = d.Users
 	}
 	if m.clock == nil {
 		m.clock = time.Now
@@ -286,21 +299,15 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	}
 	vars = cloneVars(vars)
 	// The account comes first, so that a banned player (whose sessions the ban ended) is told why.
-	u, err := m.users.UserByID(ctx, rc.UserID)
-	if errors.Is(err, storage.ErrNotFound) {
-		if m.deny.Denies(rc) {
-			return Issued{}, ErrRefreshTokenInvalid // a deleted account's ended session, as Nakama answers
-		}
-		return Issued{}, ErrUserNotFound
+	u, err := m.accts.UserByID(ctx, rc.UserID)
+	if (err != nil || u.Banned()) && m.accts != storage.Users(m.users) {
+		u, err = m.users.UserByID(ctx, rc.UserID) // a cache may be behind: decide on the store
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Issued{}, err
 	}
-	if u.Banned() {
-		return Issued{}, ErrBanned
-	}
-	if m.deny.Denies(rc) {
-		return Issued{}, ErrRefreshTokenInvalid
+	if err != nil || u.Banned() || m.deny.Denies(rc) {
+		return Issued{}, m.refusal(ctx, rc)
 	}
 	// Two attempts: a refresh that loses a race with another refresh of the same token re-reads the
 	// session and is then served as a retry within the grace window.
@@ -312,8 +319,11 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 		if err != nil {
 			return Issued{}, err
 		}
-		if s.Revoked() || s.UserID != rc.UserID {
+		if s.UserID != rc.UserID {
 			return Issued{}, ErrRefreshTokenInvalid
+		}
+		if s.Revoked() {
+			return Issued{}, m.refusal(ctx, rc) // a ban the cached account does not show yet is told as one
 		}
 		if is, ok := m.refreshInPlace(s, u, rc, vars, now); ok {
 			m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionRefreshed, UserID: u.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
@@ -392,6 +402,25 @@ func sameVars(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// refusal decides why a refresh is refused, on the account read afresh from the store: the account is
+// gone (ErrUserNotFound, or ErrRefreshTokenInvalid for a session that ended with it, as Nakama answers) or
+// banned (ErrBanned), or else the session has ended (ErrRefreshTokenInvalid).
+func (m *Manager) refusal(ctx context.Context, rc tokens.Claims) error {
+	u, err := m.users.UserByID(ctx, rc.UserID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if m.deny.Denies(rc) {
+			return ErrRefreshTokenInvalid
+		}
+		return ErrUserNotFound
+	case err != nil:
+		return err
+	case u.Banned():
+		return ErrBanned
+	}
+	return ErrRefreshTokenInvalid
 }
 
 // ErrExpiryInPast refuses a token whose requested expiry is not in the future.
