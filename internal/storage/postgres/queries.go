@@ -172,37 +172,6 @@ const (
 	SELECT ctr.seq, cut.session_generation, coalesce(cut.session_keep::text, ''), ended.n, ended.expire_time
 	FROM ctr CROSS JOIN cut CROSS JOIN ended`
 
-	// qRevokeOldestSessions revokes every live session of a user beyond the newest $4, with $5 counting as
-	// the newest. It holds the account's share lock, so that it counts the
-	// sessions as a cut in progress leaves them. The excess is chosen first and then locked in id order, so
-	// that two such statements for the same user cannot deadlock on each other's rows.
-	qRevokeOldestSessions = `WITH u AS (
-		SELECT id, session_generation, session_keep FROM users WHERE id = $3 FOR SHARE
-	), excess AS (
-		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
-		WHERE s.revoke_time IS NULL AND s.expire_time > $1 AND NOT ` + endedByCut + `
-		ORDER BY s.id = $5::uuid DESC, s.create_time DESC, s.id DESC
-		OFFSET $4
-	), target AS (
-		SELECT id FROM sessions WHERE id IN (SELECT id FROM excess)
-		ORDER BY id
-		FOR UPDATE
-	), rev AS (
-		UPDATE sessions s SET revoke_time = $1, revoke_reason = $2
-		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
-		RETURNING s.id, s.expire_time
-	), ctr AS (
-		UPDATE latchkey_feed_counter SET seq = seq + (SELECT count(*) FROM rev)
-		WHERE EXISTS (SELECT 1 FROM rev)
-		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
-	), ins AS (
-		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time)
-		SELECT ctr.seq - count(*) OVER () + row_number() OVER (ORDER BY rev.id), rev.id, $3, rev.expire_time, $1
-		FROM rev CROSS JOIN ctr
-		RETURNING seq, session_id, expire_time
-	)
-	SELECT seq, session_id, expire_time FROM ins ORDER BY seq`
-
 	// qStartSession and qStartSessionCapped are a login's writes (storage.Sessions.StartSession), each in
 	// one statement, so in one round trip and one transaction. They take the same arguments: the session as
 	// qInsertSession takes it ($1 to $8), the cap $9 (0 for none) and the events $10 to $15 (one array per
@@ -244,56 +213,6 @@ const (
 		ORDER BY e.ord
 	)
 	SELECT (SELECT generation FROM ns), (SELECT ok FROM room) FROM u`
-
-	// qStartSessionCapped is the login that revokes: it inserts the session as qStartSession does, revokes
-	// the account's oldest live sessions beyond the newest $9 as qRevokeOldestSessions does (at $3, for
-	// reason $16), and appends the events, then one cap event per revoked session (when $18 is not ''),
-	// with that session's id, in seq order. It returns the session's generation joined to each feed entry
-	// it appended (NULLs when none), in seq order; no row for an unknown user. The sessions it ends are
-	// locked in id order after the account, and the feed counter last, as everywhere else.
-	qStartSessionCapped = `WITH u AS (
-		SELECT id, session_generation, session_keep FROM users WHERE id = $2 FOR SHARE
-	), ns AS (
-		` + insertStartedSession + `
-		RETURNING generation
-	), excess AS (
-		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
-		WHERE $9::int > 0 AND s.revoke_time IS NULL AND s.expire_time > $3 AND NOT ` + endedByCut + `
-		ORDER BY s.create_time DESC, s.id DESC
-		OFFSET greatest($9::int - 1, 0)
-	), target AS (
-		SELECT id FROM sessions WHERE id IN (SELECT id FROM excess)
-		ORDER BY id
-		FOR UPDATE
-	), rev AS (
-		UPDATE sessions s SET revoke_time = $3, revoke_reason = $16
-		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
-		RETURNING s.id, s.expire_time
-	), ctr AS (
-		UPDATE latchkey_feed_counter SET seq = seq + (SELECT count(*) FROM rev)
-		WHERE EXISTS (SELECT 1 FROM rev)
-		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
-	), ins AS (
-		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time)
-		SELECT ctr.seq - count(*) OVER () + row_number() OVER (ORDER BY rev.id), rev.id, $2, rev.expire_time, $3
-		FROM rev CROSS JOIN ctr
-		RETURNING seq, session_id, expire_time
-	), ev AS (
-		INSERT INTO security_events (event_time, kind, user_id, session_id, client_ip, reason)
-		SELECT e.event_time, e.kind, e.user_id, e.session_id, e.client_ip, e.reason
-		FROM (
-			SELECT e.event_time, e.kind, e.user_id::uuid AS user_id, nullif(e.session_id, '')::uuid AS session_id,
-				e.client_ip, e.reason, 0 AS part, e.ord
-			FROM ` + startedEvents + `
-			UNION ALL
-			SELECT $17::timestamptz, $18::text, $19::uuid, ins.session_id, $20::text, $21::text, 1, ins.seq
-			FROM ins WHERE $18::text <> ''
-		) e
-		WHERE EXISTS (SELECT 1 FROM ns)
-		ORDER BY e.part, e.ord
-	)
-	SELECT ns.generation, ins.seq, ins.session_id::text, ins.expire_time FROM ns LEFT JOIN ins ON true
-	ORDER BY ins.seq`
 
 	// insertStartedSession is qInsertSession's insert, for the start statements' CTE u; they add a
 	// condition (or none) and the RETURNING clause.
@@ -391,4 +310,79 @@ const (
 
 	qStoreID    = `SELECT id::text FROM store_identity`
 	qCheckWrite = `UPDATE store_identity SET check_time = now()`
+)
+
+// revokeExcess continues a statement whose CTE excess chose sessions of user `user` to revoke at `at` for
+// `reason` (placeholders): it locks them in id order (so that two such statements for one account cannot
+// deadlock on each other's rows), revokes those still live, and appends their feed entries, numbered from
+// the counter in one step, as the CTE ins (seq, session_id, expire_time).
+func revokeExcess(at, reason, user string) string {
+	return `target AS (
+		SELECT id FROM sessions WHERE id IN (SELECT id FROM excess)
+		ORDER BY id
+		FOR UPDATE
+	), rev AS (
+		UPDATE sessions s SET revoke_time = ` + at + `, revoke_reason = ` + reason + `
+		FROM target WHERE s.id = target.id AND s.revoke_time IS NULL
+		RETURNING s.id, s.expire_time
+	), ctr AS (
+		UPDATE latchkey_feed_counter SET seq = seq + (SELECT count(*) FROM rev)
+		WHERE EXISTS (SELECT 1 FROM rev)
+		RETURNING seq, pg_notify('` + feedChannel + `', seq::text)
+	), ins AS (
+		INSERT INTO session_revocations (seq, session_id, user_id, expire_time, revoke_time)
+		SELECT ctr.seq - count(*) OVER () + row_number() OVER (ORDER BY rev.id), rev.id, ` + user + `, rev.expire_time, ` + at + `
+		FROM rev CROSS JOIN ctr
+		RETURNING seq, session_id, expire_time
+	)`
+}
+
+// Statements built with revokeExcess, which a constant cannot call.
+var (
+	// qRevokeOldestSessions revokes every live session of a user beyond the newest $4, with $5 counting as
+	// the newest. It holds the account's share lock, so that it counts the
+	// sessions as a cut in progress leaves them. The excess is chosen first and then locked in id order, so
+	// that two such statements for the same user cannot deadlock on each other's rows.
+	qRevokeOldestSessions = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users WHERE id = $3 FOR SHARE
+	), excess AS (
+		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
+		WHERE s.revoke_time IS NULL AND s.expire_time > $1 AND NOT ` + endedByCut + `
+		ORDER BY s.id = $5::uuid DESC, s.create_time DESC, s.id DESC
+		OFFSET $4
+	), ` + revokeExcess("$1", "$2", "$3") + `
+	SELECT seq, session_id, expire_time FROM ins ORDER BY seq`
+
+	// qStartSessionCapped is the login that revokes: it inserts the session as qStartSession does, revokes
+	// the account's oldest live sessions beyond the newest $9 as qRevokeOldestSessions does (at $3, for
+	// reason $16), and appends the events, then one cap event per revoked session (when $18 is not ''),
+	// with that session's id, in seq order. It returns the session's generation joined to each feed entry
+	// it appended (NULLs when none), in seq order; no row for an unknown user. The sessions it ends are
+	// locked in id order after the account, and the feed counter last, as everywhere else.
+	qStartSessionCapped = `WITH u AS (
+		SELECT id, session_generation, session_keep FROM users WHERE id = $2 FOR SHARE
+	), ns AS (
+		` + insertStartedSession + `
+		RETURNING generation
+	), excess AS (
+		SELECT s.id FROM u JOIN sessions s ON s.user_id = u.id
+		WHERE $9::int > 0 AND s.revoke_time IS NULL AND s.expire_time > $3 AND NOT ` + endedByCut + `
+		ORDER BY s.create_time DESC, s.id DESC
+		OFFSET greatest($9::int - 1, 0)
+	), ` + revokeExcess("$3", "$16", "$2") + `, ev AS (
+		INSERT INTO security_events (event_time, kind, user_id, session_id, client_ip, reason)
+		SELECT e.event_time, e.kind, e.user_id, e.session_id, e.client_ip, e.reason
+		FROM (
+			SELECT e.event_time, e.kind, e.user_id::uuid AS user_id, nullif(e.session_id, '')::uuid AS session_id,
+				e.client_ip, e.reason, 0 AS part, e.ord
+			FROM ` + startedEvents + `
+			UNION ALL
+			SELECT $17::timestamptz, $18::text, $19::uuid, ins.session_id, $20::text, $21::text, 1, ins.seq
+			FROM ins WHERE $18::text <> ''
+		) e
+		WHERE EXISTS (SELECT 1 FROM ns)
+		ORDER BY e.part, e.ord
+	)
+	SELECT ns.generation, ins.seq, ins.session_id::text, ins.expire_time FROM ns LEFT JOIN ins ON true
+	ORDER BY ins.seq`
 )
