@@ -118,6 +118,8 @@ type Manager struct {
 	deny  *Denylist
 	evs   storage.Events
 	accts AccountReader // Deps.Accounts, or users
+	// cached reports whether accts is a reader of its own (Deps.Accounts), which may be behind the store.
+	cached bool
 	// sample bounds the high-volume security events (Config.EventsPerHour); nil writes them all.
 	sample *eventSampler
 	// storeID is the store's id (storage.Sessions.StoreID), read by Load: every token issued carries it as
@@ -134,7 +136,8 @@ func New(cfg Config, d Deps) *Manager {
 		cfg: cfg, store: d.Store, users: d.Users, skeys: d.SessionKeys, rkeys: d.RefreshKeys,
 		clock: d.Clock, rand: d.Rand, log: d.Logger, deny: NewDenylist(), evs: d.Events, accts: d.Accounts,
 	}
-	if m.accts == nil {
+	m.cached = m.accts != nil
+	if !m.cached {
 		m.accts = d.Users
 	}
 	if m.clock == nil {
@@ -300,7 +303,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 	vars = cloneVars(vars)
 	// The account comes first, so that a banned player (whose sessions the ban ended) is told why.
 	u, err := m.accts.UserByID(ctx, rc.UserID)
-	if (err != nil || u.Banned()) && m.accts != storage.Users(m.users) {
+	if (err != nil || u.Banned()) && m.cached {
 		u, err = m.users.UserByID(ctx, rc.UserID) // a cache may be behind: decide on the store
 	}
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

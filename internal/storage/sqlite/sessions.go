@@ -61,32 +61,13 @@ func encodeVars(vars map[string]string) (any, error) {
 // CreateSession implements storage.Sessions. The session is stored live whatever its RevokeTime,
 // RevokeReason, RefreshSeq and Generation say, and a zero RefreshTime is taken to be CreateTime.
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) (int64, error) {
-	vars, err := encodeVars(sess.Vars)
-	if err != nil {
-		return 0, s.wrap("create session", err)
-	}
-	refresh := sess.RefreshTime
-	if refresh.IsZero() {
-		refresh = sess.CreateTime
-	}
-	var gen int64
-	err = s.commit.write(ctx, func(w *wtx) error {
-		return w.stmt(qInsertSession).QueryRowContext(w.ctx, sess.ID, sess.UserID, sess.CreateTime.UnixMilli(),
-			refresh.UnixMilli(), sess.ExpireTime.UnixMilli(), vars, sess.UserAgent, sess.ClientIP).Scan(&gen)
-	})
-	switch {
-	case err == nil:
-		return gen, nil
-	case errors.Is(err, sql.ErrNoRows), isForeignKey(err):
-		return 0, storage.ErrNotFound
-	case uniqueColumn(err) == "sessions.id":
-		return 0, fmt.Errorf("sqlite: create session: id %s exists: %w", sess.ID, storage.ErrConflict)
-	}
-	return 0, s.wrap("create session", err)
+	gen, _, err := s.StartSession(ctx, storage.SessionStart{Session: sess})
+	return gen, err
 }
 
 // StartSession implements storage.Sessions: one operation of the committer, so a login costs one share of
-// a transaction.
+// a transaction. As in CreateSession, the session is stored live whatever its RevokeTime, RevokeReason,
+// RefreshSeq and Generation say, and a zero RefreshTime is taken to be CreateTime.
 func (s *Store) StartSession(ctx context.Context, st storage.SessionStart) (int64, []storage.Revocation, error) {
 	sess := st.Session
 	vars, err := encodeVars(sess.Vars)
