@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -258,6 +259,13 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 			r = r.WithContext(context.WithValue(ctx, requestKey{}, r))
 		}
 		if err := h(w, r); err != nil {
+			if auth == authSession && errors.Is(err, accounts.ErrAccountNotFound) {
+				// The caller's own account is gone: it was deleted, on this node or on another whose
+				// feed entry has not arrived yet. Its sessions ended with it, so the token is refused as
+				// the denylist will refuse it a moment later, and as Nakama refuses a deleted account's
+				// token, rather than answered 404 for the account.
+				err = sessions.ErrTokenInvalid
+			}
 			a.writeError(w, r, err)
 		}
 	})

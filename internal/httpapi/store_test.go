@@ -134,3 +134,29 @@ func TestTokensOfAnotherStore(t *testing.T) {
 	e.do("GET", "/v2/account", "bearer:"+resign(skeys, s.Token, ""), "").wantOK(t)
 	e.do("POST", "/v2/account/session/refresh", "basic", `{"token":"`+resign(rkeys, s.Refresh, "")+`"}`).wantOK(t)
 }
+
+// TestTokenOfAGoneAccount: a token that verifies but whose account no longer exists in the store (deleted on
+// another node whose feed entry has not reached this one yet, or a Nakama token of an account never imported)
+// is refused as an invalid token, 401, on every session route, never answered 404 for the account.
+func TestTokenOfAGoneAccount(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	s := e.authDevice("device-gone-0001", "", "")
+	skeys, _, err := server.Keyrings(e.cfg.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := skeys.Verify(s.Token, e.clock.Now().Unix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.UserID = storagetest.NewID()
+	gone := skeys.Sign(&c)
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/v2/account", ""},
+		{"PUT", "/v2/account", `{"display_name":"x"}`},
+		{"POST", "/v2/account/link/custom", `{"id":"custom-gone-0001"}`},
+	} {
+		e.do(r.method, r.path, "bearer:"+gone, r.body).wantError(t, 401, 16, "Auth token invalid")
+	}
+	e.do("GET", "/v2/account", "bearer:"+s.Token, "").wantOK(t)
+}
