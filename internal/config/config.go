@@ -7,17 +7,22 @@ import "strings"
 // Config is the whole server configuration. YAML keys (and the dotted flag and key names derived from them)
 // match Nakama's where Nakama has the setting, so an existing Nakama config file loads.
 type Config struct {
-	Name     string         `yaml:"name"`
-	DataDir  string         `yaml:"data_dir"`
-	Socket   SocketConfig   `yaml:"socket"`
-	Session  SessionConfig  `yaml:"session"`
-	Runtime  RuntimeConfig  `yaml:"runtime"`
-	Database DatabaseConfig `yaml:"database"`
-	Logger   LoggerConfig   `yaml:"logger"`
-	Auth     AuthConfig     `yaml:"auth"`
-	Social   SocialConfig   `yaml:"social"`
-	Limits   LimitsConfig   `yaml:"limits"`
-	Debug    DebugConfig    `yaml:"debug"`
+	Name    string `yaml:"name"`
+	DataDir string `yaml:"data_dir"`
+	// ShutdownGraceSec (Nakama's key) bounds the drain at shutdown: in-flight requests get this long to
+	// finish, sockets get a close frame, and whatever is still running then is cut.
+	ShutdownGraceSec int            `yaml:"shutdown_grace_sec"`
+	Socket           SocketConfig   `yaml:"socket"`
+	Session          SessionConfig  `yaml:"session"`
+	Runtime          RuntimeConfig  `yaml:"runtime"`
+	Database         DatabaseConfig `yaml:"database"`
+	Logger           LoggerConfig   `yaml:"logger"`
+	Auth             AuthConfig     `yaml:"auth"`
+	Social           SocialConfig   `yaml:"social"`
+	Limits           LimitsConfig   `yaml:"limits"`
+	Debug            DebugConfig    `yaml:"debug"`
+	Metrics          MetricsConfig  `yaml:"metrics"`
+	Admin            AdminConfig    `yaml:"admin"`
 
 	// ignored names the Nakama settings Latchkey does not use that Load met in files and flags (see
 	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
@@ -34,6 +39,10 @@ type SocketConfig struct {
 	IdleTimeoutMs       int    `yaml:"idle_timeout_ms"`
 	ReadTimeoutMs       int    `yaml:"read_timeout_ms"`
 	WriteTimeoutMs      int    `yaml:"write_timeout_ms"`
+	// SSLCertificate and SSLPrivateKey (Nakama's keys) are PEM files; set together, the client port serves
+	// HTTPS and WSS only. The pair is read again on SIGHUP.
+	SSLCertificate string `yaml:"ssl_certificate"`
+	SSLPrivateKey  string `yaml:"ssl_private_key"`
 
 	// The realtime socket (GET /ws), with Nakama's keys and defaults.
 	MaxMessageSizeBytes  int64 `yaml:"max_message_size_bytes"`
@@ -128,9 +137,27 @@ type DatabaseConfig struct {
 	CreateFresh bool `yaml:"create_fresh"`
 }
 
-// LoggerConfig sets logging.
+// LoggerConfig sets logging, with Nakama's keys and defaults except Format (Nakama: json).
 type LoggerConfig struct {
-	Level string `yaml:"level"` // debug, info, warn, error
+	Level string `yaml:"level"` // debug, info, warn, error; any case
+	// Format is text (key=value, Latchkey's default, for people) or json (one object a line, Nakama's
+	// default, for log collectors).
+	Format string `yaml:"format"`
+	// Stdout writes the log to the console. Latchkey writes it to standard error, where service managers
+	// and container engines collect it (Nakama: standard output). False with an empty File logs nothing.
+	Stdout bool   `yaml:"stdout"`
+	File   string `yaml:"file"` // also write the log to this file; empty means none
+	// Rotation rotates File when it reaches MaxSize megabytes, keeping MaxBackups old files (0: all) for
+	// MaxAge days (0: no limit), named with LocalTime or UTC, gzipped with Compress. Nakama's keys.
+	Rotation   bool `yaml:"rotation"`
+	MaxSize    int  `yaml:"max_size"`
+	MaxAge     int  `yaml:"max_age"`
+	MaxBackups int  `yaml:"max_backups"`
+	LocalTime  bool `yaml:"local_time"`
+	Compress   bool `yaml:"compress"`
+	// RequestLevel (Latchkey) is the level of the one line logged per HTTP request (method, route,
+	// status, latency, client address, user id), or off.
+	RequestLevel string `yaml:"request_level"`
 }
 
 // AuthConfig tunes password hashing. Not a Nakama section: Nakama hard-codes these.
@@ -179,6 +206,26 @@ type DebugConfig struct {
 	// means off. It must be a loopback address: the profiles show the server's code, memory and command
 	// line, so they are never served where clients could reach them.
 	PprofAddress string `yaml:"pprof_address"`
+}
+
+// MetricsConfig is Nakama's metrics section: Prometheus metrics on a listener of their own, which also
+// answers the liveness and readiness checks.
+type MetricsConfig struct {
+	// PrometheusPort serves GET /metrics, /livez and /readyz; 0 means off (Nakama's default).
+	PrometheusPort int `yaml:"prometheus_port"`
+	// Address (Latchkey) is the interface that listener binds; empty means every interface, as Nakama's.
+	Address string `yaml:"address"`
+	// Prefix starts every metric name (Nakama's key; Latchkey's default is latchkey).
+	Prefix string `yaml:"prefix"`
+}
+
+// AdminConfig (Latchkey) is the admin HTTP API: account and session administration on a listener of its
+// own, for operators' tools. It is off until a key is set.
+type AdminConfig struct {
+	Address string `yaml:"address"` // the interface it binds; loopback by default
+	Port    int    `yaml:"port"`
+	// Key is what callers send as `Authorization: Bearer KEY`; empty turns the admin API off.
+	Key string `yaml:"key"`
 }
 
 // StringList is a YAML value that may be written as one string or a list of strings.

@@ -11,8 +11,9 @@ import (
 // the setting, including its insecure default keys, which Warnings reports.
 func Default() Config {
 	return Config{
-		Name:    "latchkey",
-		DataDir: "./data",
+		Name:             "latchkey",
+		DataDir:          "./data",
+		ShutdownGraceSec: 10,
 		Socket: SocketConfig{
 			Address:             "",
 			Port:                7350,
@@ -51,7 +52,9 @@ func Default() Config {
 			Path: "", JSEntrypoint: "", JSMinCount: 2, JSMaxCount: 32, LuaMinCount: 2, LuaMaxCount: 32,
 		},
 		Database: DatabaseConfig{},
-		Logger:   LoggerConfig{Level: "info"},
+		Logger:   LoggerConfig{Level: "info", Format: "text", Stdout: true, MaxSize: 100, RequestLevel: "debug"},
+		Metrics:  MetricsConfig{PrometheusPort: 0, Prefix: "latchkey"},
+		Admin:    AdminConfig{Address: "127.0.0.1", Port: 7352},
 		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored
 		// hashes use.
 		Auth: AuthConfig{BcryptCost: 13, MaxConcurrentHashes: 0, MaxHashQueue: 32, MaxHashWaitMs: 1000},

@@ -17,7 +17,6 @@ import (
 var nakamaIgnored = []string{
 	// Top-level keys.
 	"config", // Nakama's list of config files; Latchkey reads only --config
-	"shutdown_grace_sec",
 
 	// Whole sections for features Latchkey does not have.
 	"cluster",
@@ -27,7 +26,6 @@ var nakamaIgnored = []string{
 	"leaderboard",
 	"match",
 	"matchmaker",
-	"metrics",
 	"mfa",
 	"party",
 	"satori",
@@ -40,15 +38,9 @@ var nakamaIgnored = []string{
 	"database.max_idle_conns",
 	"database.max_open_conns",
 
-	"logger.compress",
-	"logger.file",
-	"logger.format",
-	"logger.local_time",
-	"logger.max_age",
-	"logger.max_backups",
-	"logger.max_size",
-	"logger.rotation",
-	"logger.stdout",
+	"metrics.custom_prefix",
+	"metrics.namespace",
+	"metrics.reporting_freq_sec",
 
 	"runtime.call_stack_size", // the unprefixed Lua settings are Nakama 2's, still accepted by Nakama 3
 	"runtime.event_queue_size",
@@ -69,8 +61,6 @@ var nakamaIgnored = []string{
 	"socket.ping_backoff_threshold",
 	"socket.protocol",
 	"socket.response_headers",
-	"socket.ssl_certificate",
-	"socket.ssl_private_key",
 }
 
 // nakamaIgnoredEntry returns the entry of nakamaIgnored that covers the dotted name: the name itself, or the

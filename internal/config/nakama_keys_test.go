@@ -48,7 +48,8 @@ shutdown_grace_sec: 30
 logger:
   level: "debug"
   stdout: true
-  file: "/var/log/ignored-logfile.log"
+  file: "/var/log/nakama.log"
+  format: json
 metrics:
   prometheus_port: 9100
   namespace: ignored-metrics
@@ -63,7 +64,7 @@ match:
 socket:
   server_key: "studio-server-key"
   port: 7350
-  ssl_certificate: {path: ignored-cert-path}
+  response_headers: {ignored-header: ignored-value}
   read_buffer_size_bytes: 4096
 session:
   encryption_key: "studio-session-key-0123456789abcdefghijkl"
@@ -115,6 +116,8 @@ func TestNakamaConfigFile(t *testing.T) {
 	// The keys Latchkey has are applied.
 	want := Default()
 	want.Name, want.DataDir, want.Logger.Level = "nakama1", "./data/", "debug"
+	want.ShutdownGraceSec, want.Logger.File, want.Logger.Format = 30, "/var/log/nakama.log", "json"
+	want.Metrics.PrometheusPort = 9100
 	want.Socket.ServerKey, want.Socket.Port = "studio-server-key", 7350
 	want.Session.EncryptionKey = "studio-session-key-0123456789abcdefghijkl"
 	want.Session.RefreshEncryptionKey = "studio-refresh-key-0123456789abcdefghijkl"
@@ -128,21 +131,20 @@ func TestNakamaConfigFile(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
 
-	// The rest is named once, sorted, sections by section, in one warning; the TLS keys add their own.
+	// The rest is named once, sorted, sections by section, in one warning.
 	got := c.Warnings()
 	wantWarning := "ignored Nakama settings Latchkey does not use: console, database.conn_max_lifetime_ms, " +
-		"database.max_open_conns, google_auth, iap, logger.file, logger.stdout, match, metrics, " +
-		"session.single_match, session.single_party, shutdown_grace_sec, " +
-		"socket.ssl_certificate"
-	if len(got) != 2 || got[0] != wantWarning || !strings.Contains(got[1], "plain HTTP") {
-		t.Errorf("Warnings() = %q\nwant [%q, <TLS warning>]", got, wantWarning)
+		"database.max_open_conns, google_auth, iap, match, metrics.namespace, " +
+		"session.single_match, session.single_party, socket.response_headers"
+	if len(got) != 1 || got[0] != wantWarning {
+		t.Errorf("Warnings() = %q\nwant [%q]", got, wantWarning)
 	}
 	checkNoIgnoredValue(t, "Warnings()", strings.Join(got, "\n"))
 }
 
 func TestNakamaSettingsIgnoredAcrossSources(t *testing.T) {
 	first := writeFile(t, "a.yml", "console:\n  port: 7351\nsocket:\n  protocol: tcp4\n")
-	second := writeFile(t, "b.yml", "console:\n  address: ignored-address\nmetrics:\n")
+	second := writeFile(t, "b.yml", "console:\n  address: ignored-address\nmetrics:\n  namespace: ignored-ns\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -154,18 +156,18 @@ func TestNakamaSettingsIgnoredAcrossSources(t *testing.T) {
 		{
 			name: "repeats across files are named once",
 			args: []string{"--config", first, "--config", second},
-			want: "ignored Nakama settings Latchkey does not use: console, metrics, socket.protocol",
+			want: "ignored Nakama settings Latchkey does not use: console, metrics.namespace, socket.protocol",
 		},
 		{
 			name: "flags, with and without values, named by section like the file's",
 			args: []string{
 				"--console.port", "7351", "--session.single_party", "--socket.port", "7400",
-				"-console.signing_key=ignored-flag-secret", "--socket.ssl_private_key", "ignored-key-path",
+				"-console.signing_key=ignored-flag-secret", "--socket.response_headers", "ignored-header",
 				"--config", first, "up",
 			},
 			check:    func(c Config) bool { return c.Socket.Port == 7400 },
 			wantRest: []string{"up"},
-			want:     "ignored Nakama settings Latchkey does not use: console, session.single_party, socket.protocol, socket.ssl_private_key",
+			want:     "ignored Nakama settings Latchkey does not use: console, session.single_party, socket.protocol, socket.response_headers",
 		},
 		{
 			name:  "a bare ignored flag last",
@@ -176,7 +178,7 @@ func TestNakamaSettingsIgnoredAcrossSources(t *testing.T) {
 		{
 			// The environment is read only for Latchkey's own keys, as before.
 			name: "environment variables for Nakama settings are not read",
-			env:  map[string]string{"LATCHKEY_CONSOLE_PORT": "7351", "LATCHKEY_SOCKET_SSL_CERTIFICATE": "ignored-env"},
+			env:  map[string]string{"LATCHKEY_CONSOLE_PORT": "7351", "LATCHKEY_SOCKET_PROTOCOL": "ignored-env"},
 		},
 	}
 	for _, tt := range tests {
@@ -248,7 +250,8 @@ func TestSuggest(t *testing.T) {
 	tests := []struct {
 		name, want string
 	}{
-		{"port", "socket.port"}, // the one key with that last segment
+		{"server_key", "socket.server_key"}, // the one key with that last segment
+		{"port", ""},                        // socket.port, admin.port
 		{"token_expiry_sec", "session.token_expiry_sec"},
 		{"single-party", "session.single_party"}, // a Nakama setting Latchkey ignores
 		{"address", ""},                          // socket.address or database.address
@@ -295,21 +298,21 @@ func TestEditDistance(t *testing.T) {
 	}
 }
 
-func TestTLSKeysGetTheirOwnWarning(t *testing.T) {
-	cfg, _, err := Load([]string{"--socket.ssl_certificate", "/etc/cert.pem"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found bool
-	for _, w := range cfg.Warnings() {
-		if strings.Contains(w, "plain HTTP") {
-			found = true
+func TestTLSKeysGoTogether(t *testing.T) {
+	for _, args := range [][]string{
+		{"--socket.ssl_certificate", "/etc/ignored-cert.pem"},
+		{"--socket.ssl_private_key", "/etc/ignored-key.pem"},
+	} {
+		cfg, _, err := Load(args, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.Contains(w, "/etc/cert.pem") {
-			t.Errorf("warning echoes the value: %q", w)
+		err = cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "must be set together") {
+			t.Errorf("Validate() with %q = %v, want the pair asked for", args, err)
 		}
-	}
-	if !found {
-		t.Errorf("no TLS warning in %q", cfg.Warnings())
+		if err != nil {
+			checkNoIgnoredValue(t, "Validate()", err.Error())
+		}
 	}
 }

@@ -133,11 +133,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	switch c.Logger.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		add("logger.level: must be debug, info, warn or error, got %q", c.Logger.Level)
-	}
+	c.validateOperations(add)
 
 	if c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31 {
 		add("auth.bcrypt_cost: must be between 4 and 31, got %d", c.Auth.BcryptCost)
@@ -335,12 +331,6 @@ func (c Config) Warnings() []string {
 	}
 	if msg := ignoredWarning(c.ignored); msg != "" {
 		w = append(w, msg)
-	}
-	for _, k := range c.ignored {
-		if k == "socket.ssl_certificate" || k == "socket.ssl_private_key" {
-			w = append(w, "socket.ssl_certificate/ssl_private_key are set, but Latchkey serves plain HTTP: terminate TLS in a proxy or load balancer in front of it")
-			break
-		}
 	}
 	return w
 }

@@ -385,3 +385,44 @@ func TestParseSigningKey(t *testing.T) {
 		}
 	}
 }
+
+func TestOperationsSettings(t *testing.T) {
+	ok := func(c *Config) {}
+	tests := []struct {
+		name string
+		set  func(c *Config)
+		want string // a problem Validate must report, or "" for none
+	}{
+		{"defaults", ok, ""},
+		{"levels in any case", func(c *Config) { c.Logger.Level, c.Logger.RequestLevel = "DEBUG", "Info" }, ""},
+		{"request logs off", func(c *Config) { c.Logger.RequestLevel = "OFF" }, ""},
+		{"json logs", func(c *Config) { c.Logger.Format = "JSON" }, ""},
+		{"unknown level", func(c *Config) { c.Logger.Level = "verbose" }, "logger.level: must be"},
+		{"unknown request level", func(c *Config) { c.Logger.RequestLevel = "trace" }, "logger.request_level: must be"},
+		{"unknown format", func(c *Config) { c.Logger.Format = "xml" }, "logger.format: must be text or json"},
+		{"rotation without a file", func(c *Config) { c.Logger.Rotation = true }, "logger.rotation: needs logger.file"},
+		{"rotation without a size", func(c *Config) { c.Logger.Rotation, c.Logger.File, c.Logger.MaxSize = true, "x.log", 0 }, "logger.max_size"},
+		{"negative grace", func(c *Config) { c.ShutdownGraceSec = -1 }, "shutdown_grace_sec: must not be negative"},
+		{"metrics port out of range", func(c *Config) { c.Metrics.PrometheusPort = 70000 }, "metrics.prometheus_port"},
+		{"metrics on the client port", func(c *Config) { c.Metrics.PrometheusPort = 7350 }, "metrics.prometheus_port: must differ from socket.port"},
+		{"bad metric prefix", func(c *Config) { c.Metrics.Prefix = "9lives" }, "metrics.prefix"},
+		{"short admin key", func(c *Config) { c.Admin.Key = "short" }, "admin.key: must be at least 16"},
+		{"admin on the metrics port", func(c *Config) {
+			c.Admin.Key, c.Metrics.PrometheusPort, c.Admin.Port = "0123456789abcdef", 9100, 9100
+		}, "admin.port: must differ from metrics.prometheus_port"},
+		{"admin port unused while off", func(c *Config) { c.Admin.Port = 7350 }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.set(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want a problem containing %q", err, tt.want)
+			}
+		})
+	}
+}
