@@ -3,6 +3,8 @@
 // runtime values, and implements the server functions (runtime.NakamaModule) over the domain services.
 package runtimehost
 
+//lint:file-ignore SA1029 the context keys are runtime.RUNTIME_CTX_*, plain strings as in Nakama's runtime, so ported modules read them unchanged.
+
 import (
 	"context"
 	"database/sql"

@@ -654,16 +654,6 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, keep string, kind stor
 	return n, nil
 }
 
-// ended denies the tokens of sessions the store revoked and records one event of the given kind for each.
-func (m *Manager) ended(ctx context.Context, revs []storage.Revocation, at time.Time, kind storage.EventKind, reason, clientIP string) {
-	m.denied(false, revs...)
-	evs := make([]storage.Event, len(revs))
-	for i, r := range revs {
-		evs[i] = storage.Event{Time: at, Kind: kind, UserID: r.UserID, SessionID: r.SessionID, ClientIP: clientIP, Reason: reason}
-	}
-	m.record(ctx, evs...)
-}
-
 // Ban disables the account and ends all its sessions at once: on this node immediately, on every other
 // node through the revocation feed. Banning a banned account ends any session it still has.
 func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {

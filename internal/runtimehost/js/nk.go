@@ -101,7 +101,7 @@ func (v *vm) nkFunctions() map[string]func(goja.FunctionCall) goja.Value {
 			in := v.str(c, 0, "input")
 			b, err := hex.DecodeString(in)
 			if err != nil {
-				v.throw(fmt.Errorf("Failed to decode string: %s", in))
+				v.throw(fmt.Errorf("Failed to decode string: %s", in)) //lint:ignore ST1005 Nakama's message, seen by JavaScript modules
 			}
 			return v.buffer(b)
 		},
@@ -413,7 +413,7 @@ func (v *vm) base64Decode(raw *base64.Encoding) func(goja.FunctionCall) goja.Val
 		v.optBool(c, 1, "padding", true)
 		b, err := raw.DecodeString(strings.TrimRight(in, "="))
 		if err != nil {
-			v.throw(fmt.Errorf("Failed to decode string: %s", in))
+			v.throw(fmt.Errorf("Failed to decode string: %s", in)) //lint:ignore ST1005 Nakama's message, seen by JavaScript modules
 		}
 		return v.buffer(b)
 	}
