@@ -32,7 +32,7 @@ var (
 
 // wireErrors is the one place where domain errors become Nakama's wire errors. Codes and messages are
 // the ones Nakama sends, which clients may match on; entries marked (Latchkey) have no Nakama equivalent
-// or fix a Nakama answer, as noted in the README.
+// or fix a Nakama answer, as noted in docs/api.md.
 var wireErrors = []struct {
 	err  error
 	code api.Code
