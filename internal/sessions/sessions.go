@@ -637,8 +637,8 @@ func (m *Manager) endLive(ctx context.Context, userID, sessionID string, kind st
 	return m.revoke(ctx, userID, sessionID, kind, reason, clientIP)
 }
 
-// Revoke ends one session for server code or an administrator. Ending an ended or unknown session is not
-// an error.
+// Revoke ends one session by id alone, whoever's it is. Ending an ended or unknown session is not an error.
+// Callers that act for a user use RevokeSession, which checks the session is that user's.
 func (m *Manager) Revoke(ctx context.Context, sessionID, reason string) error {
 	s, err := m.store.SessionByID(ctx, sessionID)
 	if errors.Is(err, storage.ErrNotFound) {
