@@ -106,11 +106,7 @@ func (a *App) users(ctx context.Context, args []string) error {
 		reason = "admin command"
 	}
 	if rest[0] == "delete" {
-		// Sessions end first, so that a deletion that fails leaves no usable token and can be run again.
-		if err := srv.Sessions.EndAccount(ctx, id, reason); err != nil {
-			return err
-		}
-		if err := srv.Accounts.Delete(ctx, id); err != nil {
+		if err := srv.Sessions.DeleteAccount(ctx, id, reason); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "deleted %s; its sessions are ended on every server\n", id)

@@ -322,6 +322,33 @@ func (s *Service) AccountFresh(ctx context.Context, userID string) (*storage.Use
 	return u, err
 }
 
+// AccountByUsername reads the account with exactly this username from the store, for administrators;
+// ErrAccountNotFound when there is none. The result has no password hash.
+func (s *Service) AccountByUsername(ctx context.Context, username string) (*storage.User, error) {
+	return withoutPassword(s.users.UserByUsername(ctx, username))
+}
+
+// AccountByIdentity reads the account that holds identity (a device id, an email in any case, a custom id
+// or a platform id) from the store, for administrators; ErrAccountNotFound when none does. The result has
+// no password hash.
+func (s *Service) AccountByIdentity(ctx context.Context, kind storage.IdentityKind, identity string) (*storage.User, error) {
+	if kind == storage.IdentityEmail {
+		identity = strings.ToLower(identity) // as stored
+	}
+	return withoutPassword(s.users.UserByIdentity(ctx, kind, identity))
+}
+
+func withoutPassword(u *storage.User, err error) (*storage.User, error) {
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrAccountNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.Password = nil
+	return u, nil
+}
+
 // Invalidate drops a cached account; call it after changing the account other than through this service.
 func (s *Service) Invalidate(userID string) { s.cache.invalidate(userID) }
 

@@ -101,17 +101,6 @@ func (s *Service) Unlink(ctx context.Context, userID string, kind storage.Identi
 	return nil
 }
 
-// Delete removes the account and its identities. The caller ends its sessions first (see
-// sessions.Manager.DeleteAccount); ErrAccountNotFound for an unknown id.
-func (s *Service) Delete(ctx context.Context, userID string) error {
-	err := s.users.DeleteUser(ctx, userID)
-	s.cache.invalidate(userID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return ErrAccountNotFound
-	}
-	return err
-}
-
 // maxUsersLookup bounds one GET /v2/user (ids, usernames and Facebook ids together).
 const maxUsersLookup = 100
 

@@ -291,11 +291,7 @@ func (a *API) identityRoutes() []route {
 
 func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	resp, err := call(a, r.Context(), "deleteaccount", &api.Empty{}, func(ctx context.Context, _ *api.Empty) (*api.Empty, error) {
-		uid := callerFrom(ctx).UserID
-		if err := a.sessions.EndAccount(ctx, uid, "deleted by the player"); err != nil {
-			return nil, err
-		}
-		if err := a.accounts.Delete(ctx, uid); err != nil {
+		if err := a.sessions.DeleteAccount(ctx, callerFrom(ctx).UserID, "deleted by the player"); err != nil {
 			return nil, err
 		}
 		return &api.Empty{}, nil

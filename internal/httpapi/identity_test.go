@@ -310,7 +310,7 @@ func TestDeleteAccountLeavesNoWindow(t *testing.T) {
 	}
 	e.do("POST", "/v2/account/authenticate/device", "basic", `{"id":"window-device-01"}`).
 		wantError(t, 403, 7, "User account banned.")
-	if err := e.srv.Accounts.Delete(context.Background(), uid); err != nil {
+	if err := e.srv.Store().DeleteUser(context.Background(), uid); err != nil {
 		t.Fatal(err)
 	}
 	e.do("POST", "/v2/account/authenticate/device", "basic", `{"id":"window-device-01"}`).wantOK(t)

@@ -9,6 +9,7 @@ import (
 	"github.com/latchkeyhq/latchkey/api"
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/social"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/runtime"
@@ -249,20 +250,17 @@ func (m *module) UnlinkGameCenter(ctx context.Context, userID, playerID, bundleI
 	return m.unlink(ctx, userID, storage.IdentityGameCenter, m.gameCenter(playerID, bundleID, timestamp, salt, signature, publicKeyUrl))
 }
 
-// AccountDeleteId ends the account's sessions before deleting it, as DELETE /v2/account does, so that a
-// failed deletion leaves no usable token behind and a retry is safe. recorded (Nakama's tombstone) is
-// ignored: the deletion is always in the event log.
+// AccountDeleteId deletes the account as DELETE /v2/account does (sessions.Manager.DeleteAccount), so
+// that a failed deletion leaves no usable token behind and a retry is safe. recorded (Nakama's tombstone)
+// is ignored: the deletion is always in the event log.
 func (m *module) AccountDeleteId(ctx context.Context, userID string, recorded bool) error {
-	u, err := m.user(ctx, userID)
+	uid, err := canonicalID(userID)
 	if err != nil {
 		return err
 	}
-	if err := m.h.d.Sessions.EndAccount(ctx, u.ID, "server code"); err != nil {
-		return err
-	}
-	err = m.h.d.Accounts.Delete(ctx, u.ID)
-	if errors.Is(err, accounts.ErrAccountNotFound) {
-		return runtime.ErrUserNotFound // deleted meanwhile
+	err = m.h.d.Sessions.DeleteAccount(ctx, uid, "server code")
+	if errors.Is(err, sessions.ErrUserNotFound) {
+		return runtime.ErrUserNotFound
 	}
 	return err
 }

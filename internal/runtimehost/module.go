@@ -133,7 +133,7 @@ func (m *module) SessionRevoke(ctx context.Context, userID, sessionID string) er
 	if err != nil {
 		return err
 	}
-	err = m.h.d.Sessions.End(ctx, uid, sessionID, sessions.Meta{})
+	err = m.h.d.Sessions.RevokeSession(ctx, uid, sessionID, "server code")
 	if errors.Is(err, sessions.ErrSessionNotFound) {
 		return runtime.ErrSessionNotFound
 	}
@@ -193,7 +193,6 @@ func (m *module) UsersBanId(ctx context.Context, userIDs []string) error {
 			}
 			return err
 		}
-		m.h.d.Accounts.Invalidate(uid)
 	}
 	return nil
 }
@@ -210,7 +209,6 @@ func (m *module) UsersUnbanId(ctx context.Context, userIDs []string) error {
 			}
 			return err
 		}
-		m.h.d.Accounts.Invalidate(uid)
 	}
 	return nil
 }

@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		EventsPerHour:  cfg.Session.EventsPerHour,
 	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log,
 		Accounts: refreshAccounts(s.Accounts, cacheTTL)})
+	s.Sessions.OnAccountChange(s.Accounts.Invalidate)
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
@@ -319,6 +320,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return ppErr
 	}
 	defer pp.Close()
+	adm, admErr := s.startAdmin()
+	if admErr != nil {
+		return admErr
+	}
+	defer adm.Close()
 	// Only a serving node registers in the socket registry; admin commands build a Server too.
 	if err := s.Realtime.Start(ctx); err != nil {
 		if ctx.Err() != nil {

@@ -128,6 +128,7 @@ type Manager struct {
 
 	onRevoke []func([]storage.Revocation)
 	onEnd    []func(ctx context.Context, userID string, at time.Time, reason string)
+	onChange []func(userID string)
 }
 
 // New returns a Manager. Call Load before serving, so that revocations survive restarts.
@@ -164,6 +165,20 @@ func (m *Manager) OnRevoke(fn func([]storage.Revocation)) {
 // the account's sessions are revoked; reason is "ban" or "account deleted". Register before serving.
 func (m *Manager) OnAccountEnd(fn func(ctx context.Context, userID string, at time.Time, reason string)) {
 	m.onEnd = append(m.onEnd, fn)
+}
+
+// OnAccountChange registers fn to be told of every account this manager changes (a ban, an unban, the
+// disabling before a deletion, the deletion), after the change is stored: the account read cache drops
+// the account there, so that every caller of these methods gets that step without repeating it. Register
+// before serving.
+func (m *Manager) OnAccountChange(fn func(userID string)) {
+	m.onChange = append(m.onChange, fn)
+}
+
+func (m *Manager) changed(userID string) {
+	for _, fn := range m.onChange {
+		fn(userID)
+	}
 }
 
 // denied adds revocations to the denylist (own ones without moving its watermark, see Denylist.Add) and
@@ -595,9 +610,20 @@ func decodeCursor(s string) (storage.SessionCursor, error) {
 	return storage.SessionCursor{CreateTime: time.UnixMilli(t).UTC(), ID: id}, nil
 }
 
-// End ends one live session of the user (DELETE /v2/account/sessions/{id}). A session that does not
-// exist, is another user's or has already ended is ErrSessionNotFound, so that ids cannot be probed.
+// End ends one live session of the user at the user's request (DELETE /v2/account/sessions/{id}),
+// recorded as logged_out. A session that does not exist, is another user's or has already ended is
+// ErrSessionNotFound, so that ids cannot be probed.
 func (m *Manager) End(ctx context.Context, userID, sessionID string, meta Meta) error {
+	return m.endLive(ctx, userID, sessionID, storage.EventLoggedOut, "session deleted", meta.ClientIP)
+}
+
+// RevokeSession ends one live session of the user for server code or an administrator, recorded as
+// session_revoked with reason; ErrSessionNotFound as End.
+func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID, reason string) error {
+	return m.endLive(ctx, userID, sessionID, storage.EventSessionRevoked, reason, "")
+}
+
+func (m *Manager) endLive(ctx context.Context, userID, sessionID string, kind storage.EventKind, reason, clientIP string) error {
 	s, err := m.store.SessionByID(ctx, sessionID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrSessionNotFound
@@ -608,11 +634,11 @@ func (m *Manager) End(ctx context.Context, userID, sessionID string, meta Meta) 
 	if s.UserID != userID || s.Revoked() || !s.ExpireTime.After(m.clock()) {
 		return ErrSessionNotFound
 	}
-	return m.revoke(ctx, userID, sessionID, storage.EventLoggedOut, "session deleted", meta.ClientIP)
+	return m.revoke(ctx, userID, sessionID, kind, reason, clientIP)
 }
 
-// Revoke ends one session for server code or an administrator. Ending an ended or unknown session is not
-// an error.
+// Revoke ends one session by id alone, whoever's it is. Ending an ended or unknown session is not an error.
+// Callers that act for a user use RevokeSession, which checks the session is that user's.
 func (m *Manager) Revoke(ctx context.Context, sessionID, reason string) error {
 	s, err := m.store.SessionByID(ctx, sessionID)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -664,6 +690,7 @@ func (m *Manager) Ban(ctx context.Context, userID, reason string) (int, error) {
 		}
 		return 0, err
 	}
+	m.changed(userID)
 	m.record(ctx, storage.Event{Time: at, Kind: storage.EventUserBanned, UserID: userID, Reason: reason})
 	for _, fn := range m.onEnd {
 		fn(ctx, userID, at, "ban")
@@ -686,6 +713,7 @@ func (m *Manager) EndAccount(ctx context.Context, userID, reason string) error {
 		}
 		return err
 	}
+	m.changed(userID)
 	for _, fn := range m.onEnd {
 		fn(ctx, userID, at, "account deleted")
 	}
@@ -696,6 +724,22 @@ func (m *Manager) EndAccount(ctx context.Context, userID, reason string) error {
 	return nil
 }
 
+// DeleteAccount deletes the account with its identities, devices and sessions, after ending its sessions
+// with EndAccount; reason is recorded with the account_deleted event. An unknown account is
+// ErrUserNotFound. The player's REST call, server code's AccountDeleteId, the admin API and `latchkey users
+// delete` all delete through it.
+func (m *Manager) DeleteAccount(ctx context.Context, userID, reason string) error {
+	if err := m.EndAccount(ctx, userID, reason); err != nil {
+		return err
+	}
+	err := m.users.DeleteUser(ctx, userID)
+	m.changed(userID) // even on error: a failure after the delete must not leave a stale cache entry
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrUserNotFound // deleted meanwhile
+	}
+	return err
+}
+
 // Unban enables the account again; its old sessions stay ended, so the player logs in afresh.
 func (m *Manager) Unban(ctx context.Context, userID, reason string) error {
 	if err := m.users.SetDisableTime(ctx, userID, time.Time{}); err != nil {
@@ -704,6 +748,7 @@ func (m *Manager) Unban(ctx context.Context, userID, reason string) error {
 		}
 		return err
 	}
+	m.changed(userID)
 	m.record(ctx, storage.Event{Time: m.clock().UTC(), Kind: storage.EventUserUnbanned, UserID: userID, Reason: reason})
 	return nil
 }
