@@ -5,8 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"io"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -92,6 +91,29 @@ func keyLeaked(text string, keyPEM []byte) bool {
 		}
 	}
 	return strings.Contains(text, "PRIVATE KEY")
+}
+
+// login authenticates a device at base through client and returns the answer with its session token, ""
+// when there is none.
+func login(t *testing.T, client *http.Client, base, deviceID string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+"/v2/account/authenticate/device", strings.NewReader(device(deviceID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("defaultkey", "")
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var session struct{ Token string }
+	if res.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(res.Body).Decode(&session); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res, session.Token
 }
 
 func TestLoadPair(t *testing.T) {
@@ -193,16 +215,9 @@ func TestTLSPort(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer tt.transport.CloseIdleConnections()
 			client := &http.Client{Transport: tt.transport, Timeout: 10 * time.Second}
-			req, _ := http.NewRequest("POST", base+"/v2/account/authenticate/device", strings.NewReader(device("tls-device-"+strings.ReplaceAll(tt.name, "/", "-"))))
-			req.SetBasicAuth("defaultkey", "")
-			res, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"token"`) || res.Proto != tt.proto {
-				t.Fatalf("got %s %d %s, want %s 200 with a token", res.Proto, res.StatusCode, body, tt.proto)
+			res, token := login(t, client, base, "tls-device-"+strings.ReplaceAll(tt.name, "/", "-"))
+			if token == "" || res.Proto != tt.proto {
+				t.Fatalf("got %s %d without a token, want %s 200 with a token", res.Proto, res.StatusCode, tt.proto)
 			}
 		})
 	}
@@ -216,17 +231,8 @@ func TestTLSPort(t *testing.T) {
 	})
 
 	t.Run("plain HTTP gets no HTTP answer", func(t *testing.T) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c, "GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n")
-		got, err := io.ReadAll(c)
-		var ne net.Error
-		if len(got) > 0 || errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("read %q (%v), want the connection closed without an answer", got, err)
+		if got := testcert.PlainHTTPAnswer(t, addr); len(got) > 0 {
+			t.Fatalf("plain HTTP got %q, want the connection closed without an answer", got)
 		}
 	})
 }
@@ -236,18 +242,9 @@ func TestTLSWebsocket(t *testing.T) {
 	cfg, pool := tlsTestConfig(t)
 	_, addr := serveConfig(t, cfg, Options{})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
-	req, _ := http.NewRequest("POST", "https://"+addr+"/v2/account/authenticate/device", strings.NewReader(device("tls-socket-device")))
-	req.SetBasicAuth("defaultkey", "")
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	_, rest, _ := strings.Cut(string(body), `"token":"`)
-	token, _, _ := strings.Cut(rest, `"`)
+	res, token := login(t, client, "https://"+addr, "tls-socket-device")
 	if token == "" {
-		t.Fatalf("no token in %d %s", res.StatusCode, body)
+		t.Fatalf("no token in the answer %d", res.StatusCode)
 	}
 	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 10 * time.Second}
 	ws, wres, err := d.Dial("wss://"+addr+"/ws?token="+url.QueryEscape(token), nil)

@@ -1,14 +1,17 @@
 // Package testcert makes certificate authorities and loopback server certificates, as PEM files, for tests
-// of the TLS client port; it is imported only by tests.
+// of the TLS client port, and probes such a port; it is imported only by tests.
 package testcert
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -136,4 +139,27 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// PlainHTTPAnswer sends a plain HTTP request to addr and returns whatever comes back before the server
+// closes the connection. A TLS-only port answers nothing; a read that times out fails the test, since a
+// port that neither answers nor closes is neither.
+func PlainHTTPAnswer(t testing.TB, addr string) []byte {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	_, err = io.Copy(&got, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("%s neither answered nor closed the connection within 5 s (read %q)", addr, got.Bytes())
+	}
+	return got.Bytes()
 }
