@@ -30,6 +30,8 @@ type Options struct {
 	Getenv func(string) string
 	// Modules are the studio's server code (see package runtime), loaded by serve before it listens.
 	Modules []runtime.InitModule
+	// Reload delivers the signals on which serve reloads its TLS certificate (Run passes SIGHUP).
+	Reload <-chan os.Signal
 }
 
 // App is one Latchkey program: the server and its subcommands.
@@ -37,23 +39,24 @@ type App struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	modules        []runtime.InitModule
+	reload         <-chan os.Signal
 }
 
 // Run is the whole main function of a Latchkey binary with the given modules: it runs the command line
 // (serve by default, and every subcommand of cmd/latchkey, with the same config and flags), stops
-// gracefully on SIGINT or SIGTERM, and exits with the command's status.
+// gracefully on SIGINT or SIGTERM, reloads the TLS certificate on SIGHUP, and exits with the command's status.
 //
 //	func main() { latchkey.Run(InitModule) }
 func Run(modules ...runtime.InitModule) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := New(Options{Modules: modules}).Main(ctx, os.Args[1:])
+	code := New(Options{Modules: modules, Reload: hangups()}).Main(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
 
 // New returns an App.
 func New(o Options) *App {
-	a := &App{stdout: o.Stdout, stderr: o.Stderr, getenv: o.Getenv, modules: o.Modules}
+	a := &App{stdout: o.Stdout, stderr: o.Stderr, getenv: o.Getenv, modules: o.Modules, reload: o.Reload}
 	if a.stdout == nil {
 		a.stdout = os.Stdout
 	}
@@ -94,7 +97,8 @@ lives in an embedded SQLite database in data_dir (default ./data), created and m
 data_dir/latchkey.db.id records which store it holds, and a later start that finds the database missing,
 empty or replaced stops instead of starting an empty store (--database.create_fresh starts anyway).
 GET /readyz answers 200 while the store takes writes, 503 while it cannot.
-Stops gracefully on SIGINT or SIGTERM.
+Stops gracefully on SIGINT or SIGTERM. With socket.ssl_certificate set, it serves HTTPS and WSS only and
+reloads the certificate pair on SIGHUP.
 `
 
 const migrateUsage = `Usage: latchkey migrate up|down|status [flags]
@@ -225,6 +229,8 @@ func (a *App) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
+	stopReload := reloadOnSignal(a.reload, srv)
+	defer stopReload()
 	ln, err := net.Listen("tcp", cfg.ListenAddr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)

@@ -81,6 +81,9 @@ type node struct {
 	url  string
 	cmd  *exec.Cmd
 	done chan struct{}
+
+	// client reaches the node's client port (over TLS for an https url).
+	client *http.Client
 }
 
 // startNode starts latchkey with the given extra flags on a free loopback port and waits until it answers
@@ -92,6 +95,13 @@ func startNode(t *testing.T, name string, args ...string) *node {
 
 // startBinary is startNode with another server binary (same flags).
 func startBinary(t *testing.T, bin, name string, args ...string) *node {
+	t.Helper()
+	return startServing(t, bin, name, "http", httpClient, args...)
+}
+
+// startServing is startBinary for a node whose client port speaks scheme (http, or https when args
+// configure TLS) and is reached through client.
+func startServing(t *testing.T, bin, name, scheme string, client *http.Client, args ...string) *node {
 	t.Helper()
 	port := freePort(t)
 	all := append([]string{
@@ -107,7 +117,7 @@ func startBinary(t *testing.T, bin, name string, args ...string) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	n := &node{t: t, name: name, url: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), client: client, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(n.done)
@@ -127,7 +137,7 @@ func startBinary(t *testing.T, bin, name string, args ...string) *node {
 			t.Fatalf("%s exited during start", name) // the cleanup prints its log
 		default:
 		}
-		res, err := http.Get(n.url + "/healthcheck")
+		res, err := client.Get(n.url + "/healthcheck")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -189,7 +199,7 @@ func (n *node) call(ctx context.Context, method, path, auth, body string) (reply
 	case strings.HasPrefix(auth, "bearer:"):
 		req.Header.Set("Authorization", "Bearer "+strings.TrimPrefix(auth, "bearer:"))
 	}
-	res, err := httpClient.Do(req)
+	res, err := n.client.Do(req)
 	if err != nil {
 		return reply{}, err
 	}

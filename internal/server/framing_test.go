@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -13,13 +14,25 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 )
 
-// serveRaw runs a whole server on loopback and returns its address.
+// serveRaw runs a whole server on loopback with the test config and returns its address.
 func serveRaw(t *testing.T) string {
 	t.Helper()
+	_, addr := serveConfig(t, testConfig(t), Options{})
+	return addr
+}
+
+// testConfig is the default config with a fresh data directory and the cheapest bcrypt cost.
+func testConfig(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Auth.BcryptCost = 4
-	srv, err := New(context.Background(), cfg, Options{})
+	return cfg
+}
+
+// serveConfig runs a whole server with cfg and opts on loopback and returns it with its address.
+func serveConfig(t *testing.T, cfg config.Config, opts Options) (*Server, string) {
+	t.Helper()
+	srv, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +48,14 @@ func serveRaw(t *testing.T) string {
 		<-done
 		srv.Close()
 	})
-	return ln.Addr().String()
+	return srv, ln.Addr().String()
 }
 
-// exchange writes raw request bytes on one connection and reads the answers to n requests, then reports
-// whether the server closed the connection.
-func exchange(t *testing.T, addr, raw string, n int) (statuses []int, closed bool) {
+// exchange writes raw request bytes on one connection made by dial and reads the answers to n requests,
+// then reports whether the server closed the connection.
+func exchange(t *testing.T, dial func() (net.Conn, error), raw string, n int) (statuses []int, closed bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	c, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +85,21 @@ func device(id string) string { return `{"id":"` + id + `"}` }
 
 const fakeHead = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n"
 
+// TestAmbiguousFraming runs on the plain port and on the TLS port, where the watcher must see the
+// decrypted bytes.
 func TestAmbiguousFraming(t *testing.T) {
-	addr := serveRaw(t)
+	plain := serveRaw(t)
+	tlsCfg, ca := tlsTestConfig(t)
+	_, secure := serveConfig(t, tlsCfg, Options{})
+	transports := []struct {
+		name string
+		dial func() (net.Conn, error)
+	}{
+		{"plain", func() (net.Conn, error) { return net.Dial("tcp", plain) }},
+		{"TLS", func() (net.Conn, error) {
+			return tls.Dial("tcp", secure, &tls.Config{RootCAs: ca, NextProtos: []string{"http/1.1"}})
+		}},
+	}
 	body := device("framing-device-01")
 	chunked := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
 	tests := []struct {
@@ -99,13 +125,15 @@ func TestAmbiguousFraming(t *testing.T) {
 			"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n", 2, []int{501, 200}, false}, // POST /healthcheck: wrong method
 		{"plain keep-alive", "GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\nGET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n", 2, []int{200, 200}, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, closed := exchange(t, addr, tt.raw, tt.n)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) || closed != tt.closed {
-				t.Errorf("statuses %v closed %v, want %v closed %v", got, closed, tt.want, tt.closed)
-			}
-		})
+	for _, tr := range transports {
+		for _, tt := range tests {
+			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
+				got, closed := exchange(t, tr.dial, tt.raw, tt.n)
+				if fmt.Sprint(got) != fmt.Sprint(tt.want) || closed != tt.closed {
+					t.Errorf("statuses %v closed %v, want %v closed %v", got, closed, tt.want, tt.closed)
+				}
+			})
+		}
 	}
 }
 

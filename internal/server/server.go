@@ -79,6 +79,7 @@ type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
 	store    Backend
+	cert     certificate // the client port's TLS pair (see tls.go)
 	Accounts *accounts.Service
 	Sessions *sessions.Manager
 	Runtime  *runtimehost.Host
@@ -313,8 +314,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ConnContext:       framingContext,
+		ConnContext:       connContext,
 	}
+	l, lnErr := s.listener(ln, srv)
+	if lnErr != nil {
+		return lnErr
+	}
+	defer l.Close() // when Serve returns early; srv.Serve closes it too
 	pp, ppErr := startPprof(s.cfg.Debug.PprofAddress, s.log)
 	if ppErr != nil {
 		return ppErr
@@ -350,8 +356,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Realtime.Run(bg)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(framingListener{ln}) }()
-	s.log.Info("listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(l) }()
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.usesTLS())
 	select {
 	case err := <-errc:
 		return err
