@@ -32,24 +32,24 @@ func TestContainerImage(t *testing.T) {
 	if os.Getenv("LATCHKEY_TEST_CONTAINER") != "1" {
 		t.Skip("set LATCHKEY_TEST_CONTAINER=1 to build the container image with podman and test it")
 	}
-	root := repoRoot(t)
+	root := checkoutRoot(t)
 	podman := podmanCommand(t)
 	const version = "v0.0.0-containertest"
 	image := "localhost/latchkey-e2e:" + version
 
 	// The build runs offline (GOPROXY=off in the stand-in image), so every module must be in the cache.
-	run(t, root, "go", "mod", "download")
-	goroot := strings.TrimSpace(run(t, root, "go", "env", "GOROOT"))
-	modcache := strings.TrimSpace(run(t, root, "go", "env", "GOMODCACHE"))
-	gocache := strings.TrimSpace(run(t, root, "go", "env", "GOCACHE"))
+	mustRun(t, root, "go", "mod", "download")
+	goroot := strings.TrimSpace(mustRun(t, root, "go", "env", "GOROOT"))
+	modcache := strings.TrimSpace(mustRun(t, root, "go", "env", "GOMODCACHE"))
+	gocache := strings.TrimSpace(mustRun(t, root, "go", "env", "GOCACHE"))
 
 	goCtx := t.TempDir()
 	certs, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	if err != nil {
 		t.Fatalf("the image copies the build stage's CA roots: %v", err)
 	}
-	writeFile(t, filepath.Join(goCtx, "ca-certificates.crt"), string(certs))
-	writeFile(t, filepath.Join(goCtx, "Containerfile"), `FROM scratch
+	writeTextFile(t, filepath.Join(goCtx, "ca-certificates.crt"), string(certs))
+	writeTextFile(t, filepath.Join(goCtx, "Containerfile"), `FROM scratch
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV PATH=/usr/local/go/bin HOME=/root GOPATH=/go GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build GOPROXY=off
 `)
@@ -99,7 +99,7 @@ ENV PATH=/usr/local/go/bin HOME=/root GOPATH=/go GOMODCACHE=/go/pkg/mod GOCACHE=
 		podman(root, append(slices.Clone(runFlags[1:]), "-d", "--name", name, "-e", "LATCHKEY_SOCKET_ADDRESS=127.0.0.1",
 			"-e", "LATCHKEY_SOCKET_PORT="+port, image)...)
 		t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "10", name).Run() })
-		waitHealthy(t, "http://127.0.0.1:"+port)
+		waitHealthcheck(t, "http://127.0.0.1:"+port)
 		podman(root, "healthcheck", "run", name) // fails the test unless the check exits 0
 	} else {
 		t.Log("this build has no healthcheck subcommand: the image's HEALTHCHECK is not exercised")
@@ -108,7 +108,7 @@ ENV PATH=/usr/local/go/bin HOME=/root GOPATH=/go GOMODCACHE=/go/pkg/mod GOCACHE=
 	// The harness runs LATCHKEY_BIN with --data_dir DIR; the wrapper hands DIR to the container's user and
 	// mounts it at the same path, so every flag means what it means for the plain binary.
 	wrapper := filepath.Join(t.TempDir(), "latchkey-in-container")
-	writeFile(t, wrapper, `#!/usr/bin/env bash
+	writeTextFile(t, wrapper, `#!/usr/bin/env bash
 set -euo pipefail
 args=("$@")
 for ((i = 0; i + 1 < ${#args[@]}; i++)); do
@@ -122,7 +122,7 @@ exec podman `+strings.Join(podmanGlobalFlags(), " ")+` `+strings.Join(runFlags, 
 	}
 	compat := filepath.Join(root, "compat")
 	if _, err := os.Stat(filepath.Join(compat, "node_modules")); err != nil {
-		run(t, compat, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		mustRun(t, compat, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
 	}
 	files := make([]string, len(containerSuite))
 	for i, f := range containerSuite {
@@ -135,7 +135,7 @@ exec podman `+strings.Join(podmanGlobalFlags(), " ")+` `+strings.Join(runFlags, 
 	if err != nil {
 		t.Fatalf("nakama-js suite against the image: %v\n%s", err, out)
 	}
-	t.Logf("nakama-js suite against the image:\n%s", tail(string(out), 12))
+	t.Logf("nakama-js suite against the image:\n%s", lastLines(string(out), 12))
 }
 
 // podmanGlobalFlags returns LATCHKEY_TEST_PODMAN_FLAGS, or "--runtime runc" when runc is installed.
@@ -157,13 +157,13 @@ func podmanCommand(t *testing.T) func(dir string, args ...string) string {
 	}
 	return func(dir string, args ...string) string {
 		t.Helper()
-		return run(t, dir, "podman", append(podmanGlobalFlags(), args...)...)
+		return mustRun(t, dir, "podman", append(podmanGlobalFlags(), args...)...)
 	}
 }
 
-// run runs a command in dir and returns its standard output; it fails the test with the whole output on
+// mustRun runs a command in dir and returns its standard output; it fails the test with the whole output on
 // an error.
-func run(t *testing.T, dir, name string, args ...string) string {
+func mustRun(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -176,15 +176,15 @@ func run(t *testing.T, dir, name string, args ...string) string {
 	return string(out)
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeTextFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// waitHealthy waits up to 20 s for GET /healthcheck at base to answer 200.
-func waitHealthy(t *testing.T, base string) {
+// waitHealthcheck waits up to 20 s for GET /healthcheck at base to answer 200.
+func waitHealthcheck(t *testing.T, base string) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if res, err := httpClient.Get(base + "/healthcheck"); err == nil {
@@ -197,8 +197,8 @@ func waitHealthy(t *testing.T, base string) {
 	t.Fatalf("%s did not answer /healthcheck within 20 s", base)
 }
 
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

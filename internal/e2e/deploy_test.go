@@ -53,7 +53,7 @@ func loadConfig(t *testing.T, what string, args []string, env map[string]string)
 // nodes have distinct names on one database, and they start only once PostgreSQL is healthy and the
 // schema migrated.
 func TestDeployCompose(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "compose.yaml"))
+	raw, err := os.ReadFile(filepath.Join(checkoutRoot(t), "deploy", "compose.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestDeployCompose(t *testing.T) {
 // deploy/latchkey.env.example names in the environment: no unknown or ignored key, no validation problem,
 // no warning.
 func TestDeployExampleConfig(t *testing.T) {
-	root := repoRoot(t)
+	root := checkoutRoot(t)
 	f, err := os.Open(filepath.Join(root, "deploy", "latchkey.env.example"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 	"testing"
 )
 
-// repoRoot returns the repository's top directory (the tests run in internal/e2e).
-func repoRoot(t *testing.T) string {
+// checkoutRoot returns the repository's top directory (the tests run in internal/e2e).
+func checkoutRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -34,7 +34,7 @@ func repoRoot(t *testing.T) string {
 func runRelease(t *testing.T, dist, version string) string {
 	t.Helper()
 	cmd := exec.Command("bash", "scripts/release", version)
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = checkoutRoot(t)
 	cmd.Env = append(os.Environ(), "RELEASE_DIST="+dist, "RELEASE_TARGETS="+goruntime.GOOS+"/"+goruntime.GOARCH,
 		"SOURCE_DATE_EPOCH=1700000000")
 	if out, err := cmd.CombinedOutput(); err != nil {

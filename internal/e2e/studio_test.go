@@ -17,7 +17,7 @@ import (
 func TestStudioModule(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "mygame")
 	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join(repoRoot(t), "examples", "studio-module")
+	build.Dir = filepath.Join(checkoutRoot(t), "examples", "studio-module")
 	// -mod=readonly is go build's default; it is spelt out so that a GOFLAGS of the caller cannot let the
 	// build quietly fix a stale go.sum that a studio would trip over.
 	build.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
