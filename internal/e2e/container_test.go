@@ -22,7 +22,7 @@ var containerSuite = []string{
 }
 
 // TestContainerImage builds deploy/Containerfile with podman and runs the nakama-js suite against the image.
-// It runs when LATCHKEY_TEST_CONTAINER=1 (scripts/test sets it when podman is installed). No registry is
+// It runs when LATCHKEY_TEST_CONTAINER=1 (scripts/test installs podman and runc and sets it). No registry is
 // needed: the image's base is scratch, and the build stage's GO_IMAGE is replaced by an empty local image
 // into which the build mounts this machine's Go toolchain, module cache and build cache.
 //
