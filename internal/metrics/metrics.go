@@ -138,9 +138,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry returns the registry, for tests that read it directly.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // GaugeFunc registers a gauge whose value fn reads at each scrape, so that keeping it costs nothing
 // between scrapes; name is prefixed like every other metric's. fn must be quick and safe for concurrent
 // use.
