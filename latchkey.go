@@ -224,7 +224,7 @@ func (a *App) serve(ctx context.Context, args []string) error {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
-	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Modules: a.modules})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Modules: a.modules, Version: Version})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,19 @@ type Deps struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the cache's entries; 0 means 10,000.
 	CacheSize int
+	// Observer is told of bcrypt queue waits and of the logins the limits refuse (internal/metrics); nil:
+	// none.
+	Observer Observer
+}
+
+// Observer is told what the service's limits do, for metrics. Its methods must be quick and safe for
+// concurrent use.
+type Observer interface {
+	// HashWait records how long a password hash or check waited for a bcrypt slot, whether it got one or
+	// was refused.
+	HashWait(d time.Duration)
+	// Refused counts a request refused by a limit: "login_lockout" or "hash_queue".
+	Refused(limit string)
 }
 
 // Service resolves and manages accounts.
@@ -67,11 +80,12 @@ type Service struct {
 	lockout   *limits.Lockout
 	events    storage.Events
 	log       *slog.Logger
+	obs       Observer // nil: not observed
 }
 
 // New returns a Service.
 func New(d Deps) *Service {
-	s := &Service{users: d.Users, clock: d.Clock, rand: d.Rand, cost: d.BcryptCost}
+	s := &Service{users: d.Users, clock: d.Clock, rand: d.Rand, cost: d.BcryptCost, obs: d.Observer}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -473,6 +487,9 @@ func (s *Service) lockedOut(userID string) error {
 		return nil
 	}
 	if d := s.lockout.Locked(userID); d > 0 {
+		if s.obs != nil {
+			s.obs.Refused("login_lockout")
+		}
 		return &limits.RetryError{Err: ErrLoginLocked, After: d}
 	}
 	return nil
@@ -497,7 +514,14 @@ func (s *Service) recordLockout(ctx context.Context, userID string, d time.Durat
 // also drop the genuine logins queued among them. The queue is fair between client addresses, so one
 // client's burst cannot crowd out everyone else's logins.
 func (s *Service) acquire(ctx context.Context) (release func(), err error) {
+	start := time.Now()
 	release, err = s.hashes.Acquire(ctx, limits.Key(clientIP(ctx)))
+	if s.obs != nil {
+		s.obs.HashWait(time.Since(start))
+		if errors.Is(err, limits.ErrBusy) {
+			s.obs.Refused("hash_queue")
+		}
+	}
 	if errors.Is(err, limits.ErrBusy) {
 		// Retry when the queue ahead should have drained, at the latest bcrypt operation's speed: at
 		// least a second, at most 30.

@@ -50,6 +50,11 @@ type Deps struct {
 	// Limits are the per-client-address request limits and the trusted proxies; the zero value limits
 	// nothing and trusts no proxy.
 	Limits Limits
+	// Observer is told of every request (internal/metrics); nil: none.
+	Observer Observer
+	// RequestLevel is logger.request_level: the level of the one log line per request (debug, info, warn,
+	// error, in any case; "" is debug), or off.
+	RequestLevel string
 }
 
 // Limits bound the requests one client address can make, since the server key they need ships in every
@@ -103,6 +108,12 @@ type API struct {
 
 	authLimit, refreshLimit *limits.Limiter // nil: unlimited
 	proxies                 limits.Proxies
+
+	obs       Observer // nil: not observed
+	reqLevel  slog.Level
+	reqLog    bool       // false: request_level off
+	unmatched *routeInfo // the requests no route matched
+	preflight *routeInfo
 }
 
 // New returns the API's handler.
@@ -112,8 +123,9 @@ func New(d Deps) *API {
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
 		platforms: d.Platforms, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
-		proxies: d.Limits.TrustedProxies,
+		proxies: d.Limits.TrustedProxies, obs: d.Observer,
 	}
+	a.reqLevel, a.reqLog = requestLevel(d.RequestLevel)
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,7 +140,8 @@ func New(d Deps) *API {
 	return a
 }
 
-// ServeHTTP applies the cross-cutting layers (panic recovery, CORS) and routes.
+// ServeHTTP applies the cross-cutting layers (panic recovery, metrics and the request log, CORS) and
+// routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w}
@@ -142,15 +155,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.writeError(rw, r, errInternalPanic)
 			}
 		}
-		// The query string is never logged: it can carry keys and tokens. The level is checked first, so
-		// that a request not logged does not pay for boxing the attributes.
-		if level := logLevelFor(rw.status); a.log.Enabled(r.Context(), level) {
-			a.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
-		}
+		a.finish(rw, r, start)
 	}()
 	h := rw.Header()
 	h["Access-Control-Allow-Origin"] = headerAnyOrigin
 	if r.Method == http.MethodOptions {
+		rw.route = a.preflight
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, User-Agent")
 		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE")
 		h.Set("Access-Control-Max-Age", "86400")
@@ -163,11 +173,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // headerAnyOrigin is the Access-Control-Allow-Origin of every answer, shared like headerJSON.
 var headerAnyOrigin = []string{"*"}
 
-// statusWriter records the status for the access log and whether anything was written.
+// statusWriter records, for the metrics and the request log, the status, whether anything was written,
+// the route that served the request and the authenticated caller.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	route  *routeInfo // nil until routed
+	userID string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -251,6 +264,7 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 				a.writeError(w, r, err)
 				return
 			}
+			markUser(w, c.UserID)
 			r = r.WithContext(withCaller(r.Context(), c))
 		}
 		if a.hooks != nil { // server code may read the request; without hooks nothing pays for it
@@ -349,18 +363,22 @@ func ClientAddr(ctx context.Context) (ip, port string, ok bool) {
 // address to the accounts service, for the security event of a login lockout.
 func (a *API) limited(path string, h handlerFunc) handlerFunc {
 	var l *limits.Limiter
-	auth := strings.HasPrefix(path, "/v2/account/authenticate/")
+	auth := strings.HasPrefix(path, authPrefix)
+	name := "auth"
 	switch {
 	case auth:
 		l = a.authLimit
 	case path == "/v2/account/session/refresh", path == "/v2/session/refresh":
-		l = a.refreshLimit
+		l, name = a.refreshLimit, "refresh"
 	default:
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ip, _ := a.clientAddr(r)
 		if ok, wait := l.Allow(limits.Key(ip)); !ok {
+			if a.obs != nil {
+				a.obs.Refused(name)
+			}
 			return &limits.RetryError{Err: errRateLimited, After: wait}
 		}
 		if auth {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -208,12 +207,4 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Access-Control-Expose-Headers", "Retry-After") // so that browser clients can read it
 	}
 	writeJSON(w, e.Code.HTTPStatus(), e)
-}
-
-// logLevelFor keeps client errors out of the warning log.
-func logLevelFor(status int) slog.Level {
-	if status >= 500 {
-		return slog.LevelWarn
-	}
-	return slog.LevelDebug
 }

@@ -147,6 +147,7 @@ func (a *API) issue(ctx context.Context, r *http.Request, res accounts.Result, v
 	if err != nil {
 		return nil, err
 	}
+	a.authenticated(r, res.Created)
 	return &api.Session{Created: res.Created, Token: is.Token, RefreshToken: is.RefreshToken}, nil
 }
 

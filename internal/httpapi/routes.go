@@ -71,35 +71,48 @@ func (a *API) websocket(w http.ResponseWriter, r *http.Request) error {
 
 // mount registers the table. Each path gets one handler that dispatches on the method, so that a known
 // path with the wrong method answers like Nakama's gateway (501, code 12) instead of ServeMux's 405, and
-// unknown paths answer 404 with code 5.
+// unknown paths answer 404 with code 5. Each route's requests are recorded under its table pattern,
+// "METHOD /path"; the requests no route matches share a few fixed names (see Observer.Route).
 func (a *API) mount() {
-	byPath := map[string]map[string]http.Handler{}
+	type served struct {
+		h     http.Handler
+		route *routeInfo
+	}
+	byPath := map[string]map[string]served{}
 	var order []string
 	for _, rt := range a.routes() {
 		if byPath[rt.path] == nil {
-			byPath[rt.path] = map[string]http.Handler{}
+			byPath[rt.path] = map[string]served{}
 			order = append(order, rt.path)
 		}
-		byPath[rt.path][rt.method] = a.wrap(rt.auth, a.limited(rt.path, rt.h))
+		h := a.limited(rt.path, rt.h)
+		if kind, ok := strings.CutPrefix(rt.path, authPrefix); ok && a.obs != nil {
+			h = a.counted(kind, h)
+		}
+		byPath[rt.path][rt.method] = served{a.wrap(rt.auth, h), a.newRoute(rt.method + " " + rt.path)}
 	}
+	a.unmatched, a.preflight = a.newRoute(routeUnmatched), a.newRoute(routePreflight)
 	for _, path := range order {
 		methods := byPath[path]
-		if h, ok := methods[http.MethodGet]; ok {
+		if s, ok := methods[http.MethodGet]; ok {
 			if _, explicit := methods[http.MethodHead]; !explicit {
-				methods[http.MethodHead] = h
+				methods[http.MethodHead] = served{s.h, a.newRoute(http.MethodHead + " " + path)}
 			}
 		}
 		a.mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h, ok := methods[r.Method]
+			s, ok := methods[r.Method]
 			if !ok {
 				a.writeError(w, r, errMethodNotAllowed)
 				return
 			}
-			h.ServeHTTP(w, r)
+			markRoute(w, s.route)
+			s.h.ServeHTTP(w, r)
 		}))
 	}
+	notServed := a.newRoute(routeUnserved)
 	for _, u := range unserved {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			markRoute(w, notServed)
 			a.writeError(w, r, &notServedError{what: u.what, prefix: strings.TrimSuffix(u.prefix, "/")})
 		})
 		a.mux.Handle(u.prefix, h)
@@ -107,7 +120,9 @@ func (a *API) mount() {
 			a.mux.Handle(u.prefix+"/", h)
 		}
 	}
+	root := a.newRoute(routeRoot)
 	a.mux.Handle("/{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		markRoute(w, root)
 		w.WriteHeader(http.StatusOK)
 	}))
 	a.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -46,6 +46,7 @@ func (a *API) rpc(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return a.rpcError(w, r, err)
 			}
+			markUser(w, c.UserID)
 			ctx = withCaller(ctx, c)
 		}
 	} else {

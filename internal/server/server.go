@@ -18,6 +18,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/limits"
+	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost"
 	"github.com/latchkeyhq/latchkey/internal/runtimehost/js"
@@ -72,6 +73,8 @@ type Options struct {
 	Hooks  httpapi.Hooks
 	// Modules are the studio's server code, loaded before the API is built.
 	Modules []runtime.InitModule
+	// Version is the server version, for the build_info metric.
+	Version string
 }
 
 // Server is a running Latchkey node's parts.
@@ -85,6 +88,7 @@ type Server struct {
 	Runtime  *runtimehost.Host
 	Realtime *realtime.Hub
 	API      *httpapi.API
+	metrics  *metrics.Metrics // nil: metrics off
 }
 
 // New opens and migrates the store and wires the services. The caller must Close it.
@@ -114,6 +118,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		st.Close()
 		return nil, err
 	}
+	mx := newMetrics(cfg, opts.Version)
+	st = observeStore(st, mx)
 	s := &Server{cfg: cfg, log: log, store: st}
 	cacheTTL := accountCacheTTL
 	if cfg.DatabaseAddress() != "" {
@@ -128,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Users: st, Clock: clock, BcryptCost: cfg.Auth.BcryptCost, MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
 		CacheTTL: cacheTTL, MaxHashQueue: cfg.Auth.MaxHashQueue,
 		MaxHashWait: time.Duration(cfg.Auth.MaxHashWaitMs) * time.Millisecond,
-		Lockout:     lockout, Events: st, Logger: log,
+		Lockout:     lockout, Events: st, Logger: log, Observer: observer[accounts.Observer](mx),
 	})
 	s.Sessions = sessions.New(sessions.Config{
 		TokenExpiry:    time.Duration(cfg.Session.TokenExpirySec) * time.Second,
@@ -140,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		EventRetention: time.Duration(cfg.Session.EventRetentionDays) * 24 * time.Hour,
 		EventsPerHour:  cfg.Session.EventsPerHour,
 	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log,
-		Accounts: refreshAccounts(s.Accounts, cacheTTL)})
+		Accounts: refreshAccounts(s.Accounts, cacheTTL), Observer: observer[sessions.Observer](mx)})
 	s.Sessions.OnAccountChange(s.Accounts.Invalidate)
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()
@@ -176,7 +182,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
 		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
 		Ready: st.CheckWrite, Clock: clock, Limits: apiLimits,
+		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel,
 	})
+	s.instrument(mx)
 	log.Info("store ready", "store", where, "store_id", s.Sessions.StoreID(), "revoked_sessions", s.Sessions.Denylist().Len())
 	if cfg.Database.CreateFresh && cfg.DatabaseAddress() == "" {
 		log.Warn("database.create_fresh is set: this start accepted whatever database data_dir holds, a new empty one " +
@@ -331,6 +339,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return admErr
 	}
 	defer adm.Close()
+	ops, opsErr := s.startOps(ctx)
+	if opsErr != nil {
+		return opsErr
+	}
+	defer ops.Close()
 	// Only a serving node registers in the socket registry; admin commands build a Server too.
 	if err := s.Realtime.Start(ctx); err != nil {
 		if ctx.Err() != nil {

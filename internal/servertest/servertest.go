@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,6 +41,39 @@ func Start(t testing.TB, cfg config.Config, opts server.Options) (*server.Server
 		srv.Close()
 	})
 	return srv, hs.URL
+}
+
+// Run runs srv as `latchkey serve` does, server.Serve on a loopback listener of its own, until the test
+// ends, and returns its base URL, such as http://127.0.0.1:PORT, and the function that tells Serve to stop
+// (it then drains). Register srv.Close before calling Run, so that the store closes after Serve returns.
+func Run(t testing.TB, srv *server.Server) (baseURL string, stop context.CancelFunc) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String(), cancel
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a listener the server binds itself
+// from its config.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Token creates the device account deviceID on srv directly, without HTTP, and returns a session token for

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,6 +99,21 @@ type Deps struct {
 	// that succeeds relies on it (its session is read from the store, so an ended session, a ban's
 	// included, is always seen); every refusal is decided on Users, read afresh.
 	Accounts AccountReader
+	// Observer is told of refreshes, reuse detections and revocations (internal/metrics); nil: none.
+	Observer Observer
+}
+
+// Observer is told what the manager does, for metrics. Its methods must be quick and safe for concurrent
+// use; every argument is one word of a fixed set.
+type Observer interface {
+	// Refreshed counts a refresh by outcome: ok, grace (a retry within the reuse grace, answered with the
+	// pair already issued), invalid, reused, banned, not_found, unavailable or error.
+	Refreshed(outcome string)
+	// ReuseDetected counts a superseded refresh token presented after the grace window.
+	ReuseDetected()
+	// Revoked counts n sessions this node ended, by reason: logout, session_deleted, single_session,
+	// session_cap, refresh_reuse, ban, account_deleted or other (server code and administrators).
+	Revoked(reason string, n int)
 }
 
 // AccountReader reads an account; ErrNotFound (storage's) for an unknown id.
@@ -129,6 +145,12 @@ type Manager struct {
 	onRevoke []func([]storage.Revocation)
 	onEnd    []func(ctx context.Context, userID string, at time.Time, reason string)
 	onChange []func(userID string)
+
+	obs Observer // nil: not observed
+	// born and feedRead time the last successful read of the revocation feed: feedRead is how long after
+	// born it ended, so that FeedReadAt keeps the monotonic clock reading.
+	born     time.Time
+	feedRead atomic.Int64
 }
 
 // New returns a Manager. Call Load before serving, so that revocations survive restarts.
@@ -136,6 +158,7 @@ func New(cfg Config, d Deps) *Manager {
 	m := &Manager{
 		cfg: cfg, store: d.Store, users: d.Users, skeys: d.SessionKeys, rkeys: d.RefreshKeys,
 		clock: d.Clock, rand: d.Rand, log: d.Logger, deny: NewDenylist(), evs: d.Events, accts: d.Accounts,
+		obs: d.Observer, born: time.Now(),
 	}
 	m.cached = m.accts != nil
 	if !m.cached {
@@ -261,6 +284,7 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 		return tokens.Claims{}, err
 	}
 	m.denied(false, revs...)
+	m.observeRevoked(storage.EventSessionRevoked, capReason, len(revs))
 	return tokens.Claims{
 		TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(),
 		StoreID: m.storeID, Generation: gen,
@@ -304,13 +328,47 @@ func (m *Manager) pairAt(s *storage.Session, u *storage.User, issuedAt int64) Is
 // presenting the superseded token again within the grace window returns the same successor pair; after
 // it, or presenting any older token, ends the session (a refresh token was copied) and fails.
 func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[string]string, meta Meta) (Issued, error) {
+	is, grace, err := m.refresh(ctx, refreshToken, vars, meta)
+	if m.obs != nil {
+		m.obs.Refreshed(refreshOutcome(grace, err))
+	}
+	return is, err
+}
+
+// refreshOutcome is a refresh's outcome word for Observer.Refreshed.
+func refreshOutcome(grace bool, err error) string {
+	switch {
+	case err == nil && grace:
+		return "grace"
+	case err == nil:
+		return "ok"
+	case errors.Is(err, errReuse):
+		return "reused"
+	case errors.Is(err, ErrRefreshTokenInvalid), errors.Is(err, ErrRefreshTokenRequired):
+		return "invalid"
+	case errors.Is(err, ErrBanned):
+		return "banned"
+	case errors.Is(err, ErrUserNotFound):
+		return "not_found"
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return "unavailable"
+	}
+	return "error"
+}
+
+// errReuse is the refusal of a superseded refresh token presented after the grace window: an
+// ErrRefreshTokenInvalid to the client, told apart for Observer.Refreshed.
+var errReuse = fmt.Errorf("%w: superseded refresh token presented again", ErrRefreshTokenInvalid)
+
+// refresh is Refresh; grace reports a retry within the grace window, answered with the pair issued before.
+func (m *Manager) refresh(ctx context.Context, refreshToken string, vars map[string]string, meta Meta) (_ Issued, grace bool, _ error) {
 	if refreshToken == "" {
-		return Issued{}, ErrRefreshTokenRequired
+		return Issued{}, false, ErrRefreshTokenRequired
 	}
 	now := m.clock().UTC()
 	rc, err := m.rkeys.Verify(refreshToken, now.Unix())
 	if err != nil || !m.ownStore(rc) {
-		return Issued{}, ErrRefreshTokenInvalid
+		return Issued{}, false, ErrRefreshTokenInvalid
 	}
 	if len(vars) == 0 {
 		vars = rc.Vars
@@ -322,30 +380,30 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 		u, err = m.users.UserByID(ctx, rc.UserID) // a cache may be behind: decide on the store
 	}
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return Issued{}, err
+		return Issued{}, false, err
 	}
 	if err != nil || u.Banned() || m.deny.Denies(rc) {
-		return Issued{}, m.refusal(ctx, rc)
+		return Issued{}, false, m.refusal(ctx, rc)
 	}
 	// Two attempts: a refresh that loses a race with another refresh of the same token re-reads the
 	// session and is then served as a retry within the grace window.
 	for attempt := 0; ; attempt++ {
 		s, err := m.store.SessionByID(ctx, rc.TokenID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return Issued{}, ErrRefreshTokenInvalid
+			return Issued{}, false, ErrRefreshTokenInvalid
 		}
 		if err != nil {
-			return Issued{}, err
+			return Issued{}, false, err
 		}
 		if s.UserID != rc.UserID {
-			return Issued{}, ErrRefreshTokenInvalid
+			return Issued{}, false, ErrRefreshTokenInvalid
 		}
 		if s.Revoked() {
-			return Issued{}, m.refusal(ctx, rc) // a ban the cached account does not show yet is told as one
+			return Issued{}, false, m.refusal(ctx, rc) // a ban the cached account does not show yet is told as one
 		}
 		if is, ok := m.refreshInPlace(s, u, rc, vars, now); ok {
 			m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionRefreshed, UserID: u.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
-			return is, nil
+			return is, false, nil
 		}
 		expect := storage.AnySeq
 		if m.cfg.Rotation {
@@ -353,11 +411,11 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 			case rc.RefreshSeq == s.RefreshSeq:
 				expect = s.RefreshSeq
 			case rc.RefreshSeq == s.RefreshSeq-1 && !now.After(s.RefreshTime.Add(m.cfg.ReuseGrace)):
-				return m.pairAt(s, u, rc.IssuedAt), nil
+				return m.pairAt(s, u, rc.IssuedAt), true, nil
 			case rc.RefreshSeq < s.RefreshSeq:
-				return Issued{}, m.reuseDetected(ctx, s, rc.RefreshSeq, meta)
+				return Issued{}, false, m.reuseDetected(ctx, s, rc.RefreshSeq, meta)
 			default: // from the future: not a token this server issued for the session
-				return Issued{}, ErrRefreshTokenInvalid
+				return Issued{}, false, ErrRefreshTokenInvalid
 			}
 		}
 		exp := now.Add(m.cfg.TokenExpiry).Unix()
@@ -373,13 +431,13 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, vars map[str
 			continue // another refresh of this token won, or the session ended: decide on a fresh read
 		}
 		if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
-			return Issued{}, ErrRefreshTokenInvalid
+			return Issued{}, false, ErrRefreshTokenInvalid
 		}
 		if err != nil {
-			return Issued{}, err
+			return Issued{}, false, err
 		}
 		m.record(ctx, storage.Event{Time: now, Kind: storage.EventSessionRefreshed, UserID: u.ID, SessionID: s.ID, ClientIP: meta.ClientIP})
-		return m.pairAt(ns, u, rc.IssuedAt), nil
+		return m.pairAt(ns, u, rc.IssuedAt), false, nil
 	}
 }
 
@@ -467,11 +525,14 @@ func (m *Manager) Generate(ctx context.Context, user *storage.User, exp int64, v
 func (m *Manager) reuseDetected(ctx context.Context, s *storage.Session, presented int64, meta Meta) error {
 	m.log.Warn("refresh token reuse detected; session revoked", "user_id", s.UserID, "session_id", s.ID,
 		"presented_seq", presented, "current_seq", s.RefreshSeq)
+	if m.obs != nil {
+		m.obs.ReuseDetected()
+	}
 	if err := m.revoke(ctx, s.UserID, s.ID, storage.EventRefreshReuse,
 		fmt.Sprintf("refresh token %d presented after %d", presented, s.RefreshSeq), meta.ClientIP); err != nil {
 		return err
 	}
-	return ErrRefreshTokenInvalid
+	return errReuse
 }
 
 // Authenticate verifies a bearer session token: signature, expiry and the denylist, with no store read.
@@ -661,6 +722,7 @@ func (m *Manager) revoke(ctx context.Context, userID, sessionID string, kind sto
 		return err
 	case rev != nil:
 		m.denied(false, *rev)
+		m.observeRevoked(kind, reason, 1)
 		m.record(ctx, storage.Event{Time: at, Kind: kind, UserID: userID, SessionID: sessionID, ClientIP: clientIP, Reason: reason})
 	}
 	return nil
@@ -676,8 +738,33 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, keep string, kind stor
 		return 0, err
 	}
 	m.denied(false, *rev)
+	m.observeRevoked(kind, reason, n)
 	m.record(ctx, storage.Event{Time: at, Kind: kind, UserID: userID, ClientIP: clientIP, Reason: fmt.Sprintf("%s (%d sessions)", reason, n)})
 	return n, nil
+}
+
+// observeRevoked tells the observer of n sessions ended with an event of kind for reason, which it names
+// with one word of a fixed set: reason is free text that server code and administrators choose.
+func (m *Manager) observeRevoked(kind storage.EventKind, reason string, n int) {
+	if m.obs == nil || n == 0 {
+		return
+	}
+	label := "other"
+	switch {
+	case kind == storage.EventRefreshReuse:
+		label = "refresh_reuse"
+	case kind == storage.EventLoggedOut && reason == "session deleted":
+		label = "session_deleted"
+	case kind == storage.EventLoggedOut:
+		label = "logout"
+	case reason == "single_session", reason == "ban":
+		label = reason
+	case reason == capReason:
+		label = "session_cap"
+	case reason == "account deleted":
+		label = "account_deleted"
+	}
+	m.obs.Revoked(label, n)
 }
 
 // Ban disables the account and ends all its sessions at once: on this node immediately, on every other
@@ -825,9 +912,17 @@ func (m *Manager) catchUp(ctx context.Context) error {
 		}
 		m.denied(true, revs...)
 		if len(revs) < page {
+			m.feedRead.Store(int64(time.Since(m.born)))
 			return nil
 		}
 	}
+}
+
+// FeedReadAt returns when this node last read the revocation feed to its end: at Load, then at every
+// catch-up Follow makes. A node whose last read is old may be letting through tokens another node
+// revoked since, which is what a readiness check looks at. The time is the machine's, not Deps.Clock's.
+func (m *Manager) FeedReadAt() time.Time {
+	return m.born.Add(time.Duration(m.feedRead.Load()))
 }
 
 // Follow keeps the denylist in step with the store's revocation feed until ctx ends. It catches up every
