@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -61,9 +62,10 @@ func TestTLS(t *testing.T) {
 		n.must("GET", "/v2/account", "bearer:"+p.Token, "").wantStatus(t, http.StatusOK)
 	})
 
-	t.Run("plain HTTP gets no HTTP answer", func(t *testing.T) {
-		if got := testcert.PlainHTTPAnswer(t, n.addr()); len(got) > 0 {
-			t.Fatalf("plain HTTP got %q, want the connection closed without an answer", got)
+	t.Run("plain HTTP is told to use HTTPS", func(t *testing.T) {
+		got := string(testcert.PlainHTTPAnswer(t, n.addr()))
+		if !strings.HasPrefix(got, "HTTP/1.0 400 ") || !strings.HasSuffix(got, "\r\n\r\nClient sent an HTTP request to an HTTPS server.\n") {
+			t.Fatalf("plain HTTP got %q, want a 400 saying to use HTTPS, then the connection closed", got)
 		}
 	})
 

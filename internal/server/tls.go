@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -180,10 +181,15 @@ func (l *tlsListener) handshake(c net.Conn) {
 		defer cancel()
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
-		// A client that speaks plain HTTP gets no answer: it is not told anything over an unencrypted
-		// connection, as the port serves HTTPS only.
+		// A client that sent plain HTTP is told to use HTTPS, as Go's own TLS server (and so Nakama's)
+		// answers it: a game client left with useSSL off then sees why, instead of a dropped connection.
+		// The answer carries nothing about the server, and the connection is closed after it.
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) && rh.Conn != nil {
+			if looksLikeHTTP(rh.RecordHeader) {
+				rh.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+				io.WriteString(rh.Conn, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			}
 			l.log.Debug("TLS handshake failed: the client did not speak TLS", "remote", c.RemoteAddr().String())
 		} else {
 			l.log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "error", err)
@@ -221,6 +227,16 @@ func (l *tlsListener) Close() error {
 }
 
 func (l *tlsListener) Addr() net.Addr { return l.tcp.Addr() }
+
+// looksLikeHTTP reports whether the first five bytes a client sent, read as a TLS record header, are the
+// start of a plain HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH":
+		return true
+	}
+	return false
+}
 
 // tlsFramingConn is an HTTP/1.1 connection over TLS: the framing watcher reads its decrypted bytes, and it
 // reports its TLS state, which net/http puts on each request (http.Request.TLS).

@@ -230,9 +230,10 @@ func TestTLSPort(t *testing.T) {
 		}
 	})
 
-	t.Run("plain HTTP gets no HTTP answer", func(t *testing.T) {
-		if got := testcert.PlainHTTPAnswer(t, addr); len(got) > 0 {
-			t.Fatalf("plain HTTP got %q, want the connection closed without an answer", got)
+	t.Run("plain HTTP is told to use HTTPS", func(t *testing.T) {
+		got := string(testcert.PlainHTTPAnswer(t, addr))
+		if !strings.HasPrefix(got, "HTTP/1.0 400 ") || !strings.HasSuffix(got, "\r\n\r\nClient sent an HTTP request to an HTTPS server.\n") {
+			t.Fatalf("plain HTTP got %q, want a 400 saying to use HTTPS, then the connection closed", got)
 		}
 	})
 }
