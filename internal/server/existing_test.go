@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/storage/pgtest"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
@@ -47,16 +48,7 @@ func TestExistingOnlyCreatesNothing(t *testing.T) {
 	}
 	os.Remove(db)
 
-	created, err := start(t, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created.Close()
-	srv, err := New(context.Background(), cfg, Options{Existing: true})
-	if err != nil {
-		t.Fatalf("New(Existing) on a created store = %v", err)
-	}
-	defer srv.Close()
+	srv := createThenOpenExisting(t, cfg)
 	if got, want := srv.StoreName(), "sqlite:"+db; got != want {
 		t.Errorf("StoreName = %q, want %q", got, want)
 	}
@@ -84,6 +76,13 @@ func TestExistingPostgres(t *testing.T) {
 	if tables != 0 {
 		t.Errorf("the refused database has %d tables, want none", tables)
 	}
+	createThenOpenExisting(t, cfg)
+}
+
+// createThenOpenExisting creates and migrates cfg's store with a plain New, closes it, and opens it again
+// with Options.Existing, which must then succeed.
+func createThenOpenExisting(t *testing.T, cfg config.Config) *Server {
+	t.Helper()
 	created, err := start(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +90,8 @@ func TestExistingPostgres(t *testing.T) {
 	created.Close()
 	srv, err := New(context.Background(), cfg, Options{Existing: true})
 	if err != nil {
-		t.Fatalf("New(Existing) on a migrated database = %v", err)
+		t.Fatalf("New(Existing) on a created store = %v", err)
 	}
-	srv.Close()
+	t.Cleanup(func() { srv.Close() })
+	return srv
 }

@@ -364,7 +364,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	grace := time.Duration(s.cfg.ShutdownGraceSec) * time.Second
-	s.log.Info("shutting down", "grace", grace)
+	s.log.Info("shutting down", "grace_sec", s.cfg.ShutdownGraceSec)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	// Sockets are hijacked connections, which http.Server.Shutdown does not track: each gets a going-away
@@ -377,7 +377,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(shutdownCtx)
 	<-sockets
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.log.Warn("requests still running at the end of shutdown_grace_sec; cutting their connections", "grace", grace)
+		s.log.Warn("requests still running at the end of shutdown_grace_sec; cutting their connections", "grace_sec", s.cfg.ShutdownGraceSec)
 		err = srv.Close()
 	}
 	if err != nil {
