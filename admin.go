@@ -2,13 +2,13 @@ package latchkey
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
@@ -64,17 +64,15 @@ func takeFlag(args []string, name string) (value string, found bool, rest []stri
 	return value, found, rest, nil
 }
 
-// admin opens the store and services the server would use, without listening, for one command.
-func (a *App) admin(ctx context.Context, args []string) (*server.Server, []string, error) {
-	cfg, rest, err := a.loadConfig(args)
+// admin opens the store and services the server would use, without listening, for one command. It opens
+// only a store that exists (server.Options.Existing), and says which.
+func (a *App) admin(ctx context.Context, cfg config.Config) (*server.Server, error) {
+	srv, err := server.New(ctx, cfg, server.Options{Existing: true})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	srv, err := server.New(ctx, cfg, server.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	return srv, rest, nil
+	a.opened(srv.StoreName())
+	return srv, nil
 }
 
 // userID checks that s is a user id: a UUID in the canonical lowercase form the store uses.
@@ -90,18 +88,22 @@ func (a *App) users(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, rest, err := a.admin(ctx, args)
+	cfg, rest, _, err := a.command(args)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
 	if len(rest) != 2 || (rest[0] != "ban" && rest[0] != "unban" && rest[0] != "delete") {
-		return errors.New("users: say ban, unban or delete USER_ID (see 'latchkey help users')")
+		return &usageError{cmd: "users", msg: "say ban, unban or delete USER_ID"}
 	}
 	id, err := userID(rest[1])
 	if err != nil {
 		return err
 	}
+	srv, err := a.admin(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 	if reason == "" {
 		reason = "admin command"
 	}
@@ -137,7 +139,7 @@ func (a *App) sessions(ctx context.Context, args []string) error {
 		return err
 	}
 	if !found {
-		return errors.New("sessions: --user USER_ID is required (see 'latchkey help sessions')")
+		return &usageError{cmd: "sessions", msg: "--user USER_ID is required"}
 	}
 	id, err := userID(user)
 	if err != nil {
@@ -149,14 +151,18 @@ func (a *App) sessions(ctx context.Context, args []string) error {
 			return fmt.Errorf("--limit: %q is not a positive number", limitText)
 		}
 	}
-	srv, rest, err := a.admin(ctx, args)
+	cfg, rest, _, err := a.command(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || (rest[0] != "list" && rest[0] != "events") {
+		return &usageError{cmd: "sessions", msg: "say list or events"}
+	}
+	srv, err := a.admin(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	if len(rest) != 1 {
-		return errors.New("sessions: say list or events (see 'latchkey help sessions')")
-	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	ts := func(t time.Time) string {
@@ -190,8 +196,6 @@ func (a *App) sessions(ctx context.Context, args []string) error {
 		for _, e := range evs {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, ts(e.Time), e.Kind, dash(e.SessionID), dash(e.ClientIP), dash(e.Reason))
 		}
-	default:
-		return fmt.Errorf("sessions: unknown action %q (want list or events)", rest[0])
 	}
 	return nil
 }

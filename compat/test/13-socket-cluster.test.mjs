@@ -1,5 +1,5 @@
-// 13. Realtime sockets across a two-node cluster on one store (clusterFixture: the same SQLite file, or the
-// same PostgreSQL database), through the official client in both wire formats. Whatever ends a session or an
+// 13. Realtime sockets across a two-node cluster on one store (clusterFixture: one PostgreSQL database, in
+// the SQLite run too, since SQLite serves one node), through the official client in both wire formats. Whatever ends a session or an
 // account on one node closes the sockets on the other within 1 s; server code on one node sees and
 // disconnects sockets on the other; session.single_socket holds across nodes.
 import { describe, test } from 'node:test';

@@ -149,11 +149,17 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const liveServers = new Set();
 const tempDirs = new Set();
-const databases = new Set();
+const databases = new Map(); // name -> the admin URL of the server holding it
 const liveSockets = new Set(); // RtSocket and RawSocket objects still open
 
 /** The PostgreSQL server to run against, or undefined for the embedded SQLite store. */
 export const POSTGRES = process.env.LATCHKEY_COMPAT_POSTGRES || undefined;
+
+/**
+ * The PostgreSQL server a cluster's nodes share. SQLite serves one node (a second server on the same data
+ * dir is refused), so the SQLite run's clusters take a database on $LATCHKEY_COMPAT_CLUSTER_POSTGRES.
+ */
+const CLUSTER_POSTGRES = POSTGRES || process.env.LATCHKEY_COMPAT_CLUSTER_POSTGRES || undefined;
 
 function psql(url, sql) {
   return new Promise((resolve, reject) => {
@@ -164,12 +170,12 @@ function psql(url, sql) {
   });
 }
 
-/** Creates a database on POSTGRES and returns its URL. */
-async function createDatabase() {
+/** Creates a database on the server at admin (default POSTGRES) and returns its URL. */
+async function createDatabase(admin = POSTGRES) {
   const name = `compat_${randomUUID().replaceAll('-', '')}`;
-  await psql(POSTGRES, `CREATE DATABASE ${name}`);
-  databases.add(name);
-  const u = new URL(POSTGRES);
+  await psql(admin, `CREATE DATABASE ${name}`);
+  databases.set(name, admin);
+  const u = new URL(admin);
   u.pathname = `/${name}`;
   return u.toString();
 }
@@ -219,8 +225,8 @@ after(async () => {
   }
   for (const dir of tempDirs) await fs.rm(dir, { recursive: true, force: true });
   tempDirs.clear();
-  for (const name of databases) {
-    await psql(POSTGRES, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err) => console.error(String(err)));
+  for (const [name, admin] of databases) {
+    await psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err) => console.error(String(err)));
   }
   databases.clear();
   for (const t of clientTimers) t.unref();
@@ -510,9 +516,12 @@ export const nodeName = (i) => `node-${String.fromCharCode(97 + i)}`;
  * schema. `social: true` points them at the file's latchkey-fakesocial. Returns the servers in order.
  */
 export async function startCluster({ nodes = 2, args = [], bin = RT_BIN, t, social = false } = {}) {
+  if (!CLUSTER_POSTGRES) {
+    throw new Error('a cluster shares one PostgreSQL database: set LATCHKEY_COMPAT_CLUSTER_POSTGRES (SQLite serves one node)');
+  }
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-compat-cluster-'));
   tempDirs.add(dataDir);
-  const databaseURL = POSTGRES ? await createDatabase() : undefined;
+  const databaseURL = await createDatabase(CLUSTER_POSTGRES);
   if (social) args = [...args, ...(await fakeSocial()).flags];
   const servers = [];
   if (t) {

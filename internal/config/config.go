@@ -28,6 +28,9 @@ type Config struct {
 	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
 	// not a key, and it never holds a value: only the names.
 	ignored []string
+	// failed names the keys (dotted) whose value a source gave but Load could not apply, so that
+	// LoadValid does not report a range problem of the value left in their place.
+	failed []string
 }
 
 // SocketConfig is the client-facing HTTP listener.

@@ -265,18 +265,9 @@ func suggest(name string) string {
 // Nakama entry is compared with as many leading segments of name as it has, and the rest of name is kept, since
 // any name under the entry is accepted.
 func nearest(name string) string {
-	const maxTypos = 2
-	best, bestDist, tie := "", maxTypos+1, false
-	consider := func(guess string, d int) {
-		switch {
-		case d < bestDist:
-			best, bestDist, tie = guess, d, false
-		case d == bestDist && best != "" && guess != best:
-			tie = true
-		}
-	}
+	c := newClosest()
 	for _, n := range append(knownNames(), sectionNames()...) {
-		consider(n, editDistance(name, n))
+		c.consider(n, editDistance(name, n))
 	}
 	for _, e := range nakamaIgnored {
 		depth := strings.Count(e, ".") + 1
@@ -285,14 +276,39 @@ func nearest(name string) string {
 			continue // name is no deeper than e, so it was compared whole above
 		}
 		head := strings.Join(parts[:depth], ".")
-		consider(e+"."+parts[depth], editDistance(head, e))
+		c.consider(e+"."+parts[depth], editDistance(head, e))
 	}
-	// A short name is a couple of edits away from too much ("nope" from "name"), so the allowance shrinks
-	// with the length.
-	if best == "" || tie || 3*bestDist > len(name) {
+	return c.best(len(name))
+}
+
+// closest keeps the one guess with the smallest edit distance seen, a couple of typos at most.
+type closest struct {
+	guess string
+	dist  int
+	tie   bool
+}
+
+func newClosest() *closest {
+	const maxTypos = 2
+	return &closest{dist: maxTypos + 1}
+}
+
+func (c *closest) consider(guess string, d int) {
+	switch {
+	case d < c.dist:
+		c.guess, c.dist, c.tie = guess, d, false
+	case d == c.dist && c.guess != "" && guess != c.guess:
+		c.tie = true
+	}
+}
+
+// best returns the guess for a name of length n, or "" when two guesses tie or the guess is too far: a short
+// name is a couple of edits away from too much ("nope" from "name"), so the allowance shrinks with the length.
+func (c *closest) best(n int) string {
+	if c.guess == "" || c.tie || 3*c.dist > n {
 		return ""
 	}
-	return best
+	return c.guess
 }
 
 // knownNames returns every name a key may have: Latchkey's keys, then the Nakama settings it ignores.

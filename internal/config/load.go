@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,8 +53,8 @@ func errorOf(problems []string) error {
 // socket.ssl_certificate) are not errors, in files or as flags, so that a Nakama config file and command line
 // work unchanged: their values are skipped unread, and Warnings names them. An ignored flag takes the next
 // argument as its value unless that starts with "-" or there is none, as a bool flag does. The environment is
-// read only for Latchkey's own keys, so any other LATCHKEY_ variable, a Nakama setting or a typo, goes
-// unnoticed.
+// read only for Latchkey's own keys; EnvWarnings names any other LATCHKEY_ variable, a Nakama setting or a
+// typo.
 func Load(args []string, getenv func(string) string) (cfg Config, rest []string, err error) {
 	cfg = Default()
 	files, flags, rest := parseArgs(args)
@@ -67,7 +68,41 @@ func Load(args []string, getenv func(string) string) (cfg Config, rest []string,
 	}
 	problems = append(problems, applyFlags(&cfg, flags)...)
 	cfg.ignored = sortedUnique(cfg.ignored)
+	cfg.failed = sortedUnique(cfg.failed)
 	return cfg, rest, errorOf(problems)
+}
+
+// LoadValid is Load followed by Validate, with the problems of both in one *Error, so that a value of the
+// wrong type does not hide a value out of range until the next run. A key whose value Load could not apply
+// is not validated: its problem is already reported, and the value left in its place is not the one given.
+func LoadValid(args []string, getenv func(string) string) (Config, []string, error) {
+	cfg, rest, err := Load(args, getenv)
+	var problems []string
+	var ce *Error
+	if errors.As(err, &ce) {
+		problems = append(problems, ce.Problems...)
+	} else if err != nil {
+		return cfg, rest, err
+	}
+	if err := cfg.Validate(); errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			if !slices.Contains(cfg.failed, problemKey(p)) {
+				problems = append(problems, p)
+			}
+		}
+	} else if err != nil {
+		return cfg, rest, err
+	}
+	return cfg, rest, errorOf(problems)
+}
+
+// problemKey returns the key a problem of Validate's starts with: "socket.port" of "socket.port: must be ...".
+func problemKey(problem string) string {
+	end := strings.IndexAny(problem, ": ")
+	if end < 0 {
+		return problem
+	}
+	return problem[:end]
 }
 
 // flagArg is one parsed flag: a key and its raw value, an ignored Nakama setting, or the problem that made it
@@ -167,6 +202,7 @@ func applyEnv(cfg *Config, getenv func(string) string) []string {
 		}
 		if msg := setString(dst, f.kind, raw); msg != "" {
 			problems = append(problems, f.env+": "+msg)
+			cfg.failed = append(cfg.failed, f.name)
 		}
 	}
 	return problems
@@ -197,6 +233,7 @@ func applyFlags(cfg *Config, flags []flagArg) []string {
 		}
 		if msg := setString(dst, fl.field.kind, fl.value); msg != "" {
 			problems = append(problems, fl.spelled+": "+msg)
+			cfg.failed = append(cfg.failed, fl.field.name)
 		}
 	}
 	return problems

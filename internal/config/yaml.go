@@ -65,6 +65,7 @@ func loadFile(cfg *Config, path string) []string {
 			w.mapping(root, "")
 			problems = append(problems, w.problems...)
 			cfg.ignored = append(cfg.ignored, w.ignored...)
+			cfg.failed = append(cfg.failed, w.failed...)
 		}
 	}
 	var extra yaml.Node
@@ -80,6 +81,7 @@ type walker struct {
 	cfg      reflect.Value
 	problems []string
 	ignored  []string // entries of nakamaIgnored
+	failed   []string // keys whose value could not be decoded
 }
 
 func (w *walker) problemf(n *yaml.Node, format string, args ...any) {
@@ -108,6 +110,7 @@ func (w *walker) mapping(n *yaml.Node, prefix string) {
 		if f, ok := lookupField(name); ok {
 			if msg := decodeLeaf(w.cfg.FieldByIndex(f.index), f.kind, v); msg != "" {
 				w.problemf(v, "%s: %s", name, msg)
+				w.failed = append(w.failed, name)
 			}
 			continue
 		}

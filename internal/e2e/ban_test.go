@@ -18,12 +18,16 @@ func uidOf(t *testing.T, token string) string {
 	return uid
 }
 
-// admin runs a latchkey admin command as its own process, as an operator would.
+// admin runs a latchkey admin command as its own process, as an operator would, and returns its standard
+// output (standard error says which store it opened).
 func admin(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(binary(t), args...).CombinedOutput()
+	var stderr strings.Builder
+	cmd := exec.Command(binary(t), args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("latchkey %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("latchkey %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
 	return string(out)
 }

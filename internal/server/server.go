@@ -75,6 +75,8 @@ type Options struct {
 	Modules []runtime.InitModule
 	// Version is the server version, for the build_info metric.
 	Version string
+	// Existing opens only a store that is already there (see OpenExistingBackend): admin commands set it.
+	Existing bool
 }
 
 // Server is a running Latchkey node's parts.
@@ -83,6 +85,7 @@ type Server struct {
 	log      *slog.Logger
 	store    Backend
 	cert     certificate // the client port's TLS pair (see tls.go)
+	where    string
 	Accounts *accounts.Service
 	Sessions *sessions.Manager
 	Runtime  *runtimehost.Host
@@ -101,7 +104,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if clock == nil {
 		clock = time.Now
 	}
-	st, where, err := OpenBackend(ctx, cfg)
+	open := OpenBackend
+	if opts.Existing {
+		open = OpenExistingBackend
+	}
+	st, where, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	}
 	mx := newMetrics(cfg, opts.Version)
 	st = observeStore(st, mx)
-	s := &Server{cfg: cfg, log: log, store: st}
+	s := &Server{cfg: cfg, log: log, store: st, where: where}
 	cacheTTL := accountCacheTTL
 	if cfg.DatabaseAddress() != "" {
 		cacheTTL = 0
@@ -288,13 +295,18 @@ func (c cachedAccounts) UserByID(ctx context.Context, id string) (*storage.User,
 // Store returns the backend.
 func (s *Server) Store() Backend { return s.store }
 
+// StoreName names the store for people, as OpenBackend describes it; it never contains a password.
+func (s *Server) StoreName() string { return s.where }
+
 // Close stops the runtime's background work and releases the store.
 func (s *Server) Close() error {
 	s.Runtime.Close()
 	return s.store.Close()
 }
 
-// Serve answers HTTP on ln until ctx ends, then drains in-flight requests for up to 10 seconds.
+// Serve answers HTTP on ln until ctx ends, then drains: the listener closes (new connections are refused),
+// sockets get a close frame, and in-flight requests get shutdown_grace_sec to finish; those still running
+// then have their connections cut. A drain cut short is logged, not returned: the server did stop.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 	// Every request gets a deadline, so that a database that stops answering turns into a timely error
@@ -376,8 +388,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	grace := time.Duration(s.cfg.ShutdownGraceSec) * time.Second
+	s.log.Info("shutting down", "grace_sec", s.cfg.ShutdownGraceSec)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	// Sockets are hijacked connections, which http.Server.Shutdown does not track: each gets a going-away
 	// close frame here, while HTTP requests drain.
@@ -388,6 +401,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	err := srv.Shutdown(shutdownCtx)
 	<-sockets
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("requests still running at the end of shutdown_grace_sec; cutting their connections", "grace_sec", s.cfg.ShutdownGraceSec)
+		err = srv.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
