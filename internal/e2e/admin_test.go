@@ -21,7 +21,7 @@ func TestAdminAPIAcrossNodes(t *testing.T) {
 	port := freePort(t)
 	a := startNode(t, "node-a", "--database.address", db, "--admin.key", key, "--admin.port", fmt.Sprint(port))
 	b := startNode(t, "node-b", "--database.address", db)
-	adm := &node{t: t, name: "node-a admin API", url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	adm := &node{t: t, name: "node-a admin API", url: fmt.Sprintf("http://127.0.0.1:%d", port), client: http.DefaultClient}
 	auth := "bearer:" + key
 
 	p := b.must("POST", "/v2/account/authenticate/device?username=adminplayer", "basic", `{"id":"admin-api-device-01"}`).pair(t)
