@@ -561,6 +561,21 @@ func kids(t *testing.T, s *Service) []string {
 	return out
 }
 
+func mustRefresh(t *testing.T, s *Service) {
+	t.Helper()
+	if err := s.refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkKids compares key ids, in order.
+func checkKids(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s = %q, want %q", what, got, want)
+	}
+}
+
 func storedKids(t *testing.T, st storage.Tickets) []string {
 	t.Helper()
 	keys, err := st.TicketKeys(t.Context())
@@ -578,38 +593,29 @@ func storedKids(t *testing.T, st storage.Tickets) []string {
 // with its successor until MaxTTL (plus the grace) after the successor was made, then deleted; a node that
 // has not read the new key yet reads it when a ticket names it.
 func TestRotation(t *testing.T) {
-	ctx := t.Context()
 	clk := newClock()
 	st := newStore(t)
 	cfg := testConfig(EdDSA)
 	a := newService(t, st, cfg, clk)
 	first := a.keys.Load().signer.id
-	if got := kids(t, a); !reflect.DeepEqual(got, []string{first}) {
-		t.Fatalf("JWKS kids = %q, want [%s]", got, first)
-	}
+	checkKids(t, "JWKS kids", kids(t, a), first)
 	counted := &countingStore{Tickets: st}
 	b := newService(t, counted, cfg, clk)
 
 	clk.add(cfg.Rotation - time.Second)
-	if err := a.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, a)
 	if got := a.keys.Load().signer.id; got != first {
 		t.Fatalf("a second before rotation, signer = %s, want %s", got, first)
 	}
 	old := mustMint(t, a, session, "svc", cfg.MaxTTL)
 
 	clk.add(time.Second)
-	if err := a.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, a)
 	second := a.keys.Load().signer.id
 	if second == first {
 		t.Fatal("no new key after the rotation period")
 	}
-	if got := kids(t, a); !reflect.DeepEqual(got, []string{second, first}) {
-		t.Errorf("JWKS kids after rotation = %q, want [%s %s]", got, second, first)
-	}
+	checkKids(t, "JWKS kids after rotation", kids(t, a), second, first)
 	if _, err := a.Verify(old.Token, "svc"); err != nil {
 		t.Errorf("a ticket of the previous key after rotation: %v", err)
 	}
@@ -642,28 +648,14 @@ func TestRotation(t *testing.T) {
 
 	// The previous key stays published until no ticket it signed can be live, then goes.
 	clk.add(cfg.MaxTTL + retireGrace - unknownKeyInterval - time.Second)
-	if err := a.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := storedKids(t, st); !reflect.DeepEqual(got, []string{second, first}) {
-		t.Errorf("stored keys a second before retirement = %q, want [%s %s]", got, second, first)
-	}
+	mustRefresh(t, a)
+	checkKids(t, "stored keys a second before retirement", storedKids(t, st), second, first)
 	clk.add(time.Second)
-	if err := a.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := kids(t, a); !reflect.DeepEqual(got, []string{second}) {
-		t.Errorf("JWKS kids after retirement = %q, want [%s]", got, second)
-	}
-	if got := storedKids(t, st); !reflect.DeepEqual(got, []string{second}) {
-		t.Errorf("stored keys after retirement = %q, want [%s]", got, second)
-	}
-	if err := b.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := kids(t, b); !reflect.DeepEqual(got, []string{second}) {
-		t.Errorf("node b JWKS kids after retirement = %q, want [%s]", got, second)
-	}
+	mustRefresh(t, a)
+	checkKids(t, "JWKS kids after retirement", kids(t, a), second)
+	checkKids(t, "stored keys after retirement", storedKids(t, st), second)
+	mustRefresh(t, b)
+	checkKids(t, "node b JWKS kids after retirement", kids(t, b), second)
 }
 
 // TestRotationRace: two nodes that find rotation due at once both make a key; both keys are published,
@@ -685,22 +677,14 @@ func TestRotationRace(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if err := a.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, a)
 	stored := storedKids(t, st)
 	if len(stored) != 3 {
 		t.Fatalf("stored keys = %q, want three (two new ones)", stored)
 	}
-	if err := b.refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := kids(t, a); !reflect.DeepEqual(got, stored) {
-		t.Errorf("node a JWKS kids = %q, want every stored key %q", got, stored)
-	}
-	if got := kids(t, b); !reflect.DeepEqual(got, stored) {
-		t.Errorf("node b JWKS kids = %q, want every stored key %q", got, stored)
-	}
+	mustRefresh(t, b)
+	checkKids(t, "node a JWKS kids", kids(t, a), stored...)
+	checkKids(t, "node b JWKS kids", kids(t, b), stored...)
 	sa, sb := a.keys.Load().signer.id, b.keys.Load().signer.id
 	if sa != sb || sa != stored[0] || sa == first {
 		t.Errorf("signers = %s and %s, want both the newest %s", sa, sb, stored[0])
@@ -729,9 +713,7 @@ func TestLoadReusesKeys(t *testing.T) {
 		t.Errorf("stored keys = %q, want one", got)
 	}
 	clk.add(time.Second)
-	if err := b.refresh(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	mustRefresh(t, b)
 	if alg := b.keys.Load().signer.alg; alg != ES256 {
 		t.Errorf("the key made at rotation is %s, want the configured ES256", alg)
 	}
@@ -748,12 +730,8 @@ func TestUnusableStoredKey(t *testing.T) {
 	if err := st.AddTicketKey(t.Context(), bad); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.refresh(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if got := kids(t, a); !reflect.DeepEqual(got, []string{good}) {
-		t.Errorf("JWKS kids = %q, want [%s]", got, good)
-	}
+	mustRefresh(t, a)
+	checkKids(t, "JWKS kids", kids(t, a), good)
 }
 
 // TestSweep: Run's sweep deletes the redemption records of tickets expired longer than redeemedGrace.
