@@ -14,9 +14,11 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
@@ -48,6 +50,11 @@ func CheckPhotonPath(p string) error {
 	return nil
 }
 
+// photonDeadline bounds the store work of one decision (redeeming a ticket, naming a ban). Photon waits
+// only briefly for the provider: a late answer is no answer, which Photon takes for the provider being
+// down, so a stalled store must become a refusal ("try again") while Photon still listens.
+const photonDeadline = 2 * time.Second
+
 // Photon's result codes.
 const (
 	photonOK      = 1 // authenticated
@@ -62,6 +69,7 @@ var (
 	errPhotonSecretWrong    = errors.New("photon: wrong secret")
 	errPhotonBodyNotObject  = errors.New("photon: body not a JSON object")
 	errPhotonSessionTokens  = errors.New("photon: session tokens not accepted")
+	errPhotonTicketsOff     = errors.New("photon: join tickets off")
 	errPhotonAccountBanned  = errors.New("photon: account banned")
 	errPhotonAccountGone    = errors.New("photon: account deleted")
 )
@@ -80,6 +88,7 @@ var photonRefusals = []struct {
 	{errPhotonBodyNotObject, photonInvalid, "Request body must be a JSON object."},
 	{errBodyTooLarge, photonInvalid, "Request body too large."},
 	{errPhotonSessionTokens, photonFailed, "Session tokens are not accepted; connect with a join ticket."},
+	{errPhotonTicketsOff, photonFailed, "Join tickets are not enabled on this server."},
 	{errPhotonAccountBanned, photonFailed, "User account banned."},
 	{errPhotonAccountGone, photonFailed, "User account deleted."},
 	{tokens.ErrExpired, photonFailed, "Session token expired; refresh the session and connect again."},
@@ -120,7 +129,9 @@ type photonPlayer struct {
 // HTTP errors for the provider being down, backs off, and then admits or refuses every player by its
 // "reject if unavailable" switch, so even a misconfigured secret must be a refusal that says why.
 func (a *API) photonAuth(w http.ResponseWriter, r *http.Request) error {
-	res := a.photonDecide(w, r)
+	ctx, cancel := context.WithTimeout(r.Context(), photonDeadline)
+	defer cancel()
+	res := a.photonDecide(w, r.WithContext(ctx))
 	ct := "text/plain" // as the photon-auth example answers Photon's GET, which has no Content-Type
 	if isJSON(r) {
 		ct = "application/json"
@@ -142,27 +153,27 @@ func (a *API) photonDecide(w http.ResponseWriter, r *http.Request) photonResult 
 	p := &a.photon
 	params, err := a.photonParams(w, r)
 	if err != nil {
-		return a.photonRefusal(r, err)
+		return a.photonRefusal(err)
 	}
 	if p.Secret != "" {
 		secret, err := params.get(p.SecretParam)
 		if err != nil {
-			return a.photonRefusal(r, err)
+			return a.photonRefusal(err)
 		}
 		if subtle.ConstantTimeCompare([]byte(secret), []byte(p.Secret)) != 1 {
 			ip, _ := a.clientAddr(r)
 			a.log.Warn("photon: call with a wrong secret refused; check the provider's parameters in the Photon dashboard",
 				"client_ip", ip, "param", p.SecretParam)
-			return a.photonRefusal(r, &photonParamError{errPhotonSecretWrong, p.SecretParam})
+			return a.photonRefusal(&photonParamError{errPhotonSecretWrong, p.SecretParam})
 		}
 	}
 	token, err := params.get(p.TokenParam)
 	if err != nil {
-		return a.photonRefusal(r, err)
+		return a.photonRefusal(err)
 	}
 	player, err := a.photonPlayer(r.Context(), token)
 	if err != nil {
-		return a.photonRefusal(r, err)
+		return a.photonRefusal(err)
 	}
 	markUser(w, player.userID)
 	res := photonResult{ResultCode: photonOK, UserID: player.userID, Nickname: player.username,
@@ -173,6 +184,9 @@ func (a *API) photonDecide(w http.ResponseWriter, r *http.Request) photonResult 
 
 // photonPlayer checks a token and returns its player.
 func (a *API) photonPlayer(ctx context.Context, token string) (photonPlayer, error) {
+	if isTicket(token) {
+		return photonPlayer{}, errPhotonTicketsOff
+	}
 	if !a.photon.AcceptSessionTokens {
 		return photonPlayer{}, errPhotonSessionTokens
 	}
@@ -204,7 +218,7 @@ func (a *API) endedWhy(ctx context.Context, userID string, ended error) error {
 
 // photonRefusal is the answer to a refused call. The cause is logged at debug level; neither it nor the
 // answer carries the token or the secret.
-func (a *API) photonRefusal(r *http.Request, err error) photonResult {
+func (a *API) photonRefusal(err error) photonResult {
 	param := ""
 	var pe *photonParamError
 	if errors.As(err, &pe) {
@@ -220,7 +234,11 @@ func (a *API) photonRefusal(r *http.Request, err error) photonResult {
 			return photonResult{ResultCode: f.code, Message: msg}
 		}
 	}
-	a.log.Error("photon: could not check a player", "method", r.Method, "err", err)
+	if errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		a.log.Warn("photon: could not check a player", "err", err)
+	} else {
+		a.log.Error("photon: could not check a player", "err", err)
+	}
 	return photonResult{ResultCode: photonFailed, Message: "Could not check the player now; try again."}
 }
 
