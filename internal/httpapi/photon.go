@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
@@ -34,6 +35,8 @@ type Photon struct {
 	AcceptSessionTokens bool
 	// AuthCookieVars and DataVars name the session variables answered in AuthCookie and Data.
 	AuthCookieVars, DataVars []string
+	// Tickets redeems the join tickets; nil refuses them.
+	Tickets *tickets.Service
 }
 
 // CheckPhotonPath reports why p cannot be the Photon provider's path: it is not a clean absolute path
@@ -75,8 +78,8 @@ var (
 )
 
 // photonRefusals is the one place where the provider's refusals become Photon answers: a result code and
-// the Message the client receives (OnCustomAuthenticationFailed). A %s in a message is the parameter's
-// name. Every refusal is an HTTP 200: Photon takes an HTTP error for the provider being down.
+// the Message the client receives (OnCustomAuthenticationFailed). A %s in a message is what the
+// photonArgError names. Every refusal is an HTTP 200: Photon takes an HTTP error for the provider being down.
 var photonRefusals = []struct {
 	err  error
 	code int
@@ -89,6 +92,13 @@ var photonRefusals = []struct {
 	{errBodyTooLarge, photonInvalid, "Request body too large."},
 	{errPhotonSessionTokens, photonFailed, "Session tokens are not accepted; connect with a join ticket."},
 	{errPhotonTicketsOff, photonFailed, "Join tickets are not enabled on this server."},
+	{tickets.ErrExpired, photonFailed, "Join ticket expired; ask for a new one."},
+	{tickets.ErrRedeemed, photonFailed, "Join ticket already used; ask for a new one."},
+	{tickets.ErrAudience, photonFailed, "Join ticket is for another audience; ask for one with audience \"%s\"."},
+	{tickets.ErrRevoked, photonFailed, "Session has ended; log in again."},
+	{tickets.ErrMalformed, photonFailed, "Invalid join ticket."},
+	{tickets.ErrSignature, photonFailed, "Invalid join ticket."},
+	{tickets.ErrClaims, photonFailed, "Invalid join ticket."},
 	{errPhotonAccountBanned, photonFailed, "User account banned."},
 	{errPhotonAccountGone, photonFailed, "User account deleted."},
 	{tokens.ErrExpired, photonFailed, "Session token expired; refresh the session and connect again."},
@@ -97,14 +107,14 @@ var photonRefusals = []struct {
 	{tokens.ErrSignature, photonFailed, "Invalid session token."},
 }
 
-// photonParamError is a refusal about one parameter, named in the message.
-type photonParamError struct {
-	err   error
-	param string
+// photonArgError is a refusal whose message names something: a parameter, the audience expected.
+type photonArgError struct {
+	err error
+	arg string
 }
 
-func (e *photonParamError) Error() string { return e.err.Error() + ": " + e.param }
-func (e *photonParamError) Unwrap() error { return e.err }
+func (e *photonArgError) Error() string { return e.err.Error() + ": " + e.arg }
+func (e *photonArgError) Unwrap() error { return e.err }
 
 // photonResult is the JSON object Photon reads. ResultCode is required; the other fields are left out
 // when empty, and UserId, Nickname, AuthCookie and Data are only sent on success, Message on failure.
@@ -164,7 +174,7 @@ func (a *API) photonDecide(w http.ResponseWriter, r *http.Request) photonResult 
 			ip, _ := a.clientAddr(r)
 			a.log.Warn("photon: call with a wrong secret refused; check the provider's parameters in the Photon dashboard",
 				"client_ip", ip, "param", p.SecretParam)
-			return a.photonRefusal(&photonParamError{errPhotonSecretWrong, p.SecretParam})
+			return a.photonRefusal(&photonArgError{errPhotonSecretWrong, p.SecretParam})
 		}
 	}
 	token, err := params.get(p.TokenParam)
@@ -185,7 +195,7 @@ func (a *API) photonDecide(w http.ResponseWriter, r *http.Request) photonResult 
 // photonPlayer checks a token and returns its player.
 func (a *API) photonPlayer(ctx context.Context, token string) (photonPlayer, error) {
 	if isTicket(token) {
-		return photonPlayer{}, errPhotonTicketsOff
+		return a.photonTicket(ctx, token)
 	}
 	if !a.photon.AcceptSessionTokens {
 		return photonPlayer{}, errPhotonSessionTokens
@@ -198,6 +208,28 @@ func (a *API) photonPlayer(ctx context.Context, token string) (photonPlayer, err
 		return photonPlayer{}, err
 	}
 	return photonPlayer{userID: c.UserID, username: c.Username, sessionID: c.TokenID, vars: c.Vars}, nil
+}
+
+// photonTicket redeems a join ticket for photon.audience: once, across every node.
+func (a *API) photonTicket(ctx context.Context, token string) (photonPlayer, error) {
+	tk, aud := a.photon.Tickets, a.photon.Audience
+	if tk == nil {
+		return photonPlayer{}, errPhotonTicketsOff
+	}
+	c, err := tk.Redeem(ctx, token, aud)
+	switch {
+	case errors.Is(err, tickets.ErrAudience):
+		return photonPlayer{}, &photonArgError{err, aud}
+	case errors.Is(err, tickets.ErrRevoked):
+		// Redeem keeps no claims of a refused ticket; Verify, which redeems nothing, names the account.
+		if vc, verr := tk.Verify(token, aud); verr == nil {
+			return photonPlayer{}, a.endedWhy(ctx, vc.UserID, err)
+		}
+		return photonPlayer{}, err
+	case err != nil:
+		return photonPlayer{}, err
+	}
+	return photonPlayer{userID: c.UserID, username: c.Username, sessionID: c.SessionID, vars: c.Vars}, nil
 }
 
 // endedWhy names a ban or a deletion behind an ended session, for the message; only refusals pay for the
@@ -219,17 +251,17 @@ func (a *API) endedWhy(ctx context.Context, userID string, ended error) error {
 // photonRefusal is the answer to a refused call. The cause is logged at debug level; neither it nor the
 // answer carries the token or the secret.
 func (a *API) photonRefusal(err error) photonResult {
-	param := ""
-	var pe *photonParamError
-	if errors.As(err, &pe) {
-		param = pe.param
+	arg := ""
+	var ae *photonArgError
+	if errors.As(err, &ae) {
+		arg = ae.arg
 	}
 	for _, f := range photonRefusals {
 		if errors.Is(err, f.err) {
 			a.log.Debug("photon: refused", "reason", err)
 			msg := f.msg
 			if strings.Contains(msg, "%s") {
-				msg = fmt.Sprintf(msg, param)
+				msg = fmt.Sprintf(msg, arg)
 			}
 			return photonResult{ResultCode: f.code, Message: msg}
 		}
@@ -299,11 +331,11 @@ func (p photonParams) get(name string) (string, error) {
 	var v string
 	if raw, ok := p.body[name]; ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", &photonParamError{errPhotonParamNotString, name}
+			return "", &photonArgError{errPhotonParamNotString, name}
 		}
 	}
 	if v == "" {
-		return "", &photonParamError{errPhotonParamMissing, name}
+		return "", &photonArgError{errPhotonParamMissing, name}
 	}
 	return v, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/server"
 )
 
@@ -295,6 +297,132 @@ func TestPhotonLogsNoSecrets(t *testing.T) {
 	for _, secret := range []string{photonSecret, tok[strings.LastIndex(tok, ".")+1:], tok[:strings.Index(tok, ".")]} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the log holds a secret %q:\n%s", secret, out)
+		}
+	}
+}
+
+// mintTicket mints a join ticket for the session of token, as POST /v2/session/ticket does.
+func (e *env) mintTicket(token, audience string, ttl time.Duration) string {
+	e.t.Helper()
+	c, err := e.srv.Sessions.Authenticate(token)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tk, err := e.srv.Tickets.Mint(context.Background(), c, audience, ttl)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tk.Token
+}
+
+// TestPhotonTickets admits players by join ticket, in both modes: once per ticket, for photon.audience
+// only, while it is live and its session has not ended, and also while session tokens are refused.
+func TestPhotonTickets(t *testing.T) {
+	t.Parallel()
+	cfg := photonConfig(t)
+	cfg.Tickets.Vars = config.StringList{"team", "region"}
+	cfg.Photon.AcceptSessionTokens = false
+	e := newEnv(t, cfg)
+	s := e.authDevice("photon-device-ticket", "", `{"team":"red","region":"eu","hidden":"x"}`)
+	c := claims(t, s.Token)
+	admitted := photonAnswer{ResultCode: 1, UserID: c["uid"].(string), Nickname: c["usn"].(string),
+		AuthCookie: map[string]string{"team": "red", "session_id": c["tid"].(string)}, Data: map[string]string{"region": "eu"}}
+	used := photonAnswer{ResultCode: 2, Message: "Join ticket already used; ask for a new one."}
+	secret := ptr(photonSecret)
+
+	sig := func(tok string) string { // the ticket with its signature's first character changed
+		i := strings.LastIndex(tok, ".") + 1
+		if tok[i] == 'A' {
+			return tok[:i] + "B" + tok[i+1:]
+		}
+		return tok[:i] + "A" + tok[i+1:]
+	}
+	for _, mode := range photonModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := e.with(t)
+			ticket := e.mintTicket(s.Token, "photon", 0)
+			check := func(what string, token string, want photonAnswer) {
+				t.Helper()
+				secret := secret
+				if strings.HasSuffix(what, "without the secret") {
+					secret = nil
+				}
+				status, _, got := e.photon(mode.build(&token, secret))
+				if status != http.StatusOK || !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: %d %+v; want 200 %+v", what, status, got, want)
+				}
+			}
+			check("tampered ticket", sig(ticket), photonAnswer{ResultCode: 2, Message: "Invalid join ticket."})
+			check("ticket", ticket, admitted)
+			check("the same ticket again", ticket, used)
+			check("ticket for another audience", e.mintTicket(s.Token, "match-7", 0),
+				photonAnswer{ResultCode: 2, Message: `Join ticket is for another audience; ask for one with audience "photon".`})
+			unburnt := e.mintTicket(s.Token, "photon", 0)
+			check("ticket without the secret", unburnt, photonAnswer{ResultCode: 3, Message: "Parameter secret is missing."})
+			check("that ticket with the secret", unburnt, admitted) // a refused call redeems nothing
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		e := e.with(t)
+		ticket := e.mintTicket(s.Token, "photon", 5*time.Second)
+		e.clock.Advance(5 * time.Second)
+		_, _, got := e.photon(photonModes[0].build(&ticket, secret))
+		if want := (photonAnswer{ResultCode: 2, Message: "Join ticket expired; ask for a new one."}); !reflect.DeepEqual(got, want) {
+			t.Errorf("%+v; want %+v", got, want)
+		}
+	})
+
+	// Tickets minted before their session ended are refused, named by why.
+	loggedOut := e.authDevice("photon-device-ticket-logout", "", "")
+	lt := e.mintTicket(loggedOut.Token, "photon", 0)
+	e.do("POST", "/v2/session/logout", "bearer:"+loggedOut.Token, `{}`).wantOK(t)
+	banned := e.authDevice("photon-device-ticket-ban", "", "")
+	bt := e.mintTicket(banned.Token, "photon", 0)
+	if _, err := e.srv.Sessions.Ban(context.Background(), claims(t, banned.Token)["uid"].(string), "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, ticket string
+		want         photonAnswer
+	}{
+		{"logged out", lt, photonAnswer{ResultCode: 2, Message: "Session has ended; log in again."}},
+		{"banned", bt, photonAnswer{ResultCode: 2, Message: "User account banned."}},
+	} {
+		if _, _, got := e.photon(photonModes[0].build(&tt.ticket, secret)); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: %+v; want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestPhotonTicketsOff refuses join tickets when the provider has no ticket service (the server's admin
+// commands build one without it), while session tokens still work.
+func TestPhotonTicketsOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, photonConfig(t))
+	s := e.authDevice("photon-device-notickets", "", "")
+	ticket := e.mintTicket(s.Token, "photon", 0)
+	api := httpapi.New(httpapi.Deps{Accounts: e.srv.Accounts, Sessions: e.srv.Sessions, Photon: httpapi.Photon{
+		Path: "/photon/auth", TokenParam: "token", Audience: "photon", AcceptSessionTokens: true}})
+	hs := httptest.NewServer(api)
+	t.Cleanup(hs.Close)
+	for _, tt := range []struct {
+		token string
+		want  int
+		msg   string
+	}{
+		{ticket, 2, "Join tickets are not enabled on this server."},
+		{s.Token, 1, ""},
+	} {
+		res, err := http.Get(hs.URL + "/photon/auth?token=" + url.QueryEscape(tt.token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got photonAnswer
+		err = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		if err != nil || got.ResultCode != tt.want || got.Message != tt.msg {
+			t.Errorf("got %+v (%v); want ResultCode %d, Message %q", got, err, tt.want, tt.msg)
 		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -88,6 +89,7 @@ type Server struct {
 	where    string
 	Accounts *accounts.Service
 	Sessions *sessions.Manager
+	Tickets  *tickets.Service // nil in admin commands (Options.Existing)
 	Runtime  *runtimehost.Host
 	Realtime *realtime.Hub
 	API      *httpapi.API
@@ -162,6 +164,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if err := s.Sessions.Load(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
+	}
+	if !opts.Existing {
+		if err := s.startTickets(ctx, cfg.Tickets, clock); err != nil {
+			st.Close()
+			return nil, err
+		}
+		photon.Tickets = s.Tickets
 	}
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 	platforms, err := social.New(SocialConfig(cfg.Social), clock, log)
@@ -383,6 +392,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-followed
 	}()
 	go s.Realtime.Run(bg)
+	if s.Tickets != nil {
+		go s.Tickets.Run(bg)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
