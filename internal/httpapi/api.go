@@ -52,6 +52,8 @@ type Deps struct {
 	Limits Limits
 	// Observer is told of every request (internal/metrics); nil: none.
 	Observer Observer
+	// Photon is the built-in Photon custom-authentication provider; the zero value is off.
+	Photon Photon
 	// RequestLevel is logger.request_level: the level of the one log line per request (debug, info, warn,
 	// error, in any case; "" is debug), or off.
 	RequestLevel string
@@ -101,6 +103,7 @@ type API struct {
 	httpKey   []byte
 	realtime  http.Handler
 	platforms Platforms
+	photon    Photon
 	mux       *http.ServeMux
 	ready     *readiness
 	// accountView is GET /v2/account's answer body as the account cache keeps it.
@@ -121,7 +124,7 @@ func New(d Deps) *API {
 	a := &API{
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
-		platforms: d.Platforms, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
+		platforms: d.Platforms, photon: d.Photon, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
 		proxies: d.Limits.TrustedProxies, obs: d.Observer,
 	}

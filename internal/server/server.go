@@ -106,6 +106,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if clock == nil {
 		clock = time.Now
 	}
+	photon, err := PhotonProvider(cfg.Photon)
+	if err != nil {
+		return nil, err
+	}
 	open := OpenBackend
 	if opts.Existing {
 		open = OpenExistingBackend
@@ -169,6 +173,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 			return nil, fmt.Errorf("loading ticket keys: %w", err)
 		}
 	}
+	photon.Tickets = s.Tickets
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 	platforms, err := social.New(SocialConfig(cfg.Social), clock, log)
 	if err != nil {
@@ -199,7 +204,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
 		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
 		Ready: st.CheckWrite, Clock: clock, Limits: apiLimits,
-		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel,
+		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel, Photon: photon,
 	})
 	s.instrument(mx)
 	log.Info("store ready", "store", where, "store_id", s.Sessions.StoreID(), "revoked_sessions", s.Sessions.Denylist().Len())

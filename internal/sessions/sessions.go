@@ -545,7 +545,8 @@ func (m *Manager) Authenticate(token string) (tokens.Claims, error) {
 }
 
 // Validate is Authenticate with the reason kept: tokens.ErrMalformed, tokens.ErrSignature,
-// tokens.ErrExpired, ErrRevoked or ErrOtherStore (which is also ErrRevoked).
+// tokens.ErrExpired, ErrRevoked or ErrOtherStore (which is also ErrRevoked). With ErrRevoked alone the
+// token's claims, which did verify, come back too, so that the caller can say why the session ended.
 func (m *Manager) Validate(token string) (tokens.Claims, error) {
 	c, err := m.skeys.Verify(token, m.clock().Unix())
 	if err != nil {
@@ -555,7 +556,7 @@ func (m *Manager) Validate(token string) (tokens.Claims, error) {
 		return tokens.Claims{}, ErrOtherStore
 	}
 	if m.deny.Denies(c) {
-		return tokens.Claims{}, ErrRevoked
+		return c, ErrRevoked
 	}
 	return c, nil
 }
