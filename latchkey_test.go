@@ -180,7 +180,7 @@ func TestBuildFallback(t *testing.T) {
 // TestHelpListsEveryCommand: 'latchkey --help' and 'latchkey help' list every command with its arguments
 // and flags, and each command has its own help.
 func TestHelpListsEveryCommand(t *testing.T) {
-	commands := []string{"serve", "migrate", "users", "sessions", "healthcheck", "version", "help"}
+	commands := []string{"serve", "migrate", "users", "sessions", "healthcheck", "verifier", "version", "help"}
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
 		r := run(t, nil, args...)
 		if r.code != 0 {
@@ -191,6 +191,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 			"latchkey users ban|unban|delete USER_ID [--reason TEXT]",
 			"latchkey sessions list|events --user USER_ID [--limit N]", "latchkey healthcheck [flags]",
 			"latchkey version | --version | -v", "latchkey help [COMMAND | config]", "--config FILE",
+			"latchkey verifier --latchkey URL --audience AUDIENCE",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("latchkey %q does not list %q:\n%s", args, want, r.stdout)
