@@ -125,8 +125,9 @@ func TestVerifyRefuses(t *testing.T) {
 	good := mint(nil)
 	parts := strings.Split(good, ".")
 	other := strings.Split(mint(func(tk *verifytest.Ticket) { tk.Username = "eve" }), ".")
-	flip := []byte(parts[2])
-	flip[3] ^= 1
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	sig[3] ^= 1
+	flip := base64.RawURLEncoding.EncodeToString(sig)
 	tests := []struct {
 		name   string
 		ticket string
@@ -138,7 +139,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"expired", mint(func(tk *verifytest.Ticket) { tk.IssuedAt, tk.ExpiresAt = now.Add(-time.Minute), now.Add(-time.Second) }), verify.ErrExpired},
 		{"issued in the future", mint(func(tk *verifytest.Ticket) { tk.IssuedAt = now.Add(time.Minute) }), verify.ErrNotYet},
 		{"payload of another ticket", parts[0] + "." + other[1] + "." + parts[2], verify.ErrSignature},
-		{"signature bit flipped", parts[0] + "." + parts[1] + "." + string(flip), verify.ErrSignature},
+		{"signature bit flipped", parts[0] + "." + parts[1] + "." + flip, verify.ErrSignature},
 		{"signature cut", parts[0] + "." + parts[1] + "." + parts[2][:40], verify.ErrSignature},
 		{"ES256 header on an EdDSA key", node.Sign(edKid, hdr("ES256", edKid), claims(nil)), verify.ErrSignature},
 		{"EdDSA header on an ES256 key", node.Sign(ecKid, hdr("EdDSA", ecKid), claims(nil)), verify.ErrSignature},
@@ -161,7 +162,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"two parts", parts[0] + "." + parts[1], verify.ErrMalformed},
 		{"four parts", good + "." + parts[2], verify.ErrMalformed},
 		{"padded", parts[0] + "." + parts[1] + "." + parts[2] + "==", verify.ErrMalformed},
-		{"standard base64", strings.NewReplacer("-", "+", "_", "/").Replace(good), verify.ErrMalformed},
+		{"standard base64", urlSpecific(t, mint), verify.ErrMalformed},
 		{"empty", "", verify.ErrMalformed},
 		{"too long", good + strings.Repeat("A", 8192), verify.ErrMalformed},
 	}
@@ -177,6 +178,17 @@ func TestVerifyRefuses(t *testing.T) {
 	if _, err := v.Verify(good); err != nil {
 		t.Errorf("the good ticket: %v", err)
 	}
+}
+
+// urlSpecific returns a ticket in standard base64 instead of base64url, minting until one differs.
+func urlSpecific(t *testing.T, mint func(func(*verifytest.Ticket)) string) string {
+	for range 1000 {
+		if tk := mint(nil); strings.ContainsAny(tk, "-_") {
+			return strings.NewReplacer("-", "+", "_", "/").Replace(tk)
+		}
+	}
+	t.Fatal("1000 tickets without - or _")
+	return ""
 }
 
 func TestUnknownKidFetchesKeysOnce(t *testing.T) {
