@@ -90,11 +90,19 @@ type serving struct {
 // startServe runs serve with args and waits, bounded, until it answers /healthcheck on port.
 func startServe(t *testing.T, environ []string, port int, args ...string) *serving {
 	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port)
+	return startCommand(t, environ, url, http.StatusOK, append([]string{"serve"}, args...)...)
+}
+
+// startCommand runs the command line args in this process and waits, bounded, until GET url answers
+// status (any status when 0). It is stopped at cleanup.
+func startCommand(t *testing.T, environ []string, url string, status int, args ...string) *serving {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{stderr: &syncBuffer{}}
 	code := make(chan int, 1)
 	app := New(Options{Stdout: io.Discard, Stderr: s.stderr, Environ: environ})
-	go func() { code <- app.Main(ctx, append([]string{"serve"}, args...)) }()
+	go func() { code <- app.Main(ctx, args) }()
 	var once sync.Once
 	exit := -1
 	s.stop = func() int {
@@ -103,27 +111,26 @@ func startServe(t *testing.T, environ []string, port int, args ...string) *servi
 			select {
 			case exit = <-code:
 			case <-time.After(20 * time.Second):
-				t.Error("serve did not stop")
+				t.Errorf("%s did not stop", args[0])
 			}
 		})
 		return exit
 	}
 	t.Cleanup(func() { s.stop() })
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case c := <-code:
-			t.Fatalf("serve exited with %d during start:\n%s", c, s.stderr)
+			t.Fatalf("%s exited with %d during start:\n%s", args[0], c, s.stderr)
 		default:
 		}
 		if res, err := http.Get(url); err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
+			if status == 0 || res.StatusCode == status {
 				return s
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not answer within 20 s:\n%s", s.stderr)
+			t.Fatalf("%s did not answer within 20 s:\n%s", args[0], s.stderr)
 		}
 	}
 }

@@ -1,10 +1,8 @@
 package latchkey
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,54 +13,22 @@ import (
 
 // sidecar is `latchkey verifier` running in this process, answering on url.
 type sidecar struct {
-	url    string
-	stderr *syncBuffer
-	stop   func() int
+	*serving
+	url string
 }
 
 // startSidecar runs the verifier command with args on a free loopback port, the verifier key in the
 // environment, and waits (bounded) until it listens; ready says whether to wait for /healthz 200 too.
 func startSidecar(t *testing.T, ready bool, args ...string) *sidecar {
 	t.Helper()
-	port := freePort(t)
-	s := &sidecar{url: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	code := make(chan int, 1)
-	app := New(Options{Stdout: io.Discard, Stderr: s.stderr, Environ: []string{verifierEnvKey + "=" + verifytest.VerifierKey}})
-	go func() {
-		code <- app.Main(ctx, append([]string{"verifier", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...))
-	}()
-	exit := -1
-	stopped := false
-	s.stop = func() int {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case exit = <-code:
-			case <-time.After(10 * time.Second):
-				t.Error("the verifier did not stop")
-			}
-		}
-		return exit
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	status := 0
+	if ready {
+		status = http.StatusOK
 	}
-	t.Cleanup(func() { s.stop() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		select {
-		case c := <-code:
-			t.Fatalf("the verifier exited with %d during start:\n%s", c, s.stderr)
-		default:
-		}
-		if res, err := http.Get(s.url + "/healthz"); err == nil {
-			res.Body.Close()
-			if !ready || res.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the verifier did not answer within 10 s:\n%s", s.stderr)
-		}
-	}
+	environ := []string{verifierEnvKey + "=" + verifytest.VerifierKey}
+	srv := startCommand(t, environ, "http://"+addr+"/healthz", status, append([]string{"verifier", "--listen", addr}, args...)...)
+	return &sidecar{serving: srv, url: "http://" + addr}
 }
 
 // verify posts body to /verify and returns the status and the decoded answer.

@@ -135,7 +135,7 @@ func New(cfg Config) (*Verifier, error) {
 		problems = append(problems, errors.New("VerifierKey is required (one of the node's tickets.verifier_keys)"))
 	}
 	if !validAudience(cfg.Audience) {
-		problems = append(problems, errors.New("Audience must be 1 to 128 bytes without control characters"))
+		problems = append(problems, errors.New("the Audience must be 1 to 128 bytes without control characters"))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("verify: %w", errors.Join(problems...))
@@ -295,7 +295,8 @@ func (v *Verifier) Verify(ticket string) (*Claims, error) {
 }
 
 // Ended reports whether the revocation feed has ended the session of an accepted ticket since: a game
-// server can ask it now and then for each connected player, and let go of the players it names.
+// server can ask it now and then for each connected player, and let go of the players it names. An ended
+// session is remembered until five minutes after the session itself would have expired.
 func (v *Verifier) Ended(c *Claims) bool {
 	return v.revoked.ends(c)
 }

@@ -1,14 +1,14 @@
 package verify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -327,8 +327,8 @@ func TestCatchUpAtStart(t *testing.T) {
 // it back: the verifier resumes after the last entry it had and loses none, and verifies offline all along.
 func TestFeedOutage(t *testing.T) {
 	node := newNode(t)
-	var logs syncBuffer
-	v := start(t, node, verify.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	logger, logs := fileLog(t)
+	v := start(t, node, verify.Config{Logger: logger})
 	node.RevokeSession("u", "before")
 	eventually(t, "the first entry", func() bool { return v.Ended(&verify.Claims{UserID: "u", SessionID: "before"}) })
 
@@ -336,7 +336,7 @@ func TestFeedOutage(t *testing.T) {
 	node.RevokeSession("u", "during-1")
 	node.CutAccount("cut-user", 5, "")
 	node.RevokeSession("u", "during-2")
-	eventually(t, "a failed feed request", func() bool { return strings.Contains(logs.String(), "reading the revocation feed failed") })
+	eventually(t, "a failed feed request", func() bool { return strings.Contains(logs(), "reading the revocation feed failed") })
 	if _, err := v.Verify(node.Mint(verifytest.Ticket{Audience: audience})); err != nil {
 		t.Errorf("a ticket while the node is down: %v", err)
 	}
@@ -347,7 +347,7 @@ func TestFeedOutage(t *testing.T) {
 	if !v.Ended(&verify.Claims{UserID: "u", SessionID: "before"}) {
 		t.Error("the entry from before the outage was lost")
 	}
-	if strings.Contains(logs.String(), verifytest.VerifierKey) {
+	if strings.Contains(logs(), verifytest.VerifierKey) {
 		t.Error("the log holds the verifier key")
 	}
 }
@@ -356,8 +356,8 @@ func TestNotReadyUntilTheNodeAnswers(t *testing.T) {
 	node := newNode(t)
 	ticket := node.Mint(verifytest.Ticket{Audience: audience})
 	node.SetDown(true)
-	var logs syncBuffer
-	v, err := verify.New(verify.Config{BaseURL: node.URL, VerifierKey: verifytest.VerifierKey, Audience: audience, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	logger, logs := fileLog(t)
+	v, err := verify.New(verify.Config{BaseURL: node.URL, VerifierKey: verifytest.VerifierKey, Audience: audience, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +368,7 @@ func TestNotReadyUntilTheNodeAnswers(t *testing.T) {
 	defer cancel()
 	v.Start(ctx)
 	eventually(t, "failed requests", func() bool {
-		l := logs.String()
+		l := logs()
 		return strings.Contains(l, "fetching the ticket keys failed") && strings.Contains(l, "reading the revocation feed failed")
 	})
 	if v.Ready() {
@@ -393,21 +393,21 @@ func TestNotReadyUntilTheNodeAnswers(t *testing.T) {
 
 func TestWrongVerifierKeyIsLoggedWithoutTheKey(t *testing.T) {
 	node := newNode(t)
-	var logs syncBuffer
+	logger, logs := fileLog(t)
 	const key = "not-the-verifier-key-0123456789"
-	v, err := verify.New(verify.Config{BaseURL: node.URL, VerifierKey: key, Audience: audience, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	v, err := verify.New(verify.Config{BaseURL: node.URL, VerifierKey: key, Audience: audience, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	v.Start(ctx)
-	eventually(t, "the 401 in the log", func() bool { return strings.Contains(logs.String(), "401") })
+	eventually(t, "the 401 in the log", func() bool { return strings.Contains(logs(), "401") })
 	if v.Ready() {
 		t.Error("ready without the feed")
 	}
-	if strings.Contains(logs.String(), key) {
-		t.Errorf("the log holds the verifier key:\n%s", logs.String())
+	if strings.Contains(logs(), key) {
+		t.Errorf("the log holds the verifier key:\n%s", logs())
 	}
 }
 
@@ -428,20 +428,17 @@ func TestNewReportsEveryProblem(t *testing.T) {
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
-// syncBuffer is a bytes.Buffer for a logger written from other goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// fileLog returns a logger writing to a file of the test, and a function that reads what it wrote so far
+// (the verifier logs from its own goroutines).
+func fileLog(t *testing.T) (*slog.Logger, func() string) {
+	path := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return slog.New(slog.NewTextHandler(f, nil)), func() string {
+		b, _ := os.ReadFile(path)
+		return string(b)
+	}
 }
