@@ -109,7 +109,8 @@ func (m *module) TicketMint(ctx context.Context, userID, sessionID, audience str
 	if vars == nil {
 		vars = s.Vars
 	}
-	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Generation: s.Generation, Vars: vars}
+	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Generation: s.Generation, Vars: vars,
+		ExpiresAt: s.ExpireTime.Unix()}
 	tk, err := t.Mint(ctx, c, audience, time.Duration(ttlSec)*time.Second)
 	switch {
 	case errors.Is(err, tickets.ErrInvalidAudience):

@@ -255,7 +255,17 @@ func (s *Service) Mint(ctx context.Context, c tokens.Claims, audience string, tt
 	if err != nil {
 		return Ticket{}, err
 	}
-	w := wireClaims{Iss: s.cfg.Issuer, Sub: c.UserID, Aud: audience, Iat: now.Unix(), Exp: now.Unix() + int64(ttl/time.Second),
+	exp := now.Unix() + int64(ttl/time.Second)
+	// A ticket never outlives the session credential it was minted from (c.ExpiresAt: the session token's
+	// expiry, or the stored session's). A session's feed entry is kept until that expiry and no longer, so
+	// a verifier that starts later still learns of the logout of every session whose tickets are live.
+	if c.ExpiresAt > 0 && exp > c.ExpiresAt {
+		exp = c.ExpiresAt
+	}
+	if exp <= now.Unix() {
+		return Ticket{}, ErrInvalidTTL
+	}
+	w := wireClaims{Iss: s.cfg.Issuer, Sub: c.UserID, Aud: audience, Iat: now.Unix(), Exp: exp,
 		Jti: id, Sid: c.TokenID, Gen: c.Generation, Usn: c.Username, Typ: TicketType}
 	for k, v := range c.Vars {
 		if s.vars[k] {

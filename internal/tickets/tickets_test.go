@@ -424,6 +424,19 @@ func TestAudienceAndTTL(t *testing.T) {
 	if tk := mustMint(t, s, session, "svc", 5*time.Minute); tk.ExpiresAt != start.Unix()+300 {
 		t.Errorf("ExpiresAt for the longest lifetime = %d, want %d", tk.ExpiresAt, start.Unix()+300)
 	}
+
+	// A ticket never outlives the credential it was minted from, whose feed entry lasts that long only.
+	short := session
+	short.ExpiresAt = start.Unix() + 10
+	tk = mustMint(t, s, short, "svc", time.Minute)
+	if c, err := s.Verify(tk.Token, "svc"); tk.ExpiresAt != start.Unix()+10 || err != nil || c.ExpiresAt != tk.ExpiresAt {
+		t.Errorf("a minute's ticket from a credential expiring in 10 s: ExpiresAt %d, claims %+v, %v; want %d",
+			tk.ExpiresAt, c, err, start.Unix()+10)
+	}
+	short.ExpiresAt = start.Unix()
+	if _, err := s.Mint(ctx, short, "svc", 0); !errors.Is(err, ErrInvalidTTL) {
+		t.Errorf("Mint from a credential expiring now: %v, want ErrInvalidTTL", err)
+	}
 }
 
 // TestIssuer: a ticket of another issuer, or with another typ, is refused, though its key is known.
