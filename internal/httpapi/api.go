@@ -52,6 +52,11 @@ type Deps struct {
 	Limits Limits
 	// Observer is told of every request (internal/metrics); nil: none.
 	Observer Observer
+	// VerifierKeys are tickets.verifier_keys: the keys game servers present to the introspection and
+	// revocation-feed endpoints. None turns those endpoints off (404).
+	VerifierKeys []string
+	// MaxFeedWaits bounds the revocation-feed long-polls waiting at once; 0 is 1000.
+	MaxFeedWaits int
 	// RequestLevel is logger.request_level: the level of the one log line per request (debug, info, warn,
 	// error, in any case; "" is debug), or off.
 	RequestLevel string
@@ -109,6 +114,9 @@ type API struct {
 	authLimit, refreshLimit *limits.Limiter // nil: unlimited
 	proxies                 limits.Proxies
 
+	verifierKeys verifierKeys // none: the verifier endpoints are off
+	feedWaits    waitSlots
+
 	obs       Observer // nil: not observed
 	reqLevel  slog.Level
 	reqLog    bool       // false: request_level off
@@ -123,7 +131,11 @@ func New(d Deps) *API {
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
 		platforms: d.Platforms, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
-		proxies: d.Limits.TrustedProxies, obs: d.Observer,
+		proxies: d.Limits.TrustedProxies, obs: d.Observer, verifierKeys: newVerifierKeys(d.VerifierKeys),
+	}
+	a.feedWaits.max = int64(d.MaxFeedWaits)
+	if a.feedWaits.max <= 0 {
+		a.feedWaits.max = defaultMaxFeedWaits
 	}
 	a.reqLevel, a.reqLog = requestLevel(d.RequestLevel)
 	if a.log == nil {
@@ -217,6 +229,7 @@ const (
 	authSession            // Bearer session token
 	authRPC                // the RPC route authenticates itself (http_key or Bearer), see rpc.go
 	authSocket             // the websocket handshake checks the token itself (header or query)
+	authVerifier           // Bearer with one of tickets.verifier_keys (Latchkey)
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -266,6 +279,11 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 			}
 			markUser(w, c.UserID)
 			r = r.WithContext(withCaller(r.Context(), c))
+		case authVerifier:
+			if err := a.checkVerifierKey(r); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
 		}
 		if a.hooks != nil { // server code may read the request; without hooks nothing pays for it
 			ip, port := a.clientAddr(r)

@@ -94,6 +94,16 @@ var wireErrors = []struct {
 	{sessions.ErrSessionNotFound, api.CodeNotFound, "Session not found."},                                       // (Latchkey)
 	{sessions.ErrCursorInvalid, api.CodeInvalidArgument, "Invalid cursor."},                                     // (Latchkey)
 
+	// The endpoints game servers call with a verifier key. (Latchkey)
+	{errVerifierKeyRequired, api.CodeUnauthenticated, "Verifier key required"},
+	{errVerifierKeyInvalid, api.CodeUnauthenticated, "Verifier key invalid"},
+	{errIntrospectToken, api.CodeInvalidArgument, "Token is required."},
+	{errIntrospectAudience, api.CodeInvalidArgument, "Audience is required to introspect a ticket."},
+	{errFeedAfter, api.CodeInvalidArgument, "Invalid after - must be a feed sequence number, 0 or more."},
+	{errFeedLimit, api.CodeInvalidArgument, fmt.Sprintf("Invalid limit - limit must be between 1 and %d.", maxFeedLimit)},
+	{errFeedWait, api.CodeInvalidArgument, fmt.Sprintf("Invalid wait_ms - must be between 0 and %d.", maxFeedWaitMs)},
+	{errFeedBusy, api.CodeUnavailable, "Too many revocation feed requests waiting, try again."},
+
 	// The database cannot be reached: requests that need it fail cleanly and can be retried, while requests
 	// that only validate a token keep being served from memory. (Latchkey)
 	{storage.ErrUnavailable, api.CodeUnavailable, "Service temporarily unavailable, try again."},

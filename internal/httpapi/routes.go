@@ -35,6 +35,9 @@ func (a *API) routes() []route {
 		{"GET", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"POST", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"GET", "/ws", authSocket, a.websocket},
+		// Join tickets and the endpoints game servers use to trust players (Latchkey).
+		{"POST", "/latchkey/v1/introspect", authVerifier, a.introspect},
+		{"GET", "/latchkey/v1/revocations", authVerifier, a.revocations},
 	}, a.identityRoutes()...)
 }
 

@@ -190,6 +190,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
 		Ready: st.CheckWrite, Clock: clock, Limits: apiLimits,
 		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel,
+		VerifierKeys: cfg.Tickets.VerifierKeys,
 	})
 	s.instrument(mx)
 	log.Info("store ready", "store", where, "store_id", s.Sessions.StoreID(), "revoked_sessions", s.Sessions.Denylist().Len())

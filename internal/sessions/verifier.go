@@ -1,8 +1,10 @@
 package sessions
 
 import (
+	"context"
 	"sync"
 
+	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
@@ -12,6 +14,13 @@ import (
 // its session token and not the token itself.
 func (m *Manager) Revoked(userID, sessionID string, gen int64) bool {
 	return m.deny.Denies(tokens.Claims{TokenID: sessionID, UserID: userID, Generation: gen})
+}
+
+// RevocationsSince reads the store's revocation feed for verifiers outside the server: at most limit
+// entries with a sequence above after that can still end a valid token, in sequence order. Sequence order is
+// commit order, so a reader that resumes after the last sequence it saw misses nothing.
+func (m *Manager) RevocationsSince(ctx context.Context, after int64, limit int) ([]storage.Revocation, error) {
+	return m.store.RevocationsSince(ctx, after, m.clock().UTC(), limit)
 }
 
 // RevocationsAdded returns a channel that is closed the next time revocations reach this node's denylist:
