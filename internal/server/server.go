@@ -28,6 +28,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -90,6 +91,7 @@ type Server struct {
 	Sessions *sessions.Manager
 	Runtime  *runtimehost.Host
 	Realtime *realtime.Hub
+	Tickets  *tickets.Service
 	API      *httpapi.API
 	metrics  *metrics.Metrics // nil: metrics off
 }
@@ -159,6 +161,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
+	s.Tickets = newTickets(cfg.Tickets, st, s.Sessions, clock, log)
+	// Admin commands mint nothing: they leave the keys to a serving node, which makes the first.
+	if !opts.Existing {
+		if err := s.Tickets.Load(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("loading ticket keys: %w", err)
+		}
+	}
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 	platforms, err := social.New(SocialConfig(cfg.Social), clock, log)
 	if err != nil {
@@ -173,7 +183,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
 	s.Runtime = runtimehost.New(runtimehost.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
-		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs), Platforms: platforms,
+		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs), Platforms: platforms, Tickets: s.Tickets,
 	})
 	if err := s.Runtime.LoadNamed(ctx, modules(cfg, opts.Modules)...); err != nil {
 		st.Close()
@@ -380,6 +390,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-followed
 	}()
 	go s.Realtime.Run(bg)
+	ticketsStopped := s.runTickets(bg)
+	defer func() { stopBG(); ticketsStopped() }() // the loop stops before the caller closes the store
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

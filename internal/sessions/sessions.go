@@ -687,17 +687,26 @@ func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID, reason s
 }
 
 func (m *Manager) endLive(ctx context.Context, userID, sessionID string, kind storage.EventKind, reason, clientIP string) error {
-	s, err := m.store.SessionByID(ctx, sessionID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return ErrSessionNotFound
-	}
-	if err != nil {
+	if _, err := m.LiveSession(ctx, userID, sessionID); err != nil {
 		return err
 	}
-	if s.UserID != userID || s.Revoked() || !s.ExpireTime.After(m.clock()) {
-		return ErrSessionNotFound
-	}
 	return m.revoke(ctx, userID, sessionID, kind, reason, clientIP)
+}
+
+// LiveSession reads the user's session sessionID from the store; one that does not exist, is another
+// user's or has ended (an account cut included) is ErrSessionNotFound.
+func (m *Manager) LiveSession(ctx context.Context, userID, sessionID string) (*storage.Session, error) {
+	s, err := m.store.SessionByID(ctx, sessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.UserID != userID || s.Revoked() || !s.ExpireTime.After(m.clock()) {
+		return nil, ErrSessionNotFound
+	}
+	return s, nil
 }
 
 // Revoke ends one session by id alone, whoever's it is. Ending an ended or unknown session is not an error.
