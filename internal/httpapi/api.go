@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
@@ -52,6 +54,8 @@ type Deps struct {
 	Limits Limits
 	// Observer is told of every request (internal/metrics); nil: none.
 	Observer Observer
+	// Tickets mints and redeems join tickets; without it the ticket routes answer 404.
+	Tickets *tickets.Service
 	// VerifierKeys are tickets.verifier_keys: the keys game servers present to the introspection and
 	// revocation-feed endpoints. None turns those endpoints off (404).
 	VerifierKeys []string
@@ -111,11 +115,14 @@ type API struct {
 	// accountView is GET /v2/account's answer body as the account cache keeps it.
 	accountView *accounts.View
 
-	authLimit, refreshLimit *limits.Limiter // nil: unlimited
-	proxies                 limits.Proxies
+	authLimit, refreshLimit, ticketLimit *limits.Limiter // nil: unlimited
+	proxies                              limits.Proxies
 
-	verifierKeys verifierKeys // none: the verifier endpoints are off
+	tickets      *tickets.Service // nil: no tickets
+	verifierKeys verifierKeys     // none: the verifier endpoints are off
 	feedWaits    waitSlots
+	draining     chan struct{} // closed by Drain
+	drainOnce    sync.Once
 
 	obs       Observer // nil: not observed
 	reqLevel  slog.Level
@@ -131,7 +138,9 @@ func New(d Deps) *API {
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
 		platforms: d.Platforms, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
+		ticketLimit: limits.NewLimiter(d.Limits.Refresh), tickets: d.Tickets,
 		proxies: d.Limits.TrustedProxies, obs: d.Observer, verifierKeys: newVerifierKeys(d.VerifierKeys),
+		draining: make(chan struct{}),
 	}
 	a.feedWaits.max = int64(d.MaxFeedWaits)
 	if a.feedWaits.max <= 0 {
@@ -377,8 +386,9 @@ func ClientAddr(ctx context.Context) (ip, port string, ok bool) {
 }
 
 // limited applies a route's per-client-address limit: every authenticate route shares one bucket per
-// address, refresh has its own, other routes have none. Authenticate calls also carry the client
-// address to the accounts service, for the security event of a login lockout.
+// address, refresh has its own, join tickets one more with refresh's rates, other routes have none.
+// Authenticate calls also carry the client address to the accounts service, for the security event of a
+// login lockout.
 func (a *API) limited(path string, h handlerFunc) handlerFunc {
 	var l *limits.Limiter
 	auth := strings.HasPrefix(path, authPrefix)
@@ -388,6 +398,8 @@ func (a *API) limited(path string, h handlerFunc) handlerFunc {
 		l = a.authLimit
 	case path == "/v2/account/session/refresh", path == "/v2/session/refresh":
 		l, name = a.refreshLimit, "refresh"
+	case path == ticketPath:
+		l, name = a.ticketLimit, "ticket"
 	default:
 		return h
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -94,7 +95,9 @@ var wireErrors = []struct {
 	{sessions.ErrSessionNotFound, api.CodeNotFound, "Session not found."},                                       // (Latchkey)
 	{sessions.ErrCursorInvalid, api.CodeInvalidArgument, "Invalid cursor."},                                     // (Latchkey)
 
-	// The endpoints game servers call with a verifier key. (Latchkey)
+	// Join tickets and the endpoints game servers call with a verifier key. (Latchkey)
+	{tickets.ErrInvalidAudience, api.CodeInvalidArgument, "Invalid audience - must be 1-128 bytes of UTF-8 without control characters."},
+	{tickets.ErrInvalidTTL, api.CodeInvalidArgument, "Invalid ttl_sec - must be at least 1 and at most the server's tickets.max_ttl_sec."},
 	{errVerifierKeyRequired, api.CodeUnauthenticated, "Verifier key required"},
 	{errVerifierKeyInvalid, api.CodeUnauthenticated, "Verifier key invalid"},
 	{errIntrospectToken, api.CodeInvalidArgument, "Token is required."},

@@ -36,6 +36,8 @@ func (a *API) routes() []route {
 		{"POST", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"GET", "/ws", authSocket, a.websocket},
 		// Join tickets and the endpoints game servers use to trust players (Latchkey).
+		{"POST", ticketPath, authSession, a.ticket},
+		{"GET", "/.well-known/jwks.json", authNone, a.jwks},
 		{"POST", "/latchkey/v1/introspect", authVerifier, a.introspect},
 		{"GET", "/latchkey/v1/revocations", authVerifier, a.revocations},
 	}, a.identityRoutes()...)

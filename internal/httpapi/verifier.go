@@ -1,20 +1,23 @@
 package httpapi
 
 import (
-	"context"
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 )
 
 // The endpoints game servers call with a verifier key (tickets.verifier_keys) to trust players without the
@@ -143,22 +146,28 @@ func (a *API) introspect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decodeIntrospect reads the request from a JSON body, or else from a form-encoded one as RFC 7662 has
-// it. Parameters in the URL are ignored: a token there ends up in access logs.
+// decodeIntrospect reads the request from a form-encoded body, as RFC 7662 has it, or from a JSON one (a
+// body that starts with "{", whatever its Content-Type: curl -d sends JSON as a form). Parameters in the
+// URL are ignored: a token there ends up in access logs.
 func (a *API) decodeIntrospect(w http.ResponseWriter, r *http.Request) (introspectRequest, error) {
 	var req introspectRequest
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
-		return req, a.decodeBody(w, r, &req)
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
-	if err := r.ParseForm(); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return req, errBodyTooLarge
 		}
+		return req, badRequest("Could not read request body.")
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if trimmed := bytes.TrimSpace(body); ct == "application/json" || (len(trimmed) > 0 && trimmed[0] == '{') {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return req, a.decodeBody(w, r, &req)
+	}
+	f, err := url.ParseQuery(string(body))
+	if err != nil {
 		return req, badRequest("Invalid form-encoded request body.")
 	}
-	f := r.PostForm
 	return introspectRequest{Token: f.Get("token"), TokenTypeHint: f.Get("token_type_hint"), Audience: f.Get("audience")}, nil
 }
 
@@ -174,7 +183,7 @@ func tokenKind(token string) string {
 	var c struct {
 		Typ string `json:"typ"`
 	}
-	if json.Unmarshal(b, &c) == nil && c.Typ == ticketTyp {
+	if json.Unmarshal(b, &c) == nil && c.Typ == tickets.TicketType {
 		return tokenTypeTicket
 	}
 	return tokenTypeSession
@@ -227,7 +236,7 @@ func (a *API) revocations(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if len(revs) > 0 || wait <= 0 {
+		if len(revs) > 0 || wait <= 0 || a.drained() {
 			writeJSON(w, http.StatusOK, feedAnswer(revs, after))
 			return nil
 		}
@@ -245,9 +254,21 @@ func (a *API) revocations(w http.ResponseWriter, r *http.Request) error {
 		case <-timeout:
 			writeJSON(w, http.StatusOK, feedAnswer(nil, after))
 			return nil
+		case <-a.draining:
+			writeJSON(w, http.StatusOK, feedAnswer(nil, after))
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+func (a *API) drained() bool {
+	select {
+	case <-a.draining:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -276,6 +297,13 @@ func queryInt(v string, def, lo, hi int64, bad error) (int64, error) {
 	return n, nil
 }
 
+// Drain answers every revocation-feed long-poll at once, empty, and every later one without waiting, so that
+// a node shutting down does not wait for them; verifiers poll again, another node. Call it when shutdown
+// begins (http.Server.RegisterOnShutdown).
+func (a *API) Drain() {
+	a.drainOnce.Do(func() { close(a.draining) })
+}
+
 // waitSlots bounds the requests waiting at once.
 type waitSlots struct {
 	n   atomic.Int64
@@ -291,10 +319,3 @@ func (s *waitSlots) acquire() bool {
 }
 
 func (s *waitSlots) release() { s.n.Add(-1) }
-
-// introspectTicket is a placeholder until the tickets service is merged.
-func (a *API) introspectTicket(ctx context.Context, token, audience string) (introspection, error) {
-	return introspection{}, nil
-}
-
-const ticketTyp = "latchkey-ticket"

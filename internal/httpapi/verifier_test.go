@@ -82,6 +82,8 @@ func TestIntrospectSession(t *testing.T) {
 		"form with hint": e.introspect(url.Values{"token": {s.Token}, "token_type_hint": {"session"}}),
 		"json": e.doTyped("POST", "/latchkey/v1/introspect", "bearer:"+verifierKey, "application/json; charset=utf-8",
 			`{"token":"`+s.Token+`","tokenTypeHint":"session"}`),
+		"json as curl -d sends it": e.doTyped("POST", "/latchkey/v1/introspect", "bearer:"+verifierKey, formType,
+			` {"token":"`+s.Token+`"}`),
 	} {
 		r.wantOK(t)
 		if !reflect.DeepEqual(r.Body, want) {
@@ -99,6 +101,10 @@ func TestIntrospectSession(t *testing.T) {
 	e.introspect(url.Values{"token": {"not-a-token"}}).inactive(t)
 	e.introspect(url.Values{"token": {s.Refresh}}).inactive(t) // a refresh token is not a session token
 	e.introspect(url.Values{}).wantError(t, 400, 3, "Token is required.")
+	e.doTyped("POST", "/latchkey/v1/introspect", "bearer:"+verifierKey, formType, "token=%zz").
+		wantError(t, 400, 3, "Invalid form-encoded request body.")
+	e.doTyped("POST", "/latchkey/v1/introspect", "bearer:"+verifierKey, "application/json", `{"token":1}`).
+		wantError(t, 400, 3, "")
 	// A token in the URL is not read: it would end up in access logs.
 	e.doTyped("POST", "/latchkey/v1/introspect?token="+url.QueryEscape(s.Token), "bearer:"+verifierKey, formType, "").
 		wantError(t, 400, 3, "Token is required.")
@@ -219,12 +225,12 @@ func TestRevocationFeed(t *testing.T) {
 
 // feedAPI serves the verifier endpoints of srv's sessions with at most one long-poll waiting, so that a
 // test can tell when a long-poll is parked: another one is then refused.
-func feedAPI(t *testing.T, srv *server.Server) string {
+func feedAPI(t *testing.T, srv *server.Server) (string, *httpapi.API) {
 	t.Helper()
 	api := httpapi.New(httpapi.Deps{Accounts: srv.Accounts, Sessions: srv.Sessions, VerifierKeys: []string{verifierKey}, MaxFeedWaits: 1})
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
-	return hs.URL
+	return hs.URL, api
 }
 
 // get sends a GET with the verifier key to base+path; it may run outside the test's goroutine, so a
@@ -285,7 +291,7 @@ func longPoll(t *testing.T, base string, after int64) <-chan polled {
 // session, and while it waits, a long-poll beyond the bound is refused with 503.
 func TestRevocationFeedWakes(t *testing.T) {
 	e := newEnv(t, verifierConfig(t))
-	base := feedAPI(t, e.srv)
+	base, _ := feedAPI(t, e.srv)
 	s := e.authDevice("device-feed-wakes", "", "")
 	done := longPoll(t, base, 0)
 	e.do("POST", "/v2/session/logout", "bearer:"+s.Token, "{}").wantOK(t)
@@ -296,6 +302,42 @@ func TestRevocationFeedWakes(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second): // below the poll's 20 s: an answer here was woken, not timed out
 		t.Fatal("the long-poll did not answer after the logout")
+	}
+}
+
+// TestRevocationFeedDrains: when the node starts shutting down, a parked long-poll answers at once, empty,
+// and later ones do not wait.
+func TestRevocationFeedDrains(t *testing.T) {
+	e := newEnv(t, verifierConfig(t))
+	base, api := feedAPI(t, e.srv)
+	done := longPoll(t, base, 0)
+	api.Drain()
+	select {
+	case p := <-done:
+		if p.status != 200 || p.raw != `{"revocations":[],"next":0}` {
+			t.Errorf("drained long-poll answered %d %s", p.status, p.raw)
+		}
+	case <-time.After(15 * time.Second): // below the poll's 20 s
+		t.Fatal("the long-poll did not answer when the node drained")
+	}
+	if status, _, _, raw := get(base, "/latchkey/v1/revocations?wait_ms=20000"); status != 200 || raw != `{"revocations":[],"next":0}` {
+		t.Errorf("a long-poll after the drain answered %d %s", status, raw)
+	}
+}
+
+// TestRevocationFeedWithinDeadline: a long-poll longer than the request deadline (socket.write_timeout_ms
+// less a margin) ends before it with an empty answer, rather than a timeout error or a cut connection.
+func TestRevocationFeedWithinDeadline(t *testing.T) {
+	cfg := verifierConfig(t)
+	cfg.Socket.WriteTimeoutMs = 2500 // a request deadline of 2 s
+	srv, err := server.New(context.Background(), cfg, server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	base, _ := servertest.Run(t, srv)
+	if status, _, _, raw := get(base, "/latchkey/v1/revocations?wait_ms=20000"); status != 200 || raw != `{"revocations":[],"next":0}` {
+		t.Errorf("a long-poll beyond the request deadline answered %d %s", status, raw)
 	}
 }
 
@@ -318,7 +360,7 @@ func TestRevocationFeedAcrossNodes(t *testing.T) {
 		b = srv
 	}
 	token := servertest.Authenticate(t, nodes[0], "device", "device-across-nodes", nil)
-	base := feedAPI(t, b)
+	base, _ := feedAPI(t, b)
 	_, _, body, raw := get(base, "/latchkey/v1/revocations")
 	latest, ok := body["next"].(float64)
 	if !ok {
