@@ -38,6 +38,11 @@ func (a *API) routes() []route {
 		{"GET", a.photon.Path, authNone, a.photonAuth}, // (Latchkey) photon.path, the secret checked inside
 		{"POST", a.photon.Path, authNone, a.photonAuth},
 		{"GET", "/ws", authSocket, a.websocket},
+		// Join tickets and the endpoints game servers use to trust players (Latchkey).
+		{"POST", ticketPath, authSession, a.ticket},
+		{"GET", "/.well-known/jwks.json", authNone, a.jwks},
+		{"POST", "/latchkey/v1/introspect", authVerifier, a.introspect},
+		{"GET", "/latchkey/v1/revocations", authVerifier, a.revocations},
 	}, a.identityRoutes()...)
 }
 

@@ -205,6 +205,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
 		Ready: st.CheckWrite, Clock: clock, Limits: apiLimits,
 		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel, Photon: photon,
+		Tickets: s.Tickets, VerifierKeys: cfg.Tickets.VerifierKeys,
 	})
 	s.instrument(mx)
 	log.Info("store ready", "store", where, "store_id", s.Sessions.StoreID(), "revoked_sessions", s.Sessions.Denylist().Len())
@@ -351,6 +352,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnContext:       connContext,
 	}
+	srv.RegisterOnShutdown(s.API.Drain) // revocation-feed long-polls answer at once rather than hold the drain
 	l, lnErr := s.listener(ln, srv)
 	if lnErr != nil {
 		return lnErr

@@ -9,20 +9,16 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/tickets"
-	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
 // newTickets builds the join-ticket service from the tickets.* settings. A ticket's session has ended
 // when the sessions denylist (fed by the revocation feed) denies its tokens.
 func newTickets(cfg config.TicketsConfig, st storage.Tickets, sess *sessions.Manager, clock func() time.Time, log *slog.Logger) *tickets.Service {
 	sec := func(v int) time.Duration { return time.Duration(v) * time.Second }
-	deny := sess.Denylist()
 	return tickets.New(tickets.Config{
 		Algorithm: cfg.Algorithm, TTL: sec(cfg.TTLSec), MaxTTL: sec(cfg.MaxTTLSec), Vars: cfg.Vars, Issuer: cfg.Issuer,
 		Rotation: sec(cfg.KeyRotationSec),
-	}, tickets.Deps{Store: st, Clock: clock, Logger: log, Revoked: func(userID, sessionID string, gen int64) bool {
-		return deny.Denies(tokens.Claims{UserID: userID, TokenID: sessionID, Generation: gen})
-	}})
+	}, tickets.Deps{Store: st, Clock: clock, Logger: log, Revoked: sess.Revoked})
 }
 
 // runTickets keeps the ticket keys fresh (and rotates them) until ctx ends; the function it returns waits

@@ -145,6 +145,7 @@ type Manager struct {
 	onRevoke []func([]storage.Revocation)
 	onEnd    []func(ctx context.Context, userID string, at time.Time, reason string)
 	onChange []func(userID string)
+	added    signal // fired whenever revocations reach the denylist (see RevocationsAdded)
 
 	obs Observer // nil: not observed
 	// born and feedRead time the last successful read of the revocation feed: feedRead is how long after
@@ -215,6 +216,7 @@ func (m *Manager) denied(fromFeed bool, revs ...storage.Revocation) {
 	} else {
 		m.deny.Add(revs...)
 	}
+	m.added.fire()
 	for _, fn := range m.onRevoke {
 		fn(revs)
 	}
