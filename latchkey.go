@@ -104,12 +104,14 @@ Usage:
       a user's live sessions or security events
   latchkey healthcheck [flags]
       exit 0 when the server on this machine answers GET /healthcheck, 1 otherwise (for HEALTHCHECK)
+  latchkey verifier --latchkey URL --audience AUDIENCE [--listen ADDR]
+      verify join tickets for a game server: POST /verify on 127.0.0.1:7360 (own flags only)
   latchkey version | --version | -v
       print the version, commit, build date and Go version
   latchkey help [COMMAND | config]
       this help, a command's help (also 'latchkey COMMAND --help'), or every config key
 
-Flags (every command but version and help):
+Flags (every command but verifier, version and help):
   --config FILE          a YAML config file with Nakama's key names (may be repeated)
   --SECTION.KEY VALUE    any config key, e.g. --session.token_expiry_sec 120
 Environment: LATCHKEY_SECTION_KEY, e.g. LATCHKEY_SESSION_TOKEN_EXPIRY_SEC=120; a LATCHKEY_ variable that
@@ -159,7 +161,7 @@ Go version and platform, for example:
 const helpUsage = `Usage: latchkey help [COMMAND | config]
 
 Without an argument, lists every command. With a command (serve, migrate, users, sessions, healthcheck,
-version), shows its help; 'latchkey COMMAND --help' does the same. 'latchkey help config' lists every
+verifier, version), shows its help; 'latchkey COMMAND --help' does the same. 'latchkey help config' lists every
 config key with its default.
 `
 
@@ -195,6 +197,8 @@ func (a *App) Main(ctx context.Context, args []string) int {
 		err = a.users(ctx, args)
 	case "sessions":
 		err = a.sessions(ctx, args)
+	case "verifier":
+		err = a.verifier(ctx, args)
 	case "healthcheck":
 		// A container engine reads exit 1 as unhealthy and reserves 2, so every failure is 1, in one line.
 		if err := a.healthcheck(ctx, args); err != nil {
@@ -253,7 +257,7 @@ func wantsHelp(args []string) bool {
 func (a *App) help(w io.Writer, topic string) int {
 	text := map[string]string{
 		"": usage, "serve": serveUsage, "migrate": migrateUsage, "users": usersUsage, "sessions": sessionsUsage,
-		"healthcheck": healthcheckUsage, "version": versionUsage, "help": helpUsage,
+		"healthcheck": healthcheckUsage, "version": versionUsage, "help": helpUsage, "verifier": verifierUsage,
 	}
 	if topic == "config" {
 		fmt.Fprint(w, "Configuration keys (YAML key, flag --KEY, environment LATCHKEY_KEY):\n\n")

@@ -90,11 +90,19 @@ type serving struct {
 // startServe runs serve with args and waits, bounded, until it answers /healthcheck on port.
 func startServe(t *testing.T, environ []string, port int, args ...string) *serving {
 	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port)
+	return startCommand(t, environ, url, http.StatusOK, append([]string{"serve"}, args...)...)
+}
+
+// startCommand runs the command line args in this process and waits, bounded, until GET url answers
+// status (any status when 0). It is stopped at cleanup.
+func startCommand(t *testing.T, environ []string, url string, status int, args ...string) *serving {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{stderr: &syncBuffer{}}
 	code := make(chan int, 1)
 	app := New(Options{Stdout: io.Discard, Stderr: s.stderr, Environ: environ})
-	go func() { code <- app.Main(ctx, append([]string{"serve"}, args...)) }()
+	go func() { code <- app.Main(ctx, args) }()
 	var once sync.Once
 	exit := -1
 	s.stop = func() int {
@@ -103,27 +111,26 @@ func startServe(t *testing.T, environ []string, port int, args ...string) *servi
 			select {
 			case exit = <-code:
 			case <-time.After(20 * time.Second):
-				t.Error("serve did not stop")
+				t.Errorf("%s did not stop", args[0])
 			}
 		})
 		return exit
 	}
 	t.Cleanup(func() { s.stop() })
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthcheck", port)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case c := <-code:
-			t.Fatalf("serve exited with %d during start:\n%s", c, s.stderr)
+			t.Fatalf("%s exited with %d during start:\n%s", args[0], c, s.stderr)
 		default:
 		}
 		if res, err := http.Get(url); err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
+			if status == 0 || res.StatusCode == status {
 				return s
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not answer within 20 s:\n%s", s.stderr)
+			t.Fatalf("%s did not answer within 20 s:\n%s", args[0], s.stderr)
 		}
 	}
 }
@@ -180,7 +187,7 @@ func TestBuildFallback(t *testing.T) {
 // TestHelpListsEveryCommand: 'latchkey --help' and 'latchkey help' list every command with its arguments
 // and flags, and each command has its own help.
 func TestHelpListsEveryCommand(t *testing.T) {
-	commands := []string{"serve", "migrate", "users", "sessions", "healthcheck", "version", "help"}
+	commands := []string{"serve", "migrate", "users", "sessions", "healthcheck", "verifier", "version", "help"}
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
 		r := run(t, nil, args...)
 		if r.code != 0 {
@@ -191,6 +198,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 			"latchkey users ban|unban|delete USER_ID [--reason TEXT]",
 			"latchkey sessions list|events --user USER_ID [--limit N]", "latchkey healthcheck [flags]",
 			"latchkey version | --version | -v", "latchkey help [COMMAND | config]", "--config FILE",
+			"latchkey verifier --latchkey URL --audience AUDIENCE",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("latchkey %q does not list %q:\n%s", args, want, r.stdout)

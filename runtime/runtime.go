@@ -89,6 +89,14 @@ var (
 	ErrUserNotFound    = errors.New("user not found")
 	ErrSessionNotFound = errors.New("session not found")
 	ErrUsernameTaken   = errors.New("username is already in use")
+	// Reasons TicketMint and TicketRedeem give (Latchkey). A ticket TicketRedeem refuses for its form or
+	// signature is ErrTokenMalformed or ErrTokenSignature, an expired one ErrTokenExpired, one whose
+	// session has ended ErrSessionRevoked.
+	ErrTicketsNotConfigured = errors.New("tickets are not configured")
+	ErrTicketAudience       = errors.New("ticket audience must be 1-128 bytes without control characters")
+	ErrTicketTTL            = errors.New("ticket ttl out of range")
+	ErrTicketWrongAudience  = errors.New("ticket is for another audience")
+	ErrTicketRedeemed       = errors.New("ticket already redeemed")
 	// ErrStreamModeNotServed refuses a stream other than the notifications stream: Latchkey has no
 	// matches, chat or parties, so it has no other streams.
 	ErrStreamModeNotServed = errors.New("stream mode not served by Latchkey: only StreamModeNotifications")
@@ -160,6 +168,26 @@ type Session struct {
 	IssuedAt  int64             // iat, Unix seconds
 }
 
+// Ticket is a join ticket (Latchkey): a short-lived, one-time signed token a player hands to a game
+// server, which checks it with the keys at /.well-known/jwks.json or redeems it.
+type Ticket struct {
+	Token     string
+	ID        string // the ticket's unique id (jti)
+	ExpiresAt int64  // Unix seconds
+}
+
+// TicketClaims is what a redeemed ticket says about its holder.
+type TicketClaims struct {
+	UserID    string
+	Username  string
+	SessionID string // the session the ticket was minted for (its tokens' tid)
+	Audience  string
+	ID        string // jti
+	ExpiresAt int64  // Unix seconds
+	IssuedAt  int64  // Unix seconds
+	Vars      map[string]string
+}
+
 // SessionInfo is one live session of a user.
 type SessionInfo struct {
 	ID          string
@@ -199,6 +227,16 @@ type NakamaModule interface {
 	// or an error that is (errors.Is) ErrTokenMalformed, ErrTokenSignature, ErrTokenExpired or
 	// ErrSessionRevoked. (Latchkey: Nakama has no supported way to do this.)
 	SessionValidate(ctx context.Context, token string) (*Session, error)
+	// TicketMint signs a join ticket for the live session sessionID of userID (in an RPC, the caller's is
+	// ctx's RUNTIME_CTX_SESSION_ID over HTTP), bound to audience, valid ttlSec seconds (0: tickets.ttl_sec;
+	// at most tickets.max_ttl_sec). vars nil carries the session's variables; otherwise vars instead.
+	// Either way, only the names listed in tickets.vars are kept. A session that is not a live one of the
+	// user is ErrSessionNotFound. (Latchkey)
+	TicketMint(ctx context.Context, userID, sessionID, audience string, ttlSec int, vars map[string]string) (*Ticket, error)
+	// TicketRedeem verifies a ticket for audience and redeems it: a ticket is redeemed once, across every
+	// node, and again is ErrTicketRedeemed. A ticket whose session has ended is ErrSessionRevoked.
+	// (Latchkey)
+	TicketRedeem(ctx context.Context, token, audience string) (*TicketClaims, error)
 	// SessionLogout ends the sessions of the given tokens of userID, as POST /v2/session/logout does; with
 	// both empty, every session of the user.
 	SessionLogout(userID, token, refreshToken string) error

@@ -23,6 +23,8 @@ type Config struct {
 	Debug            DebugConfig    `yaml:"debug"`
 	Metrics          MetricsConfig  `yaml:"metrics"`
 	Admin            AdminConfig    `yaml:"admin"`
+	Tickets          TicketsConfig  `yaml:"tickets"`
+	Photon           PhotonConfig   `yaml:"photon"`
 
 	// ignored names the Nakama settings Latchkey does not use that Load met in files and flags (see
 	// nakamaIgnored), sorted and without repeats, so that Warnings can report them. It is unexported, so it is
@@ -229,6 +231,48 @@ type AdminConfig struct {
 	Port    int    `yaml:"port"`
 	// Key is what callers send as `Authorization: Bearer KEY`; empty turns the admin API off.
 	Key string `yaml:"key"`
+}
+
+// TicketsConfig (Latchkey) is join tickets: short-lived, one-time, asymmetrically signed JWTs a player hands
+// to a game server in place of its session token, which the game server checks against the published keys
+// (/.well-known/jwks.json), the introspection endpoint or the revocation feed.
+type TicketsConfig struct {
+	// Algorithm signs new ticket keys: EdDSA (Ed25519) or ES256 (ECDSA P-256).
+	Algorithm string `yaml:"algorithm"`
+	// TTLSec is a ticket's lifetime when the caller asks for none; MaxTTLSec the longest it may ask for.
+	TTLSec    int `yaml:"ttl_sec"`
+	MaxTTLSec int `yaml:"max_ttl_sec"`
+	// Vars names the session variables copied into tickets; the others stay out.
+	Vars StringList `yaml:"vars"`
+	// Issuer is every ticket's iss claim.
+	Issuer string `yaml:"issuer"`
+	// KeyRotationSec is how old the signing key gets before a node makes a new one; older keys stay
+	// published until the tickets they signed have expired.
+	KeyRotationSec int `yaml:"key_rotation_sec"`
+	// VerifierKeys are the keys game servers send (Authorization: Bearer KEY) to the introspection and
+	// revocation-feed endpoints; none turns those two endpoints off.
+	VerifierKeys StringList `yaml:"verifier_keys"`
+}
+
+// PhotonConfig (Latchkey) is the built-in Photon custom-authentication provider.
+type PhotonConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	Path    string `yaml:"path"` // the provider URL's path on the client port
+	// TokenParam is the parameter (query, or field of a JSON body) holding the player's join ticket or
+	// session token.
+	TokenParam string `yaml:"token_param"`
+	// Secret, when set, must arrive as the parameter SecretParam: set it as a dashboard parameter in
+	// Photon, which clients can neither see nor override, so that only Photon can call the provider.
+	Secret      string `yaml:"secret"`
+	SecretParam string `yaml:"secret_param"`
+	// Audience is the audience of the join tickets the provider accepts (and redeems).
+	Audience string `yaml:"audience"`
+	// AcceptSessionTokens also admits a player by its session token (Nakama's way); tickets are always accepted.
+	AcceptSessionTokens bool `yaml:"accept_session_tokens"`
+	// AuthCookieVars and DataVars name session variables answered in AuthCookie (seen by Photon's
+	// webhooks, never by the client) and in Data (returned to the client).
+	AuthCookieVars StringList `yaml:"auth_cookie_vars"`
+	DataVars       StringList `yaml:"data_vars"`
 }
 
 // StringList is a YAML value that may be written as one string or a list of strings.

@@ -55,6 +55,9 @@ func Default() Config {
 		Logger:   LoggerConfig{Level: "info", Format: "text", Stdout: true, MaxSize: 100, RequestLevel: "debug"},
 		Metrics:  MetricsConfig{PrometheusPort: 0, Prefix: "latchkey"},
 		Admin:    AdminConfig{Address: "127.0.0.1", Port: 7352},
+		Tickets:  TicketsConfig{Algorithm: "EdDSA", TTLSec: 30, MaxTTLSec: 300, Issuer: "latchkey", KeyRotationSec: 86400},
+		Photon: PhotonConfig{Path: "/photon/auth", TokenParam: "token", SecretParam: "secret", Audience: "photon",
+			AcceptSessionTokens: true},
 		// BcryptCost is 13 because Nakama hashes with max(bcrypt.DefaultCost, 13), so 13 is what its stored
 		// hashes use.
 		Auth: AuthConfig{BcryptCost: 13, MaxConcurrentHashes: 0, MaxHashQueue: 32, MaxHashWaitMs: 1000},

@@ -8,6 +8,10 @@ import (
 // envPrefix starts every environment variable Load reads.
 const envPrefix = "LATCHKEY_"
 
+// otherEnv are LATCHKEY_ variables that are not config keys but are read elsewhere: the verifier sidecar's
+// key (latchkey verifier), which would otherwise be warned about by a server sharing its environment.
+var otherEnv = map[string]bool{envPrefix + "VERIFIER_KEY": true}
+
 // EnvWarnings returns one warning per variable of environ (KEY=VALUE entries, as os.Environ gives them)
 // that starts with LATCHKEY_ but names no key, in the order given, each with the variable it probably
 // meant: Load reads only the variables of Latchkey's keys, so a misspelt one would otherwise be ignored
@@ -21,7 +25,7 @@ func EnvWarnings(environ []string) []string {
 	seen := map[string]bool{}
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, envPrefix) || known[name] || seen[name] {
+		if !strings.HasPrefix(name, envPrefix) || known[name] || otherEnv[name] || seen[name] {
 			continue
 		}
 		seen[name] = true

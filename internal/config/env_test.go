@@ -60,7 +60,8 @@ logger:
 func TestEnvWarnings(t *testing.T) {
 	environ := []string{
 		"PATH=/usr/bin",
-		"LATCHKEY_SESSION_TOKEN_EXPIRY_SEC=60", // a key: no warning
+		"LATCHKEY_SESSION_TOKEN_EXPIRY_SEC=60",   // a key: no warning
+		"LATCHKEY_VERIFIER_KEY=0123456789abcdef", // the verifier sidecar's: no warning
 		"LATCHKEY_SESION_TOKEN_EXPIRY_SEC=60",
 		"LATCHKEY_SERVER_KEY=s3cret-value",
 		"LATCHKEY_CONSOLE_PORT=7351",

@@ -10,6 +10,7 @@ var LogLevels = []string{"debug", "info", "warn", "error"}
 // validateOperations checks the settings of running the server as a service: logging, TLS, metrics,
 // the admin API and shutdown.
 func (c Config) validateOperations(add func(string, ...any)) {
+	c.validateTrust(add)
 	l := c.Logger
 	if !isLevel(l.Level) {
 		add("logger.level: must be debug, info, warn or error, got %q", l.Level)
@@ -74,6 +75,48 @@ func (c Config) validateOperations(add func(string, ...any)) {
 			continue
 		}
 		ports[p.port] = p.name
+	}
+}
+
+// validateTrust checks the settings of letting game servers trust players: join tickets and Photon.
+func (c Config) validateTrust(add func(string, ...any)) {
+	t := c.Tickets
+	switch t.Algorithm {
+	case "EdDSA", "ES256":
+	default:
+		add("tickets.algorithm: must be EdDSA or ES256, got %q", t.Algorithm)
+	}
+	if t.TTLSec < 1 {
+		add("tickets.ttl_sec: must be at least 1, got %d", t.TTLSec)
+	}
+	if t.MaxTTLSec < t.TTLSec || t.MaxTTLSec > 3600 {
+		add("tickets.max_ttl_sec: must be between tickets.ttl_sec (%d) and 3600, got %d", t.TTLSec, t.MaxTTLSec)
+	}
+	if t.KeyRotationSec < 60 {
+		add("tickets.key_rotation_sec: must be at least 60, got %d", t.KeyRotationSec)
+	}
+	if t.Issuer == "" {
+		add("tickets.issuer: must not be empty")
+	}
+	for i, k := range t.VerifierKeys {
+		if len(k) < 16 {
+			add("tickets.verifier_keys[%d]: must be at least 16 characters", i)
+		}
+	}
+	p := c.Photon
+	if p.Enabled {
+		if !strings.HasPrefix(p.Path, "/") || strings.ContainsAny(p.Path, " {}") || strings.HasPrefix(p.Path, "/v2/") {
+			add("photon.path: must start with / and not with /v2/, without spaces or braces, got %q", p.Path)
+		}
+		if p.TokenParam == "" {
+			add("photon.token_param: must not be empty")
+		}
+		if p.Secret != "" && p.SecretParam == "" {
+			add("photon.secret_param: must not be empty when photon.secret is set")
+		}
+		if p.Audience == "" {
+			add("photon.audience: must not be empty")
+		}
 	}
 }
 

@@ -426,3 +426,42 @@ func TestOperationsSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestTrustSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(c *Config)
+		want string // a problem Validate must report, or "" for none
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"ES256", func(c *Config) { c.Tickets.Algorithm = "ES256" }, ""},
+		{"photon on with defaults", func(c *Config) { c.Photon.Enabled = true }, ""},
+		{"unknown algorithm", func(c *Config) { c.Tickets.Algorithm = "HS256" }, "tickets.algorithm: must be EdDSA or ES256"},
+		{"zero ttl", func(c *Config) { c.Tickets.TTLSec = 0 }, "tickets.ttl_sec"},
+		{"max below ttl", func(c *Config) { c.Tickets.MaxTTLSec = 10 }, "tickets.max_ttl_sec"},
+		{"max above an hour", func(c *Config) { c.Tickets.MaxTTLSec = 7200 }, "tickets.max_ttl_sec"},
+		{"fast rotation", func(c *Config) { c.Tickets.KeyRotationSec = 5 }, "tickets.key_rotation_sec"},
+		{"no issuer", func(c *Config) { c.Tickets.Issuer = "" }, "tickets.issuer"},
+		{"short verifier key", func(c *Config) { c.Tickets.VerifierKeys = StringList{"0123456789abcdef", "short"} }, "tickets.verifier_keys[1]"},
+		{"photon path under /v2", func(c *Config) { c.Photon.Enabled, c.Photon.Path = true, "/v2/photon" }, "photon.path"},
+		{"photon path relative", func(c *Config) { c.Photon.Enabled, c.Photon.Path = true, "photon" }, "photon.path"},
+		{"photon path ignored while off", func(c *Config) { c.Photon.Path = "photon" }, ""},
+		{"photon without token param", func(c *Config) { c.Photon.Enabled, c.Photon.TokenParam = true, "" }, "photon.token_param"},
+		{"photon secret without its param", func(c *Config) {
+			c.Photon.Enabled, c.Photon.Secret, c.Photon.SecretParam = true, "s3cret", ""
+		}, "photon.secret_param"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.set(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want a problem containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
 	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
@@ -52,6 +54,15 @@ type Deps struct {
 	Limits Limits
 	// Observer is told of every request (internal/metrics); nil: none.
 	Observer Observer
+	// Photon is the built-in Photon custom-authentication provider; the zero value is off.
+	Photon Photon
+	// Tickets mints and redeems join tickets; without it the ticket routes answer 404.
+	Tickets *tickets.Service
+	// VerifierKeys are tickets.verifier_keys: the keys game servers present to the introspection and
+	// revocation-feed endpoints. None turns those endpoints off (404).
+	VerifierKeys []string
+	// MaxFeedWaits bounds the revocation-feed long-polls waiting at once; 0 is 1000.
+	MaxFeedWaits int
 	// RequestLevel is logger.request_level: the level of the one log line per request (debug, info, warn,
 	// error, in any case; "" is debug), or off.
 	RequestLevel string
@@ -101,13 +112,20 @@ type API struct {
 	httpKey   []byte
 	realtime  http.Handler
 	platforms Platforms
+	photon    Photon
 	mux       *http.ServeMux
 	ready     *readiness
 	// accountView is GET /v2/account's answer body as the account cache keeps it.
 	accountView *accounts.View
 
-	authLimit, refreshLimit *limits.Limiter // nil: unlimited
-	proxies                 limits.Proxies
+	authLimit, refreshLimit, ticketLimit *limits.Limiter // nil: unlimited
+	proxies                              limits.Proxies
+
+	tickets      *tickets.Service // nil: no tickets
+	verifierKeys verifierKeys     // none: the verifier endpoints are off
+	feedWaits    waitSlots
+	draining     chan struct{} // closed by Drain
+	drainOnce    sync.Once
 
 	obs       Observer // nil: not observed
 	reqLevel  slog.Level
@@ -121,9 +139,15 @@ func New(d Deps) *API {
 	a := &API{
 		accounts: d.Accounts, sessions: d.Sessions, serverKey: []byte(d.ServerKey), maxBody: d.MaxBodyBytes,
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
-		platforms: d.Platforms, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
+		platforms: d.Platforms, photon: d.Photon, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
-		proxies: d.Limits.TrustedProxies, obs: d.Observer,
+		ticketLimit: limits.NewLimiter(d.Limits.Refresh), tickets: d.Tickets,
+		proxies: d.Limits.TrustedProxies, obs: d.Observer, verifierKeys: newVerifierKeys(d.VerifierKeys),
+		draining: make(chan struct{}),
+	}
+	a.feedWaits.max = int64(d.MaxFeedWaits)
+	if a.feedWaits.max <= 0 {
+		a.feedWaits.max = defaultMaxFeedWaits
 	}
 	a.reqLevel, a.reqLog = requestLevel(d.RequestLevel)
 	if a.log == nil {
@@ -217,6 +241,7 @@ const (
 	authSession            // Bearer session token
 	authRPC                // the RPC route authenticates itself (http_key or Bearer), see rpc.go
 	authSocket             // the websocket handshake checks the token itself (header or query)
+	authVerifier           // Bearer with one of tickets.verifier_keys (Latchkey)
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -266,6 +291,11 @@ func (a *API) wrap(auth authKind, h handlerFunc) http.Handler {
 			}
 			markUser(w, c.UserID)
 			r = r.WithContext(withCaller(r.Context(), c))
+		case authVerifier:
+			if err := a.checkVerifierKey(r); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
 		}
 		if a.hooks != nil { // server code may read the request; without hooks nothing pays for it
 			ip, port := a.clientAddr(r)
@@ -359,8 +389,9 @@ func ClientAddr(ctx context.Context) (ip, port string, ok bool) {
 }
 
 // limited applies a route's per-client-address limit: every authenticate route shares one bucket per
-// address, refresh has its own, other routes have none. Authenticate calls also carry the client
-// address to the accounts service, for the security event of a login lockout.
+// address, refresh has its own, join tickets one more with refresh's rates, other routes have none.
+// Authenticate calls also carry the client address to the accounts service, for the security event of a
+// login lockout.
 func (a *API) limited(path string, h handlerFunc) handlerFunc {
 	var l *limits.Limiter
 	auth := strings.HasPrefix(path, authPrefix)
@@ -370,6 +401,8 @@ func (a *API) limited(path string, h handlerFunc) handlerFunc {
 		l = a.authLimit
 	case path == "/v2/account/session/refresh", path == "/v2/session/refresh":
 		l, name = a.refreshLimit, "refresh"
+	case path == ticketPath:
+		l, name = a.ticketLimit, "ticket"
 	default:
 		return h
 	}

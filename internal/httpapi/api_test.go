@@ -85,9 +85,18 @@ func (e *env) with(t testing.TB) *env {
 // do sends a request; auth is "basic", "basic:KEY", "bearer:TOKEN", a raw header value or "".
 func (e *env) do(method, path, auth, body string) response {
 	e.t.Helper()
+	return e.doTyped(method, path, auth, "", body)
+}
+
+// doTyped is do with a Content-Type header (none if empty).
+func (e *env) doTyped(method, path, auth, contentType, body string) response {
+	e.t.Helper()
 	req, err := http.NewRequest(method, e.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	switch {
 	case auth == "basic":

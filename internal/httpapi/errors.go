@@ -12,6 +12,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/limits"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -93,6 +94,18 @@ var wireErrors = []struct {
 	{sessions.ErrLogoutScope, api.CodeInvalidArgument, "Invalid logout scope, must be current, others or all."}, // (Latchkey)
 	{sessions.ErrSessionNotFound, api.CodeNotFound, "Session not found."},                                       // (Latchkey)
 	{sessions.ErrCursorInvalid, api.CodeInvalidArgument, "Invalid cursor."},                                     // (Latchkey)
+
+	// Join tickets and the endpoints game servers call with a verifier key. (Latchkey)
+	{tickets.ErrInvalidAudience, api.CodeInvalidArgument, "Invalid audience - must be 1-128 bytes of UTF-8 without control characters."},
+	{tickets.ErrInvalidTTL, api.CodeInvalidArgument, "Invalid ttl_sec - must be at least 1 and at most the server's tickets.max_ttl_sec."},
+	{errVerifierKeyRequired, api.CodeUnauthenticated, "Verifier key required"},
+	{errVerifierKeyInvalid, api.CodeUnauthenticated, "Verifier key invalid"},
+	{errIntrospectToken, api.CodeInvalidArgument, "Token is required."},
+	{errIntrospectAudience, api.CodeInvalidArgument, "Audience is required to introspect a ticket."},
+	{errFeedAfter, api.CodeInvalidArgument, "Invalid after - must be a feed sequence number, 0 or more."},
+	{errFeedLimit, api.CodeInvalidArgument, fmt.Sprintf("Invalid limit - limit must be between 1 and %d.", maxFeedLimit)},
+	{errFeedWait, api.CodeInvalidArgument, fmt.Sprintf("Invalid wait_ms - must be between 0 and %d.", maxFeedWaitMs)},
+	{errFeedBusy, api.CodeUnavailable, "Too many revocation feed requests waiting, try again."},
 
 	// The database cannot be reached: requests that need it fail cleanly and can be retried, while requests
 	// that only validate a token keep being served from memory. (Latchkey)

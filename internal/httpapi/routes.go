@@ -15,7 +15,8 @@ type route struct {
 }
 
 // routes is every path the API serves. Paths and methods are Nakama's; /v2/session/refresh is the path
-// Nakama's documentation prints (Nakama itself answers 404 there), served as an alias.
+// Nakama's documentation prints (Nakama itself answers 404 there), served as an alias. A route whose path
+// comes from config is off while that path is empty.
 func (a *API) routes() []route {
 	return append([]route{
 		{"GET", "/healthcheck", authNone, a.healthcheck},
@@ -34,7 +35,14 @@ func (a *API) routes() []route {
 		{"DELETE", "/v2/account/sessions/{id}", authSession, a.deleteSession},
 		{"GET", "/v2/rpc/{id}", authRPC, a.rpc},
 		{"POST", "/v2/rpc/{id}", authRPC, a.rpc},
+		{"GET", a.photon.Path, authNone, a.photonAuth}, // (Latchkey) photon.path, the secret checked inside
+		{"POST", a.photon.Path, authNone, a.photonAuth},
 		{"GET", "/ws", authSocket, a.websocket},
+		// Join tickets and the endpoints game servers use to trust players (Latchkey).
+		{"POST", ticketPath, authSession, a.ticket},
+		{"GET", "/.well-known/jwks.json", authNone, a.jwks},
+		{"POST", "/latchkey/v1/introspect", authVerifier, a.introspect},
+		{"GET", "/latchkey/v1/revocations", authVerifier, a.revocations},
 	}, a.identityRoutes()...)
 }
 
@@ -81,6 +89,12 @@ func (a *API) mount() {
 	byPath := map[string]map[string]served{}
 	var order []string
 	for _, rt := range a.routes() {
+		if rt.path == "" {
+			continue // off in config
+		}
+		if _, dup := byPath[rt.path][rt.method]; dup {
+			panic("httpapi: two routes for " + rt.method + " " + rt.path)
+		}
 		if byPath[rt.path] == nil {
 			byPath[rt.path] = map[string]served{}
 			order = append(order, rt.path)

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/realtime"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -37,6 +38,9 @@ type Deps struct {
 	Node     string
 	// Timeout bounds every hook and RPC call; 0 means 5 s.
 	Timeout time.Duration
+	// Tickets mints and redeems join tickets for TicketMint and TicketRedeem; nil answers them
+	// runtime.ErrTicketsNotConfigured.
+	Tickets *tickets.Service
 	// Platforms verifies platform credentials for the platform server functions, as for the REST API; nil
 	// answers every platform as not configured.
 	Platforms httpapi.Platforms

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/api"
@@ -14,6 +15,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 	"github.com/latchkeyhq/latchkey/internal/storage"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
@@ -83,6 +85,68 @@ func (m *module) SessionValidate(ctx context.Context, token string) (*runtime.Se
 	default:
 		return nil, runtime.ErrTokenMalformed
 	}
+}
+
+func (m *module) TicketMint(ctx context.Context, userID, sessionID, audience string, ttlSec int, vars map[string]string) (*runtime.Ticket, error) {
+	t := m.h.d.Tickets
+	if t == nil {
+		return nil, runtime.ErrTicketsNotConfigured
+	}
+	if ttlSec < 0 || ttlSec > math.MaxInt32 { // beyond any max_ttl_sec, and safe from overflow as a Duration
+		return nil, runtime.ErrTicketTTL
+	}
+	u, err := m.user(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.h.d.Sessions.LiveSession(ctx, u.ID, sessionID)
+	if errors.Is(err, sessions.ErrSessionNotFound) {
+		return nil, runtime.ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if vars == nil {
+		vars = s.Vars
+	}
+	c := tokens.Claims{TokenID: s.ID, UserID: u.ID, Username: u.Username, Generation: s.Generation, Vars: vars,
+		ExpiresAt: s.ExpireTime.Unix()}
+	tk, err := t.Mint(ctx, c, audience, time.Duration(ttlSec)*time.Second)
+	switch {
+	case errors.Is(err, tickets.ErrInvalidAudience):
+		return nil, runtime.ErrTicketAudience
+	case errors.Is(err, tickets.ErrInvalidTTL):
+		return nil, runtime.ErrTicketTTL
+	case err != nil:
+		return nil, err
+	}
+	return &runtime.Ticket{Token: tk.Token, ID: tk.ID, ExpiresAt: tk.ExpiresAt}, nil
+}
+
+func (m *module) TicketRedeem(ctx context.Context, token, audience string) (*runtime.TicketClaims, error) {
+	t := m.h.d.Tickets
+	if t == nil {
+		return nil, runtime.ErrTicketsNotConfigured
+	}
+	c, err := t.Redeem(ctx, token, audience)
+	switch {
+	case err == nil:
+		return &runtime.TicketClaims{UserID: c.UserID, Username: c.Username, SessionID: c.SessionID, Audience: c.Audience,
+			ID: c.ID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt, Vars: maps.Clone(c.Vars)}, nil
+	case errors.Is(err, tickets.ErrExpired):
+		return nil, runtime.ErrTokenExpired
+	case errors.Is(err, tickets.ErrSignature):
+		return nil, runtime.ErrTokenSignature
+	case errors.Is(err, tickets.ErrMalformed), errors.Is(err, tickets.ErrClaims):
+		return nil, runtime.ErrTokenMalformed
+	case errors.Is(err, tickets.ErrAudience):
+		return nil, runtime.ErrTicketWrongAudience
+	case errors.Is(err, tickets.ErrRedeemed):
+		return nil, runtime.ErrTicketRedeemed
+	case errors.Is(err, tickets.ErrRevoked):
+		return nil, runtime.ErrSessionRevoked
+	}
+	return nil, err
 }
 
 func (m *module) SessionLogout(userID, token, refreshToken string) error {

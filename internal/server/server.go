@@ -28,6 +28,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/postgres"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/internal/tickets"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -90,6 +91,7 @@ type Server struct {
 	Sessions *sessions.Manager
 	Runtime  *runtimehost.Host
 	Realtime *realtime.Hub
+	Tickets  *tickets.Service
 	API      *httpapi.API
 	metrics  *metrics.Metrics // nil: metrics off
 }
@@ -103,6 +105,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	clock := opts.Clock
 	if clock == nil {
 		clock = time.Now
+	}
+	photon, err := PhotonProvider(cfg.Photon)
+	if err != nil {
+		return nil, err
 	}
 	open := OpenBackend
 	if opts.Existing {
@@ -159,6 +165,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		st.Close()
 		return nil, fmt.Errorf("loading revocations: %w", err)
 	}
+	s.Tickets = newTickets(cfg.Tickets, st, s.Sessions, clock, log)
+	// Admin commands mint nothing: they leave the keys to a serving node, which makes the first.
+	if !opts.Existing {
+		if err := s.Tickets.Load(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("loading ticket keys: %w", err)
+		}
+	}
+	photon.Tickets = s.Tickets
 	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 	platforms, err := social.New(SocialConfig(cfg.Social), clock, log)
 	if err != nil {
@@ -173,7 +188,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
 	s.Runtime = runtimehost.New(runtimehost.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
-		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs), Platforms: platforms,
+		Node: cfg.Name, Timeout: ms(cfg.Runtime.CallTimeoutMs), Platforms: platforms, Tickets: s.Tickets,
 	})
 	if err := s.Runtime.LoadNamed(ctx, modules(cfg, opts.Modules)...); err != nil {
 		st.Close()
@@ -189,7 +204,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		MaxBodyBytes: cfg.Socket.MaxRequestSizeBytes, Logger: log, Hooks: hooks,
 		RPCs: s.Runtime, HTTPKey: cfg.Runtime.HTTPKey, Realtime: s.Realtime, Platforms: platforms,
 		Ready: st.CheckWrite, Clock: clock, Limits: apiLimits,
-		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel,
+		Observer: observer[httpapi.Observer](mx), RequestLevel: cfg.Logger.RequestLevel, Photon: photon,
+		Tickets: s.Tickets, VerifierKeys: cfg.Tickets.VerifierKeys,
 	})
 	s.instrument(mx)
 	log.Info("store ready", "store", where, "store_id", s.Sessions.StoreID(), "revoked_sessions", s.Sessions.Denylist().Len())
@@ -336,6 +352,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnContext:       connContext,
 	}
+	srv.RegisterOnShutdown(s.API.Drain) // revocation-feed long-polls answer at once rather than hold the drain
 	l, lnErr := s.listener(ln, srv)
 	if lnErr != nil {
 		return lnErr
@@ -379,6 +396,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-followed
 	}()
 	go s.Realtime.Run(bg)
+	ticketsStopped := s.runTickets(bg)
+	defer func() { stopBG(); ticketsStopped() }() // the loop stops before the caller closes the store
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

@@ -69,9 +69,13 @@ func TestValidateReasons(t *testing.T) {
 		{"malformed", "x.y", tokens.ErrMalformed},
 	}
 	for _, tt := range tests {
-		_, err := m.Validate(tt.token)
+		c, err := m.Validate(tt.token)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: Validate = %v, want %v", tt.name, err, tt.want)
+		}
+		// A revoked token's verified claims come back with the error, so that the caller can name the account.
+		if (tt.want == nil || tt.want == ErrRevoked) && c.UserID != live.UserID {
+			t.Errorf("%s: Validate returned user %q, want %q", tt.name, c.UserID, live.UserID)
 		}
 		_, err = m.Authenticate(tt.token)
 		if (err == nil) != (tt.want == nil) || (err != nil && !errors.Is(err, ErrTokenInvalid)) {

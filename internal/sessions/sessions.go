@@ -145,6 +145,7 @@ type Manager struct {
 	onRevoke []func([]storage.Revocation)
 	onEnd    []func(ctx context.Context, userID string, at time.Time, reason string)
 	onChange []func(userID string)
+	added    signal // fired whenever revocations reach the denylist (see RevocationsAdded)
 
 	obs Observer // nil: not observed
 	// born and feedRead time the last successful read of the revocation feed: feedRead is how long after
@@ -215,6 +216,7 @@ func (m *Manager) denied(fromFeed bool, revs ...storage.Revocation) {
 	} else {
 		m.deny.Add(revs...)
 	}
+	m.added.fire()
 	for _, fn := range m.onRevoke {
 		fn(revs)
 	}
@@ -545,7 +547,8 @@ func (m *Manager) Authenticate(token string) (tokens.Claims, error) {
 }
 
 // Validate is Authenticate with the reason kept: tokens.ErrMalformed, tokens.ErrSignature,
-// tokens.ErrExpired, ErrRevoked or ErrOtherStore (which is also ErrRevoked).
+// tokens.ErrExpired, ErrRevoked or ErrOtherStore (which is also ErrRevoked). With ErrRevoked alone the
+// token's claims, which did verify, come back too, so that the caller can say why the session ended.
 func (m *Manager) Validate(token string) (tokens.Claims, error) {
 	c, err := m.skeys.Verify(token, m.clock().Unix())
 	if err != nil {
@@ -555,7 +558,7 @@ func (m *Manager) Validate(token string) (tokens.Claims, error) {
 		return tokens.Claims{}, ErrOtherStore
 	}
 	if m.deny.Denies(c) {
-		return tokens.Claims{}, ErrRevoked
+		return c, ErrRevoked
 	}
 	return c, nil
 }
@@ -685,17 +688,26 @@ func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID, reason s
 }
 
 func (m *Manager) endLive(ctx context.Context, userID, sessionID string, kind storage.EventKind, reason, clientIP string) error {
-	s, err := m.store.SessionByID(ctx, sessionID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return ErrSessionNotFound
-	}
-	if err != nil {
+	if _, err := m.LiveSession(ctx, userID, sessionID); err != nil {
 		return err
 	}
-	if s.UserID != userID || s.Revoked() || !s.ExpireTime.After(m.clock()) {
-		return ErrSessionNotFound
-	}
 	return m.revoke(ctx, userID, sessionID, kind, reason, clientIP)
+}
+
+// LiveSession reads the user's session sessionID from the store; one that does not exist, is another
+// user's or has ended (an account cut included) is ErrSessionNotFound.
+func (m *Manager) LiveSession(ctx context.Context, userID, sessionID string) (*storage.Session, error) {
+	s, err := m.store.SessionByID(ctx, sessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.UserID != userID || s.Revoked() || !s.ExpireTime.After(m.clock()) {
+		return nil, ErrSessionNotFound
+	}
+	return s, nil
 }
 
 // Revoke ends one session by id alone, whoever's it is. Ending an ended or unknown session is not an error.

@@ -69,6 +69,11 @@ const (
 	opSocketCommandsSince
 	opLastSocketCommandSeq
 	opDeleteSocketCommandsBefore
+	opTicketKeys
+	opAddTicketKey
+	opDeleteTicketKeysBefore
+	opRedeemTicket
+	opDeleteRedeemedTicketsBefore
 	opPing
 	opCheckWrite
 	numOps
@@ -83,6 +88,7 @@ var opNames = [numOps]string{
 	"AppendEvents", "ListEvents", "DeleteEventsBefore",
 	"AddSocket", "RemoveSocket", "UserSockets", "TouchNode", "RemoveNode", "RemoveDeadNodes",
 	"AppendSocketCommand", "SocketCommandsSince", "LastSocketCommandSeq", "DeleteSocketCommandsBefore",
+	"TicketKeys", "AddTicketKey", "DeleteTicketKeysBefore", "RedeemTicket", "DeleteRedeemedTicketsBefore",
 	"Ping", "CheckWrite",
 }
 
@@ -276,6 +282,31 @@ func (s *observed) LastSocketCommandSeq(ctx context.Context) (_ int64, err error
 func (s *observed) DeleteSocketCommandsBefore(ctx context.Context, t time.Time) (_ int, err error) {
 	defer s.done(opDeleteSocketCommandsBefore, time.Now(), &err)
 	return s.b.DeleteSocketCommandsBefore(ctx, t)
+}
+
+func (s *observed) TicketKeys(ctx context.Context) (_ []TicketKey, err error) {
+	defer s.done(opTicketKeys, time.Now(), &err)
+	return s.b.TicketKeys(ctx)
+}
+
+func (s *observed) AddTicketKey(ctx context.Context, k TicketKey) (err error) {
+	defer s.done(opAddTicketKey, time.Now(), &err)
+	return s.b.AddTicketKey(ctx, k)
+}
+
+func (s *observed) DeleteTicketKeysBefore(ctx context.Context, t time.Time) (_ int, err error) {
+	defer s.done(opDeleteTicketKeysBefore, time.Now(), &err)
+	return s.b.DeleteTicketKeysBefore(ctx, t)
+}
+
+func (s *observed) RedeemTicket(ctx context.Context, id string, expire time.Time) (err error) {
+	defer s.done(opRedeemTicket, time.Now(), &err)
+	return s.b.RedeemTicket(ctx, id, expire)
+}
+
+func (s *observed) DeleteRedeemedTicketsBefore(ctx context.Context, t time.Time) (_ int, err error) {
+	defer s.done(opDeleteRedeemedTicketsBefore, time.Now(), &err)
+	return s.b.DeleteRedeemedTicketsBefore(ctx, t)
 }
 
 func (s *observed) Ping(ctx context.Context) (err error) {

@@ -545,12 +545,41 @@ type SocketFeedWatcher interface {
 	WatchSocketCommands(ctx context.Context, wake func())
 }
 
+// TicketKey is one join-ticket signing key, shared by every node through the store.
+type TicketKey struct {
+	ID        string // the kid of the tickets it signs
+	Algorithm string // the JWS algorithm it signs with: "EdDSA" or "ES256"
+	Private   []byte // PKCS #8 DER
+	Public    []byte // PKIX DER
+	// CreateTime orders the keys: the newest signs.
+	CreateTime time.Time
+}
+
+// Tickets is the join-ticket aggregate: the signing keys every node shares, and the record of redeemed
+// tickets that makes each ticket one-time across nodes.
+type Tickets interface {
+	// TicketKeys returns every key, newest first (CreateTime descending, then ID descending).
+	TicketKeys(ctx context.Context) ([]TicketKey, error)
+	// AddTicketKey stores a key; ErrConflict if a key with its ID exists.
+	AddTicketKey(ctx context.Context, k TicketKey) error
+	// DeleteTicketKeysBefore removes the keys whose CreateTime is before t (a key created at exactly t is
+	// kept) and returns how many it removed.
+	DeleteTicketKeysBefore(ctx context.Context, t time.Time) (int, error)
+	// RedeemTicket records that ticket id was redeemed; the record is needed until expire, the ticket's
+	// expiry. It returns ErrConflict if the ticket was redeemed before: of any number of concurrent calls
+	// with one id, on any number of nodes, exactly one succeeds.
+	RedeemTicket(ctx context.Context, id string, expire time.Time) error
+	// DeleteRedeemedTicketsBefore removes the records whose expiry is before t and returns how many.
+	DeleteRedeemedTicketsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Users
 	Sessions
 	Events
 	Sockets
+	Tickets
 	// Ping checks the backend is reachable.
 	Ping(ctx context.Context) error
 	// CheckWrite commits a tiny write, so that it fails, with ErrUnavailable for a store fault, when the

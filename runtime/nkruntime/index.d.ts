@@ -513,6 +513,30 @@ declare namespace nkruntime {
     /**
      * What a valid session token says about its holder. (Latchkey)
      */
+    /** A join ticket. (Latchkey) */
+    export interface Ticket {
+        token: string;
+        /** The ticket's unique id (jti). */
+        id: string;
+        /** Unix seconds. */
+        expiresAt: number;
+    }
+
+    /** What a redeemed join ticket says about its holder. (Latchkey) */
+    export interface TicketClaims {
+        userId: string;
+        username: string;
+        /** The session the ticket was minted for (its tokens' tid). */
+        sessionId: string;
+        audience: string;
+        id: string;
+        /** Unix seconds. */
+        expiresAt: number;
+        /** Unix seconds. */
+        issuedAt: number;
+        vars: {[key: string]: string};
+    }
+
     export interface SessionClaims {
         /** The token's tid: every token of one login shares it. */
         sessionId: string;
@@ -730,6 +754,26 @@ declare namespace nkruntime {
          * (logout, ban, account deletion).
          */
         sessionValidate(token: string): SessionClaims;
+
+        /**
+         * Mint a join ticket for a live session of the user: a short-lived, one-time signed token a game
+         * server checks with /.well-known/jwks.json or redeems. (Latchkey)
+         *
+         * @param userId - The user.
+         * @param sessionId - One of the user's live sessions (in an RPC over HTTP, ctx.sessionId).
+         * @param audience - The game server, match or service the ticket is for (1-128 bytes).
+         * @param ttlSec - Opt. Lifetime in seconds; defaults to tickets.ttl_sec, at most tickets.max_ttl_sec.
+         * @param vars - Opt. Variables in place of the session's; only those named in tickets.vars are kept.
+         */
+        ticketMint(userId: string, sessionId: string, audience: string, ttlSec?: number, vars?: {[key: string]: string}): Ticket;
+
+        /**
+         * Verify a join ticket for audience and redeem it: each ticket is redeemed once, on every node. (Latchkey)
+         *
+         * @throws when the ticket is malformed, its signature is wrong, it expired, it is for another
+         * audience, it was redeemed already, or its session ended.
+         */
+        ticketRedeem(token: string, audience: string): TicketClaims;
 
         /**
          * Log out a user: the sessions of the given tokens; with neither, every session of the user.

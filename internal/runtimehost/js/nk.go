@@ -209,6 +209,19 @@ func (v *vm) nkFunctions() map[string]func(goja.FunctionCall) goja.Value {
 			return v.toJS(map[string]any{"sessionId": s.SessionID, "userId": s.UserID, "username": s.Username,
 				"vars": nonNil(s.Vars), "expiresAt": s.ExpiresAt, "issuedAt": s.IssuedAt})
 		},
+		// ticketMint and ticketRedeem are Latchkey's: join tickets for game servers.
+		"ticketMint": func(c goja.FunctionCall) goja.Value {
+			tk, err := nk().TicketMint(v.ctx, v.str(c, 0, "userId"), v.str(c, 1, "sessionId"), v.str(c, 2, "audience"),
+				int(v.optInt(c, 3, "ttlSec", 0)), v.strMap(c, 4, "vars"))
+			v.check(err)
+			return v.toJS(map[string]any{"token": tk.Token, "id": tk.ID, "expiresAt": tk.ExpiresAt})
+		},
+		"ticketRedeem": func(c goja.FunctionCall) goja.Value {
+			t, err := nk().TicketRedeem(v.ctx, v.str(c, 0, "token"), v.str(c, 1, "audience"))
+			v.check(err)
+			return v.toJS(map[string]any{"userId": t.UserID, "username": t.Username, "sessionId": t.SessionID,
+				"audience": t.Audience, "id": t.ID, "expiresAt": t.ExpiresAt, "issuedAt": t.IssuedAt, "vars": nonNil(t.Vars)})
+		},
 		"sessionsList": func(c goja.FunctionCall) goja.Value {
 			list, err := nk().SessionsList(v.ctx, v.str(c, 0, "userId"))
 			v.check(err)

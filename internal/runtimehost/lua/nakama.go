@@ -66,6 +66,8 @@ var nkFuncs = map[string]nkFunc{
 	"sessions_list":      sessionsList,
 	"session_revoke":     sessionRevoke,
 	"sockets_list":       socketsList,
+	"ticket_mint":        ticketMint,
+	"ticket_redeem":      ticketRedeem,
 	"account_get_id":     accountGetID,
 	"accounts_get_id":    accountsGetID,
 	"account_update_id":  accountUpdateID,
@@ -228,6 +230,30 @@ func sessionValidate(s *state, L *glua.LState) int {
 	}
 	return push(L, toLua(L, map[string]any{"session_id": v.SessionID, "user_id": v.UserID, "username": v.Username,
 		"vars": v.Vars, "expires_at": v.ExpiresAt, "issued_at": v.IssuedAt}))
+}
+
+// ticketMint is Latchkey's: (user_id, session_id, audience, ttl_sec, vars) returns a join ticket for the
+// user's live session, {token, id, expires_at}; ttl_sec 0 or nil is tickets.ttl_sec, vars nil the
+// session's variables.
+func ticketMint(s *state, L *glua.LState) int {
+	vars := stringTable(L, 5)
+	tk, err := s.r.nk.TicketMint(s.ctx(), L.CheckString(1), L.CheckString(2), L.CheckString(3), L.OptInt(4, 0), vars)
+	if err != nil {
+		return s.raise(err)
+	}
+	return push(L, toLua(L, map[string]any{"token": tk.Token, "id": tk.ID, "expires_at": tk.ExpiresAt}))
+}
+
+// ticketRedeem is Latchkey's: (token, audience) redeems a join ticket and returns what it says, {user_id,
+// username, session_id, audience, id, expires_at, issued_at, vars}, or fails with why ("ticket already
+// redeemed", "session revoked", ...).
+func ticketRedeem(s *state, L *glua.LState) int {
+	c, err := s.r.nk.TicketRedeem(s.ctx(), L.CheckString(1), L.CheckString(2))
+	if err != nil {
+		return s.raise(err)
+	}
+	return push(L, toLua(L, map[string]any{"user_id": c.UserID, "username": c.Username, "session_id": c.SessionID,
+		"audience": c.Audience, "id": c.ID, "expires_at": c.ExpiresAt, "issued_at": c.IssuedAt, "vars": c.Vars}))
 }
 
 // sessionsList is Latchkey's: (user_id) returns the user's live sessions, newest first, each {id,

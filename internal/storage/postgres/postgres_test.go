@@ -116,15 +116,17 @@ func TestMigrations(t *testing.T) {
 			return storagetest.Schema{Tables: tables, Indexes: indexes}
 		},
 		Head: storagetest.Schema{
-			Tables: []string{"latchkey_feed_counter", migrate.Table, "security_events", "session_revocations", "sessions",
-				"socket_command_counter", "socket_commands", "socket_nodes", "sockets", "store_identity", "user_device", "users"},
+			Tables: []string{"latchkey_feed_counter", migrate.Table, "redeemed_tickets", "security_events", "session_revocations", "sessions",
+				"socket_command_counter", "socket_commands", "socket_nodes", "sockets", "store_identity", "ticket_keys",
+				"user_device", "users"},
 			Indexes: []string{"latchkey_feed_counter_pkey", migrate.Table + "_pkey",
+				"redeemed_tickets_expire_time_idx", "redeemed_tickets_pkey",
 				"security_events_event_time_idx", "security_events_pkey", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "session_revocations_pkey",
 				"sessions_expire_time_idx", "sessions_pkey", "sessions_user_id_live_idx",
 				"socket_command_counter_pkey", "socket_commands_command_time_idx", "socket_commands_pkey",
 				"socket_nodes_pkey", "sockets_node_idx", "sockets_pkey", "sockets_user_id_idx", "store_identity_pkey",
-				"user_device_pkey", "user_device_user_id_idx",
+				"ticket_keys_pkey", "user_device_pkey", "user_device_user_id_idx",
 				"users_apple_id_key", "users_custom_id_key", "users_email_key", "users_facebook_id_key",
 				"users_facebook_instant_game_id_key", "users_gamecenter_id_key", "users_google_id_key",
 				"users_pkey", "users_steam_id_key", "users_username_key"},
@@ -669,6 +671,12 @@ func TestErrUnavailable(t *testing.T) {
 			check("LastSocketCommandSeq", err)
 			_, err = st.DeleteSocketCommandsBefore(ctx, base)
 			check("DeleteSocketCommandsBefore", err)
+			_, err = st.TicketKeys(ctx)
+			check("TicketKeys", err)
+			check("AddTicketKey", st.AddTicketKey(ctx, storage.TicketKey{ID: "k", Algorithm: "EdDSA", Private: []byte{1}, Public: []byte{2}, CreateTime: base}))
+			check("RedeemTicket", st.RedeemTicket(ctx, storagetest.NewID(), base))
+			_, err = st.DeleteRedeemedTicketsBefore(ctx, base)
+			check("DeleteRedeemedTicketsBefore", err)
 			_, err = st.MigrateUp(ctx)
 			check("MigrateUp", err)
 			t.Logf("error: %v", st.Ping(ctx))

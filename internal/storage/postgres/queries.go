@@ -308,6 +308,19 @@ const (
 	qDeleteSocketCommandsBefore = `DELETE FROM socket_commands WHERE seq IN
 		(SELECT seq FROM socket_commands WHERE command_time < $1 LIMIT $2)`
 
+	qTicketKeys = `SELECT id, algorithm, private_key, public_key, create_time FROM ticket_keys
+		ORDER BY create_time DESC, id DESC`
+	// qAddTicketKey and qRedeemTicket insert nothing when the id exists, which the caller tells by the
+	// count of rows inserted: a clash is an answer, not an error the server logs. Of concurrent inserts of
+	// one id, the primary key's index lets exactly one in; the others wait for it to commit, then insert
+	// nothing.
+	qAddTicketKey = `INSERT INTO ticket_keys (id, algorithm, private_key, public_key, create_time)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`
+	qDeleteTicketKeysBefore      = `DELETE FROM ticket_keys WHERE create_time < $1`
+	qRedeemTicket                = `INSERT INTO redeemed_tickets (id, expire_time) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`
+	qDeleteRedeemedTicketsBefore = `DELETE FROM redeemed_tickets WHERE id IN
+		(SELECT id FROM redeemed_tickets WHERE expire_time < $1 LIMIT $2)`
+
 	qStoreID    = `SELECT id::text FROM store_identity`
 	qCheckWrite = `UPDATE store_identity SET check_time = now()`
 )

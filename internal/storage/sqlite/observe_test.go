@@ -36,7 +36,7 @@ func (r *recorder) Operation(name string) func(time.Duration, bool) {
 func TestObservedConformance(t *testing.T) {
 	rec := newRecorder()
 	storagetest.Run(t, func(t *testing.T) storage.Store { return storage.Observe(newStore(t), rec) })
-	for _, op := range []string{"CreateUser", "UserByIdentity", "StartSession", "RevokeSession", "RevocationsSince", "AppendEvents"} {
+	for _, op := range []string{"CreateUser", "UserByIdentity", "StartSession", "RevokeSession", "RevocationsSince", "AppendEvents", "RedeemTicket", "TicketKeys"} {
 		if rec.calls[op] == 0 {
 			t.Errorf("no %s call was reported", op)
 		}

@@ -53,6 +53,11 @@ const (
 	qSocketCommandsSince
 	qLastSocketCommandSeq
 	qDeleteSocketCommandsBefore
+	qTicketKeys
+	qAddTicketKey
+	qDeleteTicketKeysBefore
+	qRedeemTicket
+	qDeleteRedeemedTicketsBefore
 	qStoreID
 	qCheckWrite
 	qSavepoint
@@ -186,6 +191,17 @@ var queries = [numStmts]string{
 	qLastSocketCommandSeq: `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'socket_commands'), 0)`,
 	qDeleteSocketCommandsBefore: `DELETE FROM socket_commands WHERE seq IN
 		(SELECT seq FROM socket_commands WHERE command_time < ? LIMIT ?)`,
+
+	qTicketKeys: `SELECT id, algorithm, private_key, public_key, create_time FROM ticket_keys
+		ORDER BY create_time DESC, id DESC`,
+	// qAddTicketKey and qRedeemTicket insert nothing when the id exists, which the caller tells by the
+	// count of rows inserted, so that a clash is an answer rather than a constraint error.
+	qAddTicketKey: `INSERT INTO ticket_keys (id, algorithm, private_key, public_key, create_time)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	qDeleteTicketKeysBefore: `DELETE FROM ticket_keys WHERE create_time < ?`,
+	qRedeemTicket:           `INSERT INTO redeemed_tickets (id, expire_time) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
+	qDeleteRedeemedTicketsBefore: `DELETE FROM redeemed_tickets WHERE id IN
+		(SELECT id FROM redeemed_tickets WHERE expire_time < ? LIMIT ?)`,
 
 	qStoreID:    `SELECT id FROM store_identity`,
 	qCheckWrite: `UPDATE store_identity SET check_time = CAST(unixepoch('subsec') * 1000 AS INTEGER)`,

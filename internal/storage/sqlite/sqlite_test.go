@@ -86,9 +86,9 @@ func TestMigrations(t *testing.T) {
 		Count:   len(all),
 		Inspect: inspect,
 		Head: storagetest.Schema{
-			Tables: []string{migrate.Table, "security_events", "session_revocations", "sessions",
-				"socket_commands", "socket_nodes", "sockets", "store_identity", "user_device", "users"},
-			Indexes: []string{"security_events_event_time_idx", "security_events_user_id_idx",
+			Tables: []string{migrate.Table, "redeemed_tickets", "security_events", "session_revocations", "sessions",
+				"socket_commands", "socket_nodes", "sockets", "store_identity", "ticket_keys", "user_device", "users"},
+			Indexes: []string{"redeemed_tickets_expire_time_idx", "security_events_event_time_idx", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_idx",
 				"socket_commands_command_time_idx", "sockets_node_idx", "sockets_user_id_idx",
 				"user_device_user_id_idx", "users_apple_id_key", "users_facebook_id_key",

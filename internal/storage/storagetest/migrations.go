@@ -32,7 +32,7 @@ type MigrationTarget struct {
 
 // RunMigrations proves that a backend's migrations apply, revert completely and apply again: status before
 // and after, the schema at head and after a full revert, a second MigrateUp at head doing nothing, and the
-// schema at head being usable for every aggregate, feeds, event log and socket registry included.
+// schema at head being usable for every aggregate, feeds, event log, socket registry and tickets included.
 func RunMigrations(t *testing.T, tgt MigrationTarget) {
 	ctx := t.Context()
 	st := tgt.Open(t)
@@ -133,6 +133,16 @@ func RunMigrations(t *testing.T, tgt MigrationTarget) {
 		cmd := storage.SocketCommand{Kind: storage.SocketDisconnect, SocketID: sock.ID, UserID: u.ID, Time: now}
 		if seq, err := st.AppendSocketCommand(ctx, cmd); err != nil || seq != 1 {
 			t.Fatalf("pass %d: AppendSocketCommand at head = %d, %v; want seq 1", pass, seq, err)
+		}
+
+		if err := st.AddTicketKey(ctx, ticketKey("kid", "EdDSA", now)); err != nil {
+			t.Fatalf("pass %d: AddTicketKey at head: %v", pass, err)
+		}
+		if keys, err := st.TicketKeys(ctx); err != nil || len(keys) != 1 {
+			t.Fatalf("pass %d: TicketKeys at head = %+v, %v; want one key", pass, keys, err)
+		}
+		if err := st.RedeemTicket(ctx, NewID(), now); err != nil {
+			t.Fatalf("pass %d: RedeemTicket at head: %v", pass, err)
 		}
 
 		if _, err := st.MigrateDown(ctx, 0); err != nil {

@@ -66,6 +66,11 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RemoveDeadNodes", testRemoveDeadNodes},
 		{"SocketCommands", testSocketCommands},
 		{"DeleteSocketCommandsBefore", testDeleteSocketCommandsBefore},
+		{"TicketKeys", testTicketKeys},
+		{"DuplicateTicketKey", testDuplicateTicketKey},
+		{"DeleteTicketKeysBefore", testDeleteTicketKeysBefore},
+		{"RedeemTicket", testRedeemTicket},
+		{"DeleteRedeemedTicketsBefore", testDeleteRedeemedTicketsBefore},
 		{"Ping", testPing},
 		{"StoreID", testStoreID},
 		{"ConcurrentRefresh", testConcurrentRefresh},
@@ -78,6 +83,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"CutRacesSessions", testCutRacesSessions},
 		{"ConcurrentAppendEvents", testConcurrentAppendEvents},
 		{"ConcurrentSocketCommands", testConcurrentSocketCommands},
+		{"ConcurrentRedeemTicket", testConcurrentRedeemTicket},
+		{"ConcurrentAddTicketKey", testConcurrentAddTicketKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

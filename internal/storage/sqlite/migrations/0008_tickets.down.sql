@@ -1,0 +1,2 @@
+DROP TABLE redeemed_tickets;
+DROP TABLE ticket_keys;
