@@ -81,14 +81,14 @@ func ticketRounds(t *testing.T, follow, act *node) {
 	}
 
 	// Tickets minted before a logout are refused within the bound after it.
-	pending := mintTickets(t, act, s.Token, 100)
+	pending := mintTickets(t, act, s.Token, 50)
 	act.must("POST", "/v2/session/logout", "bearer:"+s.Token, `{"token":"`+s.Token+`","refresh_token":"`+s.Refresh+`"}`).wantStatus(t, http.StatusOK)
 	logout := v.refusedAfter(t, pending, time.Now())
 
 	// Logging out everywhere (an account cut) ends the tickets of every session of the account.
 	s1 := follow.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"ticket-e2e-device-2"}`).pair(t)
 	s2 := act.must("POST", "/v2/account/authenticate/device", "basic", `{"id":"ticket-e2e-device-2"}`).pair(t)
-	pending = mintTickets(t, act, s1.Token, 100)
+	pending = mintTickets(t, act, s1.Token, 50)
 	last := mintTickets(t, act, s2.Token, 1)
 	if got := v.verify(t, pending[0]); got["valid"] != true {
 		t.Fatalf("a ticket of a live session: %v", got)
