@@ -46,6 +46,17 @@ Scenarios:
                   refresh token
   logout          each request logs out one of (--warmup + --requests) sessions created in setup
   get-account     each request reads the account of one of --pool sessions created in setup
+  introspect-session
+                  each request checks one of --pool session tokens created in setup with POST
+                  /latchkey/v1/introspect (a read-only check); an answer that is not active fails
+  introspect-ticket
+                  each request redeems, with POST /latchkey/v1/introspect, one of (--warmup + --requests)
+                  join tickets that setup mints (POST /v2/session/ticket, ttl_sec 300, from --pool
+                  sessions in turn): a store write per request; an answer that is not active fails. The
+                  server's ticket rate limit is per client address: run it with
+                  --limits.refresh_rate_per_sec 0 (or a --limits.refresh_burst above the ticket count),
+                  tickets.max_ttl_sec at least 300 (its default) and session tokens that outlive the run.
+                  Both introspect scenarios need --verifier-key, one of the server's tickets.verifier_keys.
   sockets         how many authenticated realtime sockets the server holds. Setup creates one device
                   account and session per socket (--concurrency at once; its rate is reported). Then
                   --sockets websockets are opened on /ws?format=json, --dial-concurrency handshakes at
@@ -111,12 +122,14 @@ Flags:
 `
 
 // scenarioNames lists the scenarios in the order scripts/bench-backends runs them.
-var scenarioNames = []string{"auth-new", "auth-existing", "refresh", "logout", "get-account"}
+var scenarioNames = []string{"auth-new", "auth-existing", "refresh", "logout", "get-account", "introspect-session",
+	"introspect-ticket"}
 
 // options are the parsed flags.
 type options struct {
 	url          string
 	serverKey    string
+	verifierKey  string
 	scenario     string
 	concurrency  int
 	requests     int
@@ -141,12 +154,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:7350", "server base URL; the host must be a loopback address (127.0.0.0/8, ::1, localhost)")
 	fs.StringVar(&o.serverKey, "server-key", "defaultkey", "server key, sent as the HTTP Basic user name")
+	fs.StringVar(&o.verifierKey, "verifier-key", "", "one of the server's tickets.verifier_keys, for introspect-session and introspect-ticket")
 	fs.StringVar(&o.scenario, "scenario", "", "one of "+strings.Join(scenarioNames, ", ")+", "+socketsScenario+", "+strings.Join(abuseScenarios, ", "))
 	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at once (one keep-alive connection each); for sockets, authentications in flight in setup")
 	fs.IntVar(&o.requests, "requests", 20000, "cap on measured requests")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "cap on the wall time of the measured phase (and, separately, of the warmup); for sockets, of the handshake phase and of the ping phase each")
 	fs.IntVar(&o.warmup, "warmup", 1000, "requests sent before the measured phase, not measured")
-	fs.IntVar(&o.pool, "pool", 1000, "devices or sessions created in setup for auth-existing, refresh, get-account and logout")
+	fs.IntVar(&o.pool, "pool", 1000, "devices or sessions created in setup for auth-existing, refresh, get-account, logout and the introspect scenarios")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one request; for sockets, of one handshake, of one ping's answer and of closing all sockets")
 	fs.DurationVar(&o.setupTimeout, "setup-timeout", 2*time.Minute, "cap on the wall time of setup")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
@@ -180,6 +194,9 @@ func (o *options) validate() error {
 	}
 	if slices.Contains(abuseScenarios, o.scenario) {
 		errs = append(errs, o.abuse.validate(o.scenario, base, o.timeout)...)
+	}
+	if strings.HasPrefix(o.scenario, "introspect-") && o.verifierKey == "" {
+		errs = append(errs, fmt.Errorf("--scenario %s needs --verifier-key", o.scenario))
 	}
 	if o.concurrency < 1 || o.concurrency > 4096 {
 		errs = append(errs, errors.New("--concurrency must be between 1 and 4096"))

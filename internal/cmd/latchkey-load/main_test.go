@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,6 +131,7 @@ func newServer(t *testing.T) string {
 	cfg.Auth.BcryptCost = 4
 	// The tool drives the server from one address as fast as it answers; the abuse limits would refuse it.
 	cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec = 0, 0
+	cfg.Tickets.VerifierKeys = config.StringList{testVerifierKey}
 	srv, err := server.New(context.Background(), cfg, server.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -142,11 +144,14 @@ func newServer(t *testing.T) string {
 	return hs.URL
 }
 
+// testVerifierKey is the verifier key of newServer's servers, which load sends.
+const testVerifierKey = "lkload-test-verifier-key"
+
 // load runs the tool with small caps and returns its exit code and parsed result.
 func load(t *testing.T, url string, extra ...string) (int, result) {
 	t.Helper()
 	args := append([]string{"--url", url, "--concurrency", "4", "--requests", "200", "--warmup", "20",
-		"--pool", "50", "--duration", "5s", "--json"}, extra...)
+		"--pool", "50", "--duration", "5s", "--verifier-key", testVerifierKey, "--json"}, extra...)
 	var res result
 	code := runJSON(t, args, &res)
 	return code, res
@@ -240,6 +245,52 @@ func TestFailuresExitNonZero(t *testing.T) {
 		code, _ := load(t, "http://127.0.0.1:1", "--scenario", "auth-new")
 		if code != 1 {
 			t.Fatalf("exit %d, want 1 when the server is down", code)
+		}
+	})
+}
+
+// TestIntrospectFailures checks that an introspection answered inactive is a failure, not a fast success:
+// a wrong verifier key is refused, and a ticket redeemed twice (a run whose requests outnumber its tickets
+// would) is inactive the second time.
+func TestIntrospectFailures(t *testing.T) {
+	url := newServer(t)
+	t.Run("wrong verifier key", func(t *testing.T) {
+		code, res := load(t, url, "--scenario", "introspect-session", "--verifier-key", "not-the-verifier-key",
+			"--warmup", "0", "--requests", "10")
+		if code != 1 || res.Errors != 10 || res.Status["401"] != 10 {
+			t.Fatalf("exit %d, result %+v; want 1 with 10 errors, all 401", code, res)
+		}
+	})
+	t.Run("redeemed ticket", func(t *testing.T) {
+		o, err := parseFlags([]string{"--url", url, "--scenario", "introspect-ticket", "--verifier-key", testVerifierKey,
+			"--concurrency", "2", "--pool", "2"}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg := newTarget(o)
+		defer tg.client.CloseIdleConnections()
+		sc := newIntrospectTicket(tg, [][]byte{deviceBody("lkload-test-" + runID())}, 3, o)
+		if err := sc.setup(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for seq := range 3 {
+			if status, err := sc.request(context.Background(), seq); status != 200 || err != nil {
+				t.Fatalf("first redemption of ticket %d: %d, %v", seq, status, err)
+			}
+		}
+		status, err := sc.request(context.Background(), 1)
+		var be *badBodyError
+		if status != 200 || !errors.As(err, &be) {
+			t.Fatalf("second redemption: %d, %v; want 200 with an inactive answer counted as a failure", status, err)
+		}
+	})
+	t.Run("no verifier key", func(t *testing.T) {
+		for _, name := range []string{"introspect-session", "introspect-ticket"} {
+			var errOut bytes.Buffer
+			if code := run(context.Background(), []string{"--url", url, "--scenario", name}, io.Discard, &errOut); code != 2 ||
+				!strings.Contains(errOut.String(), "--verifier-key") {
+				t.Errorf("%s without --verifier-key: exit %d, %q; want 2 naming the flag", name, code, errOut.String())
+			}
 		}
 	})
 }

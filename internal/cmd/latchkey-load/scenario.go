@@ -60,16 +60,20 @@ func newScenario(name string, t *target, o options) *scenario {
 		bearers := make([]string, len(bodies))
 		return &scenario{
 			setup: func(ctx context.Context) error {
-				return parallel(ctx, o.concurrency, len(bodies), func(ctx context.Context, i int) error {
-					p, err := t.authDevice(ctx, bodies[i])
+				pairs, err := loginPool(ctx, t, bodies, o.concurrency)
+				for i, p := range pairs {
 					bearers[i] = "Bearer " + p.Token
-					return err
-				})
+				}
+				return err
 			},
 			request: func(ctx context.Context, seq int) (int, error) {
 				return t.do(ctx, http.MethodGet, "/v2/account", bearers[seq%len(bearers)], nil, nil)
 			},
 		}
+	case "introspect-session":
+		return newIntrospectSession(t, poolBodies(), o)
+	case "introspect-ticket":
+		return newIntrospectTicket(t, poolBodies(), o.warmup+o.requests, o)
 	}
 	panic("unknown scenario " + name)
 }
