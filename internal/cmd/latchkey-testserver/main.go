@@ -14,6 +14,7 @@
 //	sockets     {"user_id"} (default: the caller) → {"sockets": SocketsList, "stream": StreamUserList}
 //	ban         {"user_id"} (default: the caller) → UsersBanId
 //	events      {"events": [...]}: this node's session_start/session_end events and after-rpc hook calls
+//	mint_ticket {"audience", "ttl_sec"} → {"ticket", "id", "expires_at"}: TicketMint for the caller's session
 package main
 
 import (
@@ -166,6 +167,7 @@ func InitModule(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runti
 		"events": func(context.Context, runtime.Logger, *sql.DB, runtime.NakamaModule, string) (string, error) {
 			return marshal(map[string]any{"events": rec.list()})
 		},
+		"mint_ticket": mintTicket,
 	}
 	for id, fn := range rpcs {
 		if err := init.RegisterRpc(id, fn); err != nil {
@@ -197,4 +199,26 @@ func InitModule(ctx context.Context, logger runtime.Logger, db *sql.DB, nk runti
 
 func echo(_ context.Context, _ runtime.Logger, _ *sql.DB, _ runtime.NakamaModule, payload string) (string, error) {
 	return payload, nil
+}
+
+// mintTicket mints a join ticket for the calling session, as a game's RPC would instead of letting clients
+// call POST /v2/session/ticket themselves.
+func mintTicket(ctx context.Context, _ runtime.Logger, _ *sql.DB, nk runtime.NakamaModule, payload string) (string, error) {
+	var in struct {
+		Audience string `json:"audience"`
+		TTLSec   int    `json:"ttl_sec"`
+	}
+	if err := json.Unmarshal([]byte(payload), &in); err != nil {
+		return "", runtime.NewError("payload must be {\"audience\": string, \"ttl_sec\": number}", 3)
+	}
+	tk, err := nk.TicketMint(ctx, str(ctx, runtime.RUNTIME_CTX_USER_ID), str(ctx, runtime.RUNTIME_CTX_SESSION_ID), in.Audience, in.TTLSec, nil)
+	switch {
+	case errors.Is(err, runtime.ErrTicketAudience), errors.Is(err, runtime.ErrTicketTTL):
+		return "", runtime.NewError(err.Error(), 3)
+	case errors.Is(err, runtime.ErrSessionNotFound):
+		return "", runtime.NewError(err.Error(), 16)
+	case err != nil:
+		return "", err
+	}
+	return marshal(map[string]any{"ticket": tk.Token, "id": tk.ID, "expires_at": tk.ExpiresAt})
 }
