@@ -94,6 +94,10 @@ type SessionConfig struct {
 	// EventsPerHour (Latchkey) bounds the session_created and session_refreshed security events written
 	// per account and kind in an hour on a node; the rest are counted into one summary event. 0 writes all.
 	EventsPerHour int `yaml:"events_per_hour"`
+	// AdoptNakamaRefreshTokens (Latchkey) lets a refresh token Nakama issued (no sid claim, signed with the
+	// refresh key, its session unknown here) create its session on first refresh, for an account that exists
+	// and is not banned: the live cut-over from Nakama. Off outside a migration window.
+	AdoptNakamaRefreshTokens bool `yaml:"adopt_nakama_refresh_tokens"`
 }
 
 // SigningKey is one entry of session.signing_keys or session.refresh_signing_keys.

@@ -45,6 +45,7 @@ var descriptions = map[string]string{
 	"session.max_sessions_per_user":           "Most live sessions one user may have; a new login beyond it ends the oldest. 0 means no cap.",
 	"session.event_retention_days":            "Days security events are kept before they are deleted.",
 	"session.events_per_hour":                 "Most session_created and session_refreshed security events written per account and kind in an hour on a node; the rest are counted into one summary event per hour. 0 writes every one.",
+	"session.adopt_nakama_refresh_tokens":     "Accept Nakama's refresh tokens for sessions Latchkey does not know yet, creating them on first refresh (the cut-over from Nakama); off after the migration window.",
 	"runtime.http_key":                        "Key for server-to-server calls such as RPCs over HTTP.",
 	"runtime.env":                             "KEY=VALUE entries server code reads as its env; a later KEY wins.",
 	"runtime.call_timeout_ms":                 "Deadline of every hook and RPC call; an overrun answers 504 and the server goes on.",
