@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Rotation:       cfg.Session.RefreshRotation,
 		ReuseGrace:     time.Duration(cfg.Session.RefreshReuseGraceSec) * time.Second,
 		MaxSessions:    cfg.Session.MaxSessionsPerUser,
+		AdoptNakama:    cfg.Session.AdoptNakamaRefreshTokens,
 		EventRetention: time.Duration(cfg.Session.EventRetentionDays) * 24 * time.Hour,
 		EventsPerHour:  cfg.Session.EventsPerHour,
 	}, sessions.Deps{Store: st, Users: st, Events: st, SessionKeys: skeys, RefreshKeys: rkeys, Clock: clock, Logger: log,

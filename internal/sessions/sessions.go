@@ -79,6 +79,8 @@ type Config struct {
 	// again after ReuseGrace ends the whole session as a probable theft. Without it, a refresh token stays
 	// usable until it expires, as in Nakama.
 	Rotation bool
+	// AdoptNakama lets a refresh token Nakama issued start a Latchkey session of the same id (see adopt).
+	AdoptNakama bool
 	// ReuseGrace is how long after a rotation the superseded refresh token still answers, with the same
 	// successor pair, so that a retried request or two racing refreshes of one client are not punished.
 	ReuseGrace time.Duration
@@ -272,25 +274,35 @@ func (m *Manager) start(ctx context.Context, user *storage.User, now time.Time, 
 		ID: id.String(), UserID: user.ID, CreateTime: now, RefreshTime: now,
 		ExpireTime: time.Unix(expire, 0).UTC(), Vars: vars, UserAgent: meta.UserAgent, ClientIP: meta.ClientIP,
 	}
-	// The session, the cap and the events are one write (one transaction on both backends).
-	st := storage.SessionStart{Session: s, MaxLive: m.cfg.MaxSessions, CapReason: capReason}
-	if m.evs != nil {
-		st.Events = m.sampled([]storage.Event{{Time: now, Kind: storage.EventSessionCreated, UserID: user.ID, SessionID: s.ID, ClientIP: meta.ClientIP, Reason: reason}})
-		st.CapEvent = storage.Event{Time: now, Kind: storage.EventSessionRevoked, UserID: user.ID, ClientIP: meta.ClientIP, Reason: capReason}
-	}
-	gen, revs, err := m.store.StartSession(ctx, st)
+	gen, err := m.begin(ctx, s, now, reason)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return tokens.Claims{}, ErrUserNotFound
-		}
 		return tokens.Claims{}, err
 	}
-	m.denied(false, revs...)
-	m.observeRevoked(storage.EventSessionRevoked, capReason, len(revs))
 	return tokens.Claims{
 		TokenID: s.ID, UserID: user.ID, Username: user.Username, Vars: vars, ExpiresAt: expire, IssuedAt: now.Unix(),
 		StoreID: m.storeID, Generation: gen,
 	}, nil
+}
+
+// begin stores the new session s with the session cap applied and its creation recorded at now with
+// reason, and returns its generation: the session, the cap and the events are one write (one transaction
+// on both backends). ErrUserNotFound for an unknown account; storage.ErrConflict when the id exists.
+func (m *Manager) begin(ctx context.Context, s storage.Session, now time.Time, reason string) (int64, error) {
+	st := storage.SessionStart{Session: s, MaxLive: m.cfg.MaxSessions, CapReason: capReason}
+	if m.evs != nil {
+		st.Events = m.sampled([]storage.Event{{Time: now, Kind: storage.EventSessionCreated, UserID: s.UserID, SessionID: s.ID, ClientIP: s.ClientIP, Reason: reason}})
+		st.CapEvent = storage.Event{Time: now, Kind: storage.EventSessionRevoked, UserID: s.UserID, ClientIP: s.ClientIP, Reason: capReason}
+	}
+	gen, revs, err := m.store.StartSession(ctx, st)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return 0, ErrUserNotFound
+		}
+		return 0, err
+	}
+	m.denied(false, revs...)
+	m.observeRevoked(storage.EventSessionRevoked, capReason, len(revs))
+	return gen, nil
 }
 
 // capReason is the revoke reason of sessions ended by the session cap.
@@ -390,7 +402,7 @@ func (m *Manager) refresh(ctx context.Context, refreshToken string, vars map[str
 	// Two attempts: a refresh that loses a race with another refresh of the same token re-reads the
 	// session and is then served as a retry within the grace window.
 	for attempt := 0; ; attempt++ {
-		s, err := m.store.SessionByID(ctx, rc.TokenID)
+		s, err := m.session(ctx, u, rc, meta, now)
 		if errors.Is(err, storage.ErrNotFound) {
 			return Issued{}, false, ErrRefreshTokenInvalid
 		}
@@ -489,7 +501,7 @@ func (m *Manager) refusal(ctx context.Context, rc tokens.Claims) error {
 	u, err := m.users.UserByID(ctx, rc.UserID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		if m.deny.Denies(rc) {
+		if m.deny.Denies(rc) || m.adoptable(rc) {
 			return ErrRefreshTokenInvalid
 		}
 		return ErrUserNotFound
