@@ -35,7 +35,7 @@
 // harness: the binary exists, a server starts, answers /healthcheck, and stops cleanly on SIGTERM.
 
 import { execFile, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -783,6 +783,12 @@ export function decodeJwt(token) {
 }
 
 export const b64url = (obj) => Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj)).toString('base64url');
+
+/** A JWT signed as Nakama signs its tokens: HS256 over the raw bytes of key, no kid header. */
+export function signNakama(payload, key) {
+  const hp = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(payload)}`;
+  return `${hp}.${createHmac('sha256', key).update(hp).digest('base64url')}`;
+}
 
 /** A fresh device id (36 bytes, within 10-128). */
 export const newDeviceId = () => `dev-${randomUUID()}`;
