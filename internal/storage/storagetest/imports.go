@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ func importedAs(in storage.ImportedUser) *storage.User {
 		Email: strings.ToLower(in.Email), Password: in.Password, CustomID: in.CustomID, AppleID: in.AppleID,
 		GoogleID: in.GoogleID, GameCenterID: in.GameCenterID, SteamID: in.SteamID, FacebookID: in.FacebookID,
 		FacebookInstantGameID: in.FacebookInstantGameID,
-		CreateTime: in.CreateTime, UpdateTime: in.UpdateTime, VerifyTime: in.VerifyTime,
+		CreateTime:            in.CreateTime, UpdateTime: in.UpdateTime, VerifyTime: in.VerifyTime,
 	}
 	if u.Metadata == "" {
 		u.Metadata = "{}"
@@ -266,4 +267,87 @@ func testImportCheckpoint(t *testing.T, st storage.Store) {
 	get("a", a2)
 	get("b", b1)
 	get("c", "")
+}
+
+// testConcurrentImportSameIdentity races imports of distinct new accounts that share one identity of each
+// kind in turn, and of one new account imported many times at once: exactly one import of an identity wins
+// and every other gets an *ImportConflict naming the winner; one account imported at once is created
+// once and found unchanged by the others.
+func testConcurrentImportSameIdentity(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	for _, kind := range kinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			shared := fullImport("shared_" + kind.String())
+			ins := make([]storage.ImportedUser, racers)
+			for i := range ins {
+				ins[i] = storage.ImportedUser{ID: NewID(), Username: fmt.Sprintf("racer_%s_%d", kind, i), CreateTime: base, UpdateTime: base}
+				if kind == storage.IdentityDevice {
+					ins[i].Devices = shared.Devices[:1]
+				} else {
+					ins[i].Devices = []string{identityFor(storage.IdentityDevice)}
+					ins[i].Email, ins[i].CustomID, ins[i].AppleID, ins[i].GoogleID = "", "", "", ""
+					switch kind {
+					case storage.IdentityEmail:
+						ins[i].Email = shared.Email
+					case storage.IdentityCustom:
+						ins[i].CustomID = shared.CustomID
+					case storage.IdentityApple:
+						ins[i].AppleID = shared.AppleID
+					case storage.IdentityGoogle:
+						ins[i].GoogleID = shared.GoogleID
+					case storage.IdentityGameCenter:
+						ins[i].GameCenterID = shared.GameCenterID
+					case storage.IdentitySteam:
+						ins[i].SteamID = shared.SteamID
+					case storage.IdentityFacebook:
+						ins[i].FacebookID = shared.FacebookID
+					case storage.IdentityFacebookInstantGame:
+						ins[i].FacebookInstantGameID = shared.FacebookInstantGameID
+					}
+				}
+			}
+			errs := race(racers, func(i int) error {
+				_, err := st.ImportUser(ctx, ins[i])
+				return err
+			})
+			w := tally(t, "ImportUser with one "+kind.String(), errs, storage.ErrConflict)
+			if w < 0 {
+				return
+			}
+			for i, err := range errs {
+				var conflict *storage.ImportConflict
+				if i != w && (!errors.As(err, &conflict) || conflict.OtherUserID != ins[w].ID) {
+					t.Errorf("loser %d: error = %v, want an *ImportConflict naming %s", i, err, ins[w].ID)
+				}
+				if _, err := st.UserByID(ctx, ins[i].ID); i != w && !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("loser %d exists: %v", i, err)
+				}
+			}
+		})
+	}
+
+	t.Run("same account", func(t *testing.T) {
+		in := fullImport("same")
+		outs := make([]storage.ImportOutcome, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			outs[i], err = st.ImportUser(ctx, in)
+			return err
+		})
+		created := 0
+		for i, err := range errs {
+			switch {
+			case err != nil:
+				t.Errorf("import %d: %v", i, err)
+			case outs[i] == storage.ImportCreated:
+				created++
+			case outs[i] != storage.ImportUnchanged:
+				t.Errorf("import %d = %v, want created or unchanged", i, outs[i])
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d imports created the account, want 1", created)
+		}
+		checkImported(t, st, importedAs(in))
+	})
 }

@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ConcurrentSocketCommands", testConcurrentSocketCommands},
 		{"ConcurrentRedeemTicket", testConcurrentRedeemTicket},
 		{"ConcurrentAddTicketKey", testConcurrentAddTicketKey},
+		{"ConcurrentImportSameIdentity", testConcurrentImportSameIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
