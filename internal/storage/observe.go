@@ -44,6 +44,9 @@ const (
 	opLinkIdentity
 	opUnlinkIdentity
 	opDeleteUser
+	opImportUser
+	opImportCheckpoint
+	opSetImportCheckpoint
 	opCreateSession
 	opStartSession
 	opSessionByID
@@ -82,6 +85,7 @@ const (
 var opNames = [numOps]string{
 	"CreateUser", "UserByID", "UserByIdentity", "UserByUsername", "UsersByIDs", "UpdateProfile", "SetDisableTime",
 	"LinkIdentity", "UnlinkIdentity", "DeleteUser",
+	"ImportUser", "ImportCheckpoint", "SetImportCheckpoint",
 	"CreateSession", "StartSession", "SessionByID", "RefreshSession", "ExtendSession", "RevokeSession",
 	"RevokeUserSessions", "RevokeOldestSessions", "ListUserSessions", "RevocationsSince", "DeleteExpiredSessions",
 	"StoreID",
@@ -157,6 +161,21 @@ func (s *observed) UnlinkIdentity(ctx context.Context, userID string, kind Ident
 func (s *observed) DeleteUser(ctx context.Context, id string) (err error) {
 	defer s.done(opDeleteUser, time.Now(), &err)
 	return s.b.DeleteUser(ctx, id)
+}
+
+func (s *observed) ImportUser(ctx context.Context, u ImportedUser) (_ ImportOutcome, err error) {
+	defer s.done(opImportUser, time.Now(), &err)
+	return s.b.ImportUser(ctx, u)
+}
+
+func (s *observed) ImportCheckpoint(ctx context.Context, source string) (_ string, err error) {
+	defer s.done(opImportCheckpoint, time.Now(), &err)
+	return s.b.ImportCheckpoint(ctx, source)
+}
+
+func (s *observed) SetImportCheckpoint(ctx context.Context, source, lastID string) (err error) {
+	defer s.done(opSetImportCheckpoint, time.Now(), &err)
+	return s.b.SetImportCheckpoint(ctx, source, lastID)
 }
 
 func (s *observed) CreateSession(ctx context.Context, sess Session) (_ int64, err error) {

@@ -573,9 +573,91 @@ type Tickets interface {
 	DeleteRedeemedTicketsBefore(ctx context.Context, t time.Time) (int, error)
 }
 
+// ImportedUser is an account as another server (Nakama) holds it, for ImportUser. Optional text fields
+// are "" when unset; the identities and the username keep the account's id in both servers.
+type ImportedUser struct {
+	ID          string // canonical UUID text; the account keeps it
+	Username    string
+	DisplayName string
+	AvatarURL   string
+	LangTag     string
+	Location    string
+	Timezone    string
+	Metadata    string // a JSON object's text ("{}" when none; "" is taken as "{}")
+	Email       string // "" = none; stored lowercased, as every email is
+	Password    []byte // bcrypt hash as Nakama stored it; nil = none
+
+	CustomID              string
+	AppleID               string
+	FacebookID            string
+	FacebookInstantGameID string
+	GoogleID              string
+	GameCenterID          string
+	SteamID               string
+
+	Devices    []string // device ids; the account ends up with exactly these
+	CreateTime time.Time
+	UpdateTime time.Time
+	VerifyTime time.Time // zero = not verified
+}
+
+// ImportOutcome says what ImportUser did.
+type ImportOutcome int
+
+// Import outcomes.
+const (
+	ImportCreated   ImportOutcome = iota + 1 // the account did not exist
+	ImportUpdated                            // the account existed and some field differed
+	ImportUnchanged                          // the account existed as imported: nothing was written
+)
+
+func (o ImportOutcome) String() string {
+	switch o {
+	case ImportCreated:
+		return "created"
+	case ImportUpdated:
+		return "updated"
+	case ImportUnchanged:
+		return "unchanged"
+	}
+	return "unknown"
+}
+
+// ImportConflict is ImportUser's answer when another account holds one of the imported account's unique
+// values. Error names Field and OtherUserID but never Value, which may be an email or a platform id.
+type ImportConflict struct {
+	Field       string // "username", "email", "custom_id", "device_id", "apple_id", ...
+	Value       string
+	OtherUserID string
+}
+
+func (c *ImportConflict) Error() string {
+	return "storage: import conflict: " + c.Field + " belongs to account " + c.OtherUserID
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (c *ImportConflict) Unwrap() error { return ErrConflict }
+
+// Imports is what an import from another server writes: accounts with their ids, and a checkpoint per
+// source to resume from.
+type Imports interface {
+	// ImportUser creates the account u describes with u.ID, or brings the account with that id up to date
+	// (profile, metadata, email, password, custom and platform ids, devices added and removed to match,
+	// create, update and verify times), in one transaction. It returns ImportUnchanged, writing nothing, when
+	// every field already matches. When another account holds u's username, email, custom id, a device id
+	// or a platform id, it returns an *ImportConflict (errors.Is ErrConflict) and writes nothing. It never
+	// touches the account's ban (disable time), sessions or session generation.
+	ImportUser(ctx context.Context, u ImportedUser) (ImportOutcome, error)
+	// ImportCheckpoint returns the last id SetImportCheckpoint recorded for source, "" when none.
+	ImportCheckpoint(ctx context.Context, source string) (string, error)
+	// SetImportCheckpoint records lastID as the last account of source fully imported.
+	SetImportCheckpoint(ctx context.Context, source, lastID string) error
+}
+
 // Store is a complete backend.
 type Store interface {
 	Users
+	Imports
 	Sessions
 	Events
 	Sockets

@@ -13,7 +13,8 @@ import (
 
 // identityColumn is a users column that holds one kind of identity, with the statements that use it.
 type identityColumn struct {
-	kind storage.IdentityKind
+	kind   storage.IdentityKind
+	column string
 	// constraint is the column's UNIQUE constraint, users_<column>_key.
 	constraint string
 	// userBy finds the account by the identity; link and unlink take the arguments of qLinkDevice and
@@ -43,6 +44,7 @@ func newIdentityColumn(kind storage.IdentityKind, column string) identityColumn 
 	}
 	return identityColumn{
 		kind:       kind,
+		column:     column,
 		constraint: "users_" + column + "_key",
 		userBy:     `SELECT ` + userColumns + ` FROM users u WHERE u.` + column + ` = $1`,
 		link:       `UPDATE users SET ` + column + ` = $2` + password + `, update_time = $3 WHERE id = $1`,

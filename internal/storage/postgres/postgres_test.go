@@ -116,10 +116,10 @@ func TestMigrations(t *testing.T) {
 			return storagetest.Schema{Tables: tables, Indexes: indexes}
 		},
 		Head: storagetest.Schema{
-			Tables: []string{"latchkey_feed_counter", migrate.Table, "redeemed_tickets", "security_events", "session_revocations", "sessions",
+			Tables: []string{"imports", "latchkey_feed_counter", migrate.Table, "redeemed_tickets", "security_events", "session_revocations", "sessions",
 				"socket_command_counter", "socket_commands", "socket_nodes", "sockets", "store_identity", "ticket_keys",
 				"user_device", "users"},
-			Indexes: []string{"latchkey_feed_counter_pkey", migrate.Table + "_pkey",
+			Indexes: []string{"imports_pkey", "latchkey_feed_counter_pkey", migrate.Table + "_pkey",
 				"redeemed_tickets_expire_time_idx", "redeemed_tickets_pkey",
 				"security_events_event_time_idx", "security_events_pkey", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "session_revocations_pkey",

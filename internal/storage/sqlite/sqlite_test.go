@@ -86,7 +86,7 @@ func TestMigrations(t *testing.T) {
 		Count:   len(all),
 		Inspect: inspect,
 		Head: storagetest.Schema{
-			Tables: []string{migrate.Table, "redeemed_tickets", "security_events", "session_revocations", "sessions",
+			Tables: []string{"imports", migrate.Table, "redeemed_tickets", "security_events", "session_revocations", "sessions",
 				"socket_commands", "socket_nodes", "sockets", "store_identity", "ticket_keys", "user_device", "users"},
 			Indexes: []string{"redeemed_tickets_expire_time_idx", "security_events_event_time_idx", "security_events_user_id_idx",
 				"session_revocations_expire_time_idx", "sessions_expire_time_idx", "sessions_user_idx",

@@ -41,6 +41,11 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"DeleteUser", testDeleteUser},
 		{"DeleteUserThenCreate", testDeleteUserThenCreate},
 		{"UsersByIDs", testUsersByIDs},
+		{"ImportCreate", testImportCreate},
+		{"ImportUpdate", testImportUpdate},
+		{"ImportConflicts", testImportConflicts},
+		{"ImportOwnIdentitiesMove", testImportOwnIdentitiesMove},
+		{"ImportCheckpoint", testImportCheckpoint},
 		{"CreateSession", testCreateSession},
 		{"StartSession", testStartSession},
 		{"RefreshSession", testRefreshSession},
@@ -85,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ConcurrentSocketCommands", testConcurrentSocketCommands},
 		{"ConcurrentRedeemTicket", testConcurrentRedeemTicket},
 		{"ConcurrentAddTicketKey", testConcurrentAddTicketKey},
+		{"ConcurrentImportSameIdentity", testConcurrentImportSameIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
