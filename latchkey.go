@@ -102,6 +102,8 @@ Usage:
       ban, unban or delete an account (takes effect on running servers)
   latchkey sessions list|events --user USER_ID [--limit N] [flags]
       a user's live sessions or security events
+  latchkey import nakama --from ADDRESS [--dry-run] [--batch N] [--restart] [flags]
+      copy a Nakama database's accounts into the store (resumable; reads Nakama only)
   latchkey healthcheck [flags]
       exit 0 when the server on this machine answers GET /healthcheck, 1 otherwise (for HEALTHCHECK)
   latchkey verifier --latchkey URL --audience AUDIENCE [--listen ADDR]
@@ -118,8 +120,8 @@ Environment: LATCHKEY_SECTION_KEY, e.g. LATCHKEY_SESSION_TOKEN_EXPIRY_SEC=120; a
 names no key is warned about.
 Precedence, lowest first: defaults, config files in order, environment, flags.
 
-The commands other than serve and 'migrate up' open only a database that exists, and say on standard
-error which one they opened.
+The commands other than serve, 'migrate up' and import open only a database that exists, and say on
+standard error which one they opened.
 Run 'latchkey help config' for every key with its default.
 `
 
@@ -197,6 +199,8 @@ func (a *App) Main(ctx context.Context, args []string) int {
 		err = a.users(ctx, args)
 	case "sessions":
 		err = a.sessions(ctx, args)
+	case "import":
+		err = a.importCmd(ctx, args)
 	case "verifier":
 		err = a.verifier(ctx, args)
 	case "healthcheck":
@@ -258,6 +262,7 @@ func (a *App) help(w io.Writer, topic string) int {
 	text := map[string]string{
 		"": usage, "serve": serveUsage, "migrate": migrateUsage, "users": usersUsage, "sessions": sessionsUsage,
 		"healthcheck": healthcheckUsage, "version": versionUsage, "help": helpUsage, "verifier": verifierUsage,
+		"import": importUsage,
 	}
 	if topic == "config" {
 		fmt.Fprint(w, "Configuration keys (YAML key, flag --KEY, environment LATCHKEY_KEY):\n\n")
