@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -98,34 +96,13 @@ func TestTLS(t *testing.T) {
 // TestTLSNakamaJS runs compat/tls/smoke.mjs: the official nakama-js client authenticates, reads the
 // account and refreshes over https, and opens a realtime socket over wss.
 func TestTLSNakamaJS(t *testing.T) {
-	script, err := filepath.Abs(filepath.Join("..", "..", "compat", "tls", "smoke.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		skipUnlessNodeRequired(t, "node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "..", "node_modules", "@heroiclabs", "nakama-js")); err != nil {
-		skipUnlessNodeRequired(t, "nakama-js is not installed (cd compat && npm ci)")
-	}
 	n := startTLSNode(t, "tls-nakama-js")
 	u, err := url.Parse(n.url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, script)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "NODE_EXTRA_CA_CERTS=" + n.ca.File,
-		"LATCHKEY_HOST=localhost", "LATCHKEY_PORT=" + u.Port(), "LATCHKEY_SERVER_KEY=defaultkey",
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("node %s:\n%s", filepath.Base(script), out)
-	if err != nil {
-		t.Fatalf("nakama-js over TLS: %v", err)
-	}
+	runNakamaJS(t, "tls", "smoke.mjs", "NODE_EXTRA_CA_CERTS="+n.ca.File,
+		"LATCHKEY_HOST=localhost", "LATCHKEY_PORT="+u.Port(), "LATCHKEY_SERVER_KEY=defaultkey")
 }
 
 // skipUnlessNodeRequired skips the test, or fails it when LATCHKEY_TEST_NODE_REQUIRED is set (scripts/test
