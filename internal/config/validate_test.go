@@ -386,13 +386,34 @@ func TestParseSigningKey(t *testing.T) {
 	}
 }
 
+// settingCase changes the defaults with set and expects Validate to report a problem containing want, or
+// nothing when want is "".
+type settingCase struct {
+	name string
+	set  func(c *Config)
+	want string
+}
+
+func runSettingCases(t *testing.T, tests []settingCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.set(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want a problem containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestOperationsSettings(t *testing.T) {
 	ok := func(c *Config) {}
-	tests := []struct {
-		name string
-		set  func(c *Config)
-		want string // a problem Validate must report, or "" for none
-	}{
+	tests := []settingCase{
 		{"defaults", ok, ""},
 		{"levels in any case", func(c *Config) { c.Logger.Level, c.Logger.RequestLevel = "DEBUG", "Info" }, ""},
 		{"request logs off", func(c *Config) { c.Logger.RequestLevel = "OFF" }, ""},
@@ -412,27 +433,11 @@ func TestOperationsSettings(t *testing.T) {
 		}, "admin.port: must differ from metrics.prometheus_port"},
 		{"admin port unused while off", func(c *Config) { c.Admin.Port = 7350 }, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := Default()
-			tt.set(&c)
-			err := c.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("Validate() = %v, want a problem containing %q", err, tt.want)
-			}
-		})
-	}
+	runSettingCases(t, tests)
 }
 
 func TestTrustSettings(t *testing.T) {
-	tests := []struct {
-		name string
-		set  func(c *Config)
-		want string // a problem Validate must report, or "" for none
-	}{
+	tests := []settingCase{
 		{"defaults", func(c *Config) {}, ""},
 		{"ES256", func(c *Config) { c.Tickets.Algorithm = "ES256" }, ""},
 		{"photon on with defaults", func(c *Config) { c.Photon.Enabled = true }, ""},
@@ -451,17 +456,5 @@ func TestTrustSettings(t *testing.T) {
 			c.Photon.Enabled, c.Photon.Secret, c.Photon.SecretParam = true, "s3cret", ""
 		}, "photon.secret_param"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := Default()
-			tt.set(&c)
-			err := c.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("Validate() = %v, want a problem containing %q", err, tt.want)
-			}
-		})
-	}
+	runSettingCases(t, tests)
 }
