@@ -12,11 +12,12 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
+
 	"strings"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
+	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/sessions"
 )
 
@@ -77,19 +78,13 @@ func New(d Deps) *API {
 // request is authenticated before routing, so that an unauthenticated caller learns nothing of the routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &httpapi.StatusWriter{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			a.log.Error("admin API: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-			if !rw.wrote {
-				a.writeError(rw, r, errInternalPanic)
-			}
+			httpapi.Recovered(p, a.log, "admin API: panic serving request", rw, r, func() { a.writeError(rw, r, errInternalPanic) })
 		}
 		// The query string is never logged: it names players (email, device id).
-		a.log.Debug("admin API request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+		a.log.Debug("admin API request", "method", r.Method, "path", r.URL.Path, "status", rw.Status, "duration", time.Since(start))
 	}()
 	if err := a.checkKey(r); err != nil {
 		a.log.Warn("admin API: request refused", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr, "err", err)
@@ -119,25 +114,4 @@ func (a *API) checkKey(r *http.Request) error {
 		return errKeyInvalid
 	}
 	return nil
-}
-
-// statusWriter remembers the status written, for the request log and panic recovery.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
 }

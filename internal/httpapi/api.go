@@ -4,15 +4,12 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -168,16 +165,10 @@ func New(d Deps) *API {
 // routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &statusWriter{StatusWriter: StatusWriter{ResponseWriter: w}}
 	defer func() {
 		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-			if !rw.wrote {
-				a.writeError(rw, r, errInternalPanic)
-			}
+			Recovered(p, a.log, "panic serving request", &rw.StatusWriter, r, func() { a.writeError(rw, r, errInternalPanic) })
 		}
 		a.finish(rw, r, start)
 	}()
@@ -197,39 +188,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // headerAnyOrigin is the Access-Control-Allow-Origin of every answer, shared like headerJSON.
 var headerAnyOrigin = []string{"*"}
 
-// statusWriter records, for the metrics and the request log, the status, whether anything was written,
-// the route that served the request and the authenticated caller.
+// statusWriter records, besides the status, the route that served the request and the authenticated
+// caller, for the metrics and the request log.
 type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
+	StatusWriter
 	route  *routeInfo // nil until routed
 	userID string
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Hijack hands the connection to the websocket, which writes its own 101 answer.
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && !w.wrote {
-		w.status, w.wrote = http.StatusSwitchingProtocols, true
-	}
-	return c, rw, err
 }
 
 // authKind is a route's authentication.

@@ -91,7 +91,7 @@ func requestLevel(s string) (slog.Level, bool) {
 // with its query, and carries no header: neither can then leak a token or a key into the log.
 func (a *API) finish(rw *statusWriter, r *http.Request, start time.Time) {
 	d := time.Since(start)
-	status := rw.status
+	status := rw.Status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
 	}
