@@ -1,7 +1,6 @@
 package latchkey
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"io"
 	"math/big"
 	"net"
@@ -27,24 +27,6 @@ import (
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer that a serving App and the test can use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // result is one run of the program.
 type result struct {
 	code           int
@@ -55,7 +37,7 @@ type result struct {
 // variables do not leak in. A serve that should have failed but started is stopped after a while.
 func run(t *testing.T, environ []string, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb servertest.LogBuffer
 	if environ == nil {
 		environ = []string{}
 	}
@@ -83,7 +65,7 @@ func freePort(t *testing.T) int {
 
 // serving is an App running serve in this process.
 type serving struct {
-	stderr *syncBuffer
+	stderr *servertest.LogBuffer
 	stop   func() int // cancels serve and returns its exit code
 }
 
@@ -99,7 +81,7 @@ func startServe(t *testing.T, environ []string, port int, args ...string) *servi
 func startCommand(t *testing.T, environ []string, url string, status int, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &serving{stderr: &syncBuffer{}}
+	s := &serving{stderr: &servertest.LogBuffer{}}
 	code := make(chan int, 1)
 	app := New(Options{Stdout: io.Discard, Stderr: s.stderr, Environ: environ})
 	go func() { code <- app.Main(ctx, args) }()

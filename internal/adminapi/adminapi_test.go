@@ -1,7 +1,6 @@
 package adminapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/latchkeyhq/latchkey/internal/accounts"
@@ -24,29 +22,11 @@ import (
 
 const testKey = "admin-key-for-tests-0123456789"
 
-// lockedBuffer collects the log, which handlers write from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type env struct {
 	t   *testing.T
 	srv *server.Server
 	url string
-	log *lockedBuffer
+	log *servertest.LogBuffer
 }
 
 // newEnv starts a real server on a fresh SQLite database and serves its admin API over loopback. The log
@@ -55,7 +35,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	cfg := servertest.Config(t)
 	cfg.Admin.Key = testKey
-	logs := &lockedBuffer{}
+	logs := &servertest.LogBuffer{}
 	srv, err := server.New(context.Background(), cfg, server.Options{
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -585,7 +565,7 @@ func TestBadRequests(t *testing.T) {
 func TestPanicAndDeadline(t *testing.T) {
 	e := newEnv(t)
 	u, _ := e.player("fragile", 1)
-	logs := &lockedBuffer{}
+	logs := &servertest.LogBuffer{}
 	// Without a session manager, every session route dereferences nil: a panic in the handler.
 	broken := httptest.NewServer(adminapi.New(adminapi.Deps{Accounts: e.srv.Accounts, Key: testKey,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}))

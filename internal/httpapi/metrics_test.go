@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -319,24 +317,6 @@ func TestReadyzDuringShutdown(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // requestLines returns the request log lines in a JSON log.
 func requestLines(t *testing.T, log string) []map[string]any {
 	t.Helper()
@@ -369,7 +349,7 @@ func TestRequestLog(t *testing.T) {
 		{"off", "off", slog.LevelDebug, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var buf lockedBuffer
+			var buf servertest.LogBuffer
 			cfg := testConfig(t)
 			cfg.Logger.RequestLevel = c.requestLevel
 			cfg.Runtime.HTTPKey = httpKey

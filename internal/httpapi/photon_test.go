@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -276,7 +277,7 @@ func TestPhotonConfig(t *testing.T) {
 // for accepted and refused calls.
 func TestPhotonLogsNoSecrets(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs servertest.LogBuffer
 	h := slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})
 	cfg := photonConfig(t)
 	e := newEnv(t, cfg, func(o *server.Options) { o.Logger = slog.New(h) })

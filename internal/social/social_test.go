@@ -1,9 +1,9 @@
 package social_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"log/slog"
 	"os"
 	"strings"
@@ -33,30 +33,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer collects log output from concurrent calls.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one verifier against the stand-ins.
 type env struct {
 	p     *socialtest.Providers
 	v     *social.Verifier
 	clock *clock
-	logs  *syncBuffer
+	logs  *servertest.LogBuffer
 }
 
 // newEnv builds a verifier for p's configuration, changed by edit if not nil. When the test ends it checks
@@ -67,7 +49,7 @@ func newEnv(t *testing.T, p *socialtest.Providers, edit func(*social.Config)) *e
 	if edit != nil {
 		edit(&cfg)
 	}
-	e := &env{p: p, clock: &clock{now: time.Now()}, logs: &syncBuffer{}}
+	e := &env{p: p, clock: &clock{now: time.Now()}, logs: &servertest.LogBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	v, err := social.New(cfg, e.clock.Now, logger)
 	if err != nil {
