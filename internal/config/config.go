@@ -61,6 +61,12 @@ type SocketConfig struct {
 	// delete, reuse detection, single_session). Off: Nakama's behaviour, where only a ban, an account
 	// deletion, single_socket or server code closes a socket.
 	CloseOnRevoke bool `yaml:"close_on_revoke"`
+	// MaxSocketsPerUser (Latchkey) caps a user's open sockets across the nodes: a new socket beyond it
+	// closes the user's oldest, as single_socket does with a cap of one. 0 means no cap.
+	MaxSocketsPerUser int `yaml:"max_sockets_per_user"`
+	// MaxSockets (Latchkey) caps the sockets one node holds: beyond it a handshake is answered 503 with
+	// Retry-After, so that a flood of sockets cannot take the node's memory. 0 means no cap.
+	MaxSockets int `yaml:"max_sockets"`
 }
 
 // SessionConfig holds token keys and lifetimes.
@@ -194,6 +200,9 @@ type LimitsConfig struct {
 	AuthBurst         int `yaml:"auth_burst"`
 	RefreshRatePerSec int `yaml:"refresh_rate_per_sec"`
 	RefreshBurst      int `yaml:"refresh_burst"`
+	// Realtime socket handshakes (GET /ws) per client address, as above.
+	SocketRatePerSec int `yaml:"socket_rate_per_sec"`
+	SocketBurst      int `yaml:"socket_burst"`
 	// MaxTrackedIPs bounds the addresses tracked per limit; the least recently seen are forgotten.
 	MaxTrackedIPs int `yaml:"max_tracked_ips"`
 	// TrustedProxies are CIDR networks (or addresses) of reverse proxies: only from these peers is the

@@ -31,6 +31,8 @@ func Default() Config {
 			WriteWaitMs:          5000,
 			OutgoingQueueSize:    64,
 			CloseOnRevoke:        true,
+			MaxSocketsPerUser:    16,
+			MaxSockets:           50000,
 		},
 		Session: SessionConfig{
 			EncryptionKey:         "defaultencryptionkey",
@@ -77,7 +79,8 @@ func Default() Config {
 		// answer. Each of the three tables (auth and refresh addresses, accounts) holds about 17 MB when
 		// full at 100 000 keys.
 		Limits: LimitsConfig{
-			AuthRatePerSec: 10, AuthBurst: 200, RefreshRatePerSec: 20, RefreshBurst: 200, MaxTrackedIPs: 100000,
+			AuthRatePerSec: 10, AuthBurst: 200, RefreshRatePerSec: 20, RefreshBurst: 200, SocketRatePerSec: 10, SocketBurst: 200,
+			MaxTrackedIPs:   100000,
 			LockoutFailures: 10, LockoutWindowSec: 900, LockoutMinSec: 1, LockoutMaxSec: 300, MaxTrackedAccounts: 100000,
 		},
 	}

@@ -13,17 +13,22 @@ func TestLimitsDefaults(t *testing.T) {
 	want := LimitsConfig{
 		AuthRatePerSec: 10, AuthBurst: 200, RefreshRatePerSec: 20, RefreshBurst: 200, MaxTrackedIPs: 100000,
 		LockoutFailures: 10, LockoutWindowSec: 900, LockoutMinSec: 1, LockoutMaxSec: 300, MaxTrackedAccounts: 100000,
+		SocketRatePerSec: 10, SocketBurst: 200,
 	}
 	got := c.Limits
 	got.TrustedProxies = nil
 	if got.AuthRatePerSec != want.AuthRatePerSec || got.AuthBurst != want.AuthBurst || got.RefreshRatePerSec != want.RefreshRatePerSec ||
 		got.RefreshBurst != want.RefreshBurst || got.MaxTrackedIPs != want.MaxTrackedIPs || got.LockoutFailures != want.LockoutFailures ||
 		got.LockoutWindowSec != want.LockoutWindowSec || got.LockoutMinSec != want.LockoutMinSec ||
-		got.LockoutMaxSec != want.LockoutMaxSec || got.MaxTrackedAccounts != want.MaxTrackedAccounts {
+		got.LockoutMaxSec != want.LockoutMaxSec || got.MaxTrackedAccounts != want.MaxTrackedAccounts ||
+		got.SocketRatePerSec != want.SocketRatePerSec || got.SocketBurst != want.SocketBurst {
 		t.Errorf("limits defaults = %+v, want %+v", got, want)
 	}
 	if len(c.Limits.TrustedProxies) != 0 {
 		t.Errorf("trusted proxies by default: %v", c.Limits.TrustedProxies)
+	}
+	if c.Socket.MaxSocketsPerUser != 16 || c.Socket.MaxSockets != 50000 {
+		t.Errorf("socket.max_sockets_per_user, max_sockets = %d, %d; want 16, 50000", c.Socket.MaxSocketsPerUser, c.Socket.MaxSockets)
 	}
 	if c.Auth.MaxHashQueue != 32 || c.Auth.MaxHashWaitMs != 1000 {
 		t.Errorf("auth.max_hash_queue, max_hash_wait_ms = %d, %d; want 32, 1000", c.Auth.MaxHashQueue, c.Auth.MaxHashWaitMs)
@@ -58,7 +63,10 @@ func TestValidateLimits(t *testing.T) {
 	c.Auth.MaxHashWaitMs = 10000 // not under socket.write_timeout_ms (10000)
 	c.Limits.AuthRatePerSec = -1
 	c.Limits.RefreshBurst = 0
+	c.Limits.SocketRatePerSec = -2
 	c.Limits.MaxTrackedIPs = 0
+	c.Socket.MaxSocketsPerUser = -1
+	c.Socket.MaxSockets = -1
 	c.Limits.TrustedProxies = StringList{"10.0.0.0/8", "proxy.internal", "10.0.0.0/99"}
 	c.Limits.LockoutFailures = -1
 	c.Limits.LockoutWindowSec = 0
@@ -67,10 +75,13 @@ func TestValidateLimits(t *testing.T) {
 	c.Limits.MaxTrackedAccounts = 0
 	got := problems(t, c.Validate())
 	want := []string{
+		"socket.max_sockets_per_user: must not be negative",
+		"socket.max_sockets: must not be negative",
 		"auth.max_hash_queue:",
 		"auth.max_hash_wait_ms: must be less than socket.write_timeout_ms",
 		"limits.auth_rate_per_sec:",
 		"limits.refresh_burst:",
+		"limits.socket_rate_per_sec:",
 		"limits.trusted_proxies[1]:",
 		"limits.trusted_proxies[2]:",
 		"limits.lockout_failures:",
@@ -91,6 +102,7 @@ func TestValidateLimits(t *testing.T) {
 	// Every limit off is a valid configuration.
 	c = Default()
 	c.Limits.AuthRatePerSec, c.Limits.AuthBurst, c.Limits.RefreshRatePerSec, c.Limits.RefreshBurst, c.Limits.LockoutFailures = 0, 0, 0, 0, 0
+	c.Limits.SocketRatePerSec, c.Limits.SocketBurst, c.Socket.MaxSocketsPerUser, c.Socket.MaxSockets = 0, 0, 0, 0
 	if err := c.Validate(); err != nil {
 		t.Errorf("limits off: %v", err)
 	}

@@ -61,6 +61,12 @@ func (c Config) Validate() error {
 			add("%s: must be at least 1, got %d", t.name, t.v)
 		}
 	}
+	if s.MaxSocketsPerUser < 0 {
+		add("socket.max_sockets_per_user: must not be negative, got %d", s.MaxSocketsPerUser)
+	}
+	if s.MaxSockets < 0 {
+		add("socket.max_sockets: must not be negative, got %d", s.MaxSockets)
+	}
 	// The client answers each ping with a pong; a ping period at or past the pong wait would close every
 	// quiet but healthy socket.
 	if s.PingPeriodMs >= 1 && s.PongWaitMs >= 1 && s.PingPeriodMs >= s.PongWaitMs {
@@ -203,6 +209,7 @@ func (c Config) validateLimits(add func(string, ...any)) {
 	}{
 		{"auth", l.AuthRatePerSec, l.AuthBurst},
 		{"refresh", l.RefreshRatePerSec, l.RefreshBurst},
+		{"socket", l.SocketRatePerSec, l.SocketBurst},
 	} {
 		if b.rate < 0 {
 			add("limits.%s_rate_per_sec: must not be negative, got %d", b.name, b.rate)
