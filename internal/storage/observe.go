@@ -51,7 +51,6 @@ const (
 	opStartSession
 	opSessionByID
 	opRefreshSession
-	opExtendSession
 	opRevokeSession
 	opRevokeUserSessions
 	opRevokeOldestSessions
@@ -86,7 +85,7 @@ var opNames = [numOps]string{
 	"CreateUser", "UserByID", "UserByIdentity", "UserByUsername", "UsersByIDs", "UpdateProfile", "SetDisableTime",
 	"LinkIdentity", "UnlinkIdentity", "DeleteUser",
 	"ImportUser", "ImportCheckpoint", "SetImportCheckpoint",
-	"CreateSession", "StartSession", "SessionByID", "RefreshSession", "ExtendSession", "RevokeSession",
+	"CreateSession", "StartSession", "SessionByID", "RefreshSession", "RevokeSession",
 	"RevokeUserSessions", "RevokeOldestSessions", "ListUserSessions", "RevocationsSince", "DeleteExpiredSessions",
 	"StoreID",
 	"AppendEvents", "ListEvents", "DeleteEventsBefore",
@@ -196,11 +195,6 @@ func (s *observed) SessionByID(ctx context.Context, id string) (_ *Session, err 
 func (s *observed) RefreshSession(ctx context.Context, r SessionRefresh) (_ *Session, err error) {
 	defer s.done(opRefreshSession, time.Now(), &err)
 	return s.b.RefreshSession(ctx, r)
-}
-
-func (s *observed) ExtendSession(ctx context.Context, id string, t time.Time) (err error) {
-	defer s.done(opExtendSession, time.Now(), &err)
-	return s.b.ExtendSession(ctx, id, t)
 }
 
 func (s *observed) RevokeSession(ctx context.Context, id, reason string, at time.Time) (_ *Revocation, err error) {

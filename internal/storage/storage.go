@@ -396,8 +396,6 @@ type Sessions interface {
 	// updated session with RefreshSeq incremented. It returns ErrNotFound for an unknown id and ErrConflict
 	// when the session was revoked or refreshed concurrently.
 	RefreshSession(ctx context.Context, r SessionRefresh) (*Session, error)
-	// ExtendSession raises ExpireTime to at least t (used when a longer-lived token is minted for a session).
-	ExtendSession(ctx context.Context, id string, t time.Time) error
 	// RevokeSession revokes one session and appends it to the revocation feed in one transaction. Revoking
 	// an already revoked session is a no-op that returns (nil, nil). ErrNotFound for an unknown id.
 	RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*Revocation, error)

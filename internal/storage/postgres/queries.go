@@ -93,7 +93,6 @@ const (
 	qSessionByID = `SELECT ` + sessionCutColumns + ` FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = $1`
 	qSessionExists   = `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`
-	qExtendSession   = `UPDATE sessions SET expire_time = GREATEST(expire_time, $1) WHERE id = $2`
 	qListUserSession = `SELECT ` + sessionColumns + ` FROM users u JOIN sessions s ON s.user_id = u.id
 		WHERE u.id = $1 AND s.revoke_time IS NULL AND s.expire_time > $2 AND NOT ` + endedByCut + `
 			AND ($3::uuid IS NULL OR (s.create_time, s.id) < ($4, $3::uuid))
@@ -182,9 +181,9 @@ const (
 	// (a unique violation fails the statement).
 	//
 	// Every part of a statement reads its snapshot, which cannot see the session being inserted, so the
-	// new session counts as the newest: the cap keeps the newest $9 - 1 of the others. Concurrent logins of
-	// one account do not exclude each other, and each counts only the sessions committed before it began:
-	// together they may leave the account above its cap, until a login that starts after they commit.
+	// new session counts as the newest: the cap keeps the newest $9 - 1 of the others. Under a cap, each
+	// runs after qLockUser in the same transaction (Store.sendLocked), so that a login's snapshot holds
+	// every login of the account that committed before it and racing logins cannot leave it above its cap.
 	//
 	// qStartSession is the usual login, one with room under the cap: it counts the account's live sessions
 	// (at most $9 of them) and inserts the session and the events only when there are fewer than $9. It

@@ -113,7 +113,15 @@ func (s *Store) StartSession(ctx context.Context, st storage.SessionStart) (int6
 	room := false
 	if st.MaxLive <= 0 || !s.atCap.likely() {
 		err = retry(ctx, func() error {
-			return s.pool.QueryRow(ctx, qStartSession, args[:15]...).Scan(&gen, &room)
+			if st.MaxLive <= 0 {
+				return s.pool.QueryRow(ctx, qStartSession, args[:15]...).Scan(&gen, &room)
+			}
+			br := s.sendLocked(ctx, sess.UserID, qStartSession, args[:15])
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			return br.QueryRow().Scan(&gen, &room)
 		})
 	}
 	var revs []storage.Revocation
@@ -157,6 +165,21 @@ func (c *capShare) observe(atCap bool) {
 // likely reports whether the next login is likely to find its account at the cap.
 func (c *capShare) likely() bool { return c.v.Load() > capShareOne/3 }
 
+// sendLocked sends, in one round trip and one transaction, qLockUser for userID and then the statement
+// sql with args; read the lock's result (Exec) before the statement's. A login under a cap counts the
+// account's live sessions, and a statement reads the snapshot it started with: were the lock taken inside
+// the statement, logins waiting for one another would each count without the sessions of those they
+// waited for and together leave the account above its cap. Taken by a statement of its own, the lock
+// comes first and the count's statement starts after it, so the count sees every login of the account
+// that committed before, and the account's logins are counted one at a time. Within one implicit
+// transaction, PostgreSQL's read-committed isolation takes a snapshot per statement.
+func (s *Store) sendLocked(ctx context.Context, userID, sql string, args []any) pgx.BatchResults {
+	b := &pgx.Batch{}
+	b.Queue(qLockUser, userID)
+	b.Queue(sql, args...)
+	return s.pool.SendBatch(ctx, b)
+}
+
 // startCapped runs qStartSessionCapped with args, sets gen to the session's generation and returns the
 // feed entries of the sessions it revoked, in Seq order (nil for none), or pgx.ErrNoRows for an unknown
 // user.
@@ -164,7 +187,12 @@ func (s *Store) startCapped(ctx context.Context, args []any, userID string, at t
 	var revs []storage.Revocation
 	err := retry(ctx, func() error {
 		revs = nil
-		rows, err := s.pool.Query(ctx, qStartSessionCapped, args...)
+		br := s.sendLocked(ctx, userID, qStartSessionCapped, args)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
@@ -245,14 +273,6 @@ func (s *Store) sessionExists(ctx context.Context, id string) (bool, error) {
 	var exists bool
 	err := s.pool.QueryRow(ctx, qSessionExists, id).Scan(&exists)
 	return exists, err
-}
-
-// ExtendSession implements storage.Sessions; ErrNotFound for an unknown id.
-func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error {
-	if !isUUID(id) {
-		return storage.ErrNotFound
-	}
-	return s.execOne(ctx, "extend session", qExtendSession, msTime(t), id)
 }
 
 // RevokeSession implements storage.Sessions. The session and its feed entry are written by one statement,

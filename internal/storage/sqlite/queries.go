@@ -24,7 +24,6 @@ const (
 	qSessionByID
 	qSessionExists
 	qRefreshSession
-	qExtendSession
 	qRevokeSession
 	qCutState
 	qCutCount
@@ -108,7 +107,6 @@ var queries = [numStmts]string{
 		WHERE id = ?4 AND (?5 < 0 OR refresh_seq = ?5) AND expire_time > ?6
 			AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND ` + uncut + `) AND revoke_time IS NULL
 		RETURNING ` + sessionColumns,
-	qExtendSession: `UPDATE sessions SET expire_time = max(expire_time, ?) WHERE id = ?`,
 	qRevokeSession: `UPDATE sessions AS s SET revoke_time = ?, revoke_reason = ?
 		WHERE id = ? AND revoke_time IS NULL AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND ` + uncut + `)
 		RETURNING user_id, expire_time`,

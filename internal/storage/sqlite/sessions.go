@@ -173,11 +173,6 @@ func sessionExists(row rowScanner) (bool, error) {
 	return err == nil, err
 }
 
-// ExtendSession implements storage.Sessions; ErrNotFound for an unknown id.
-func (s *Store) ExtendSession(ctx context.Context, id string, t time.Time) error {
-	return s.execOne(ctx, "extend session", qExtendSession, t.UnixMilli(), id)
-}
-
 // RevokeSession implements storage.Sessions.
 func (s *Store) RevokeSession(ctx context.Context, id string, reason string, at time.Time) (*storage.Revocation, error) {
 	var rev *storage.Revocation

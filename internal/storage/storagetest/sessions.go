@@ -104,27 +104,6 @@ func testRefreshSession(t *testing.T, st storage.Store) {
 	checkErr(t, "RefreshSession(expired)", err, storage.ErrConflict)
 }
 
-func testExtendSession(t *testing.T, st storage.Store) {
-	ctx := t.Context()
-	u := mustUser(t, st, "owner")
-	s := mustSession(t, st, u.ID, base, base.Add(time.Hour))
-	steps := []struct {
-		name string
-		to   time.Time
-		want time.Time
-	}{
-		{"raise", base.Add(2 * time.Hour), base.Add(2 * time.Hour)},
-		{"lower is ignored", base.Add(30 * time.Minute), base.Add(2 * time.Hour)},
-		{"equal", base.Add(2 * time.Hour), base.Add(2 * time.Hour)},
-	}
-	for _, step := range steps {
-		if err := st.ExtendSession(ctx, s.ID, step.to); err != nil {
-			t.Fatalf("%s: ExtendSession: %v", step.name, err)
-		}
-		checkTime(t, step.name+": ExpireTime", mustSessionByID(t, st, s.ID).ExpireTime, step.want)
-	}
-}
-
 func testRevokeSession(t *testing.T, st storage.Store) {
 	ctx := t.Context()
 	u := mustUser(t, st, "owner")

@@ -92,3 +92,59 @@ func testStartSession(t *testing.T, st storage.Store) {
 		}
 	}
 }
+
+// testConcurrentStartAtCap: logins of one account racing at its cap leave it at the cap, not above: each
+// login counts the sessions of the logins that committed before it, and every session beyond the cap is
+// ended exactly once, by one of them.
+func testConcurrentStartAtCap(t *testing.T, st storage.Store) {
+	ctx := t.Context()
+	u := mustUser(t, st, "owner")
+	const maxLive, rounds = 4, 4
+	at := base.Add(time.Hour)
+	all := map[string]bool{} // every session made, and whether it is still live per the calls' answers
+	for range maxLive - 1 {
+		all[mustSession(t, st, u.ID, base, at.Add(time.Hour)).ID] = true
+	}
+	for round := range rounds {
+		revs := make([][]storage.Revocation, racers)
+		ids := make([]string, racers)
+		errs := race(racers, func(i int) error {
+			// Distinct create times that do not follow the order in which the logins commit.
+			created := at.Add(time.Duration(round*racers+(i*7)%racers) * time.Millisecond)
+			ids[i] = NewID()
+			var err error
+			_, revs[i], err = st.StartSession(ctx, storage.SessionStart{
+				Session:   storage.Session{ID: ids[i], UserID: u.ID, CreateTime: created, RefreshTime: created, ExpireTime: at.Add(time.Hour)},
+				MaxLive:   maxLive,
+				CapReason: "session cap",
+			})
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: login %d: %v", round, i, err)
+			}
+			all[ids[i]] = true
+		}
+		for i := range revs {
+			for _, r := range revs[i] {
+				if live, ok := all[r.SessionID]; !ok || !live {
+					t.Errorf("round %d: login %d ended session %s, which is unknown or already ended (known %v)", round, i, r.SessionID, ok)
+				}
+				all[r.SessionID] = false
+			}
+		}
+		list, err := st.ListUserSessions(ctx, u.ID, at, storage.SessionCursor{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != maxLive {
+			t.Errorf("round %d: %d live sessions after %d logins raced at a cap of %d", round, len(list), racers, maxLive)
+		}
+		for _, s := range list {
+			if !all[s.ID] {
+				t.Errorf("round %d: session %s is listed live but a login reported ending it", round, s.ID)
+			}
+		}
+	}
+}
