@@ -186,6 +186,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		WriteBufferSize: cfg.Socket.WriteBufferSizeBytes, PingPeriod: ms(cfg.Socket.PingPeriodMs),
 		PongWait: ms(cfg.Socket.PongWaitMs), WriteWait: ms(cfg.Socket.WriteWaitMs), QueueSize: cfg.Socket.OutgoingQueueSize,
 		SingleSocket: cfg.Session.SingleSocket, CloseOnRevoke: cfg.Socket.CloseOnRevoke, NodeName: cfg.Name,
+		MaxSocketsPerUser: cfg.Socket.MaxSocketsPerUser, MaxSockets: cfg.Socket.MaxSockets,
 	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
 	s.Runtime = runtimehost.New(runtimehost.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
