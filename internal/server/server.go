@@ -268,6 +268,7 @@ func AbuseLimits(cfg config.Config, clock func() time.Time) (httpapi.Limits, lim
 	return httpapi.Limits{
 			Auth:           limits.Config{Rate: float64(l.AuthRatePerSec), Burst: l.AuthBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
 			Refresh:        limits.Config{Rate: float64(l.RefreshRatePerSec), Burst: l.RefreshBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
+			Socket:         limits.Config{Rate: float64(l.SocketRatePerSec), Burst: l.SocketBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
 			TrustedProxies: proxies,
 		}, limits.LockoutConfig{
 			Failures: l.LockoutFailures, Window: sec(l.LockoutWindowSec), Min: sec(l.LockoutMinSec),
