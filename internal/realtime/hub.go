@@ -324,16 +324,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Revoked between the check above and the registration: the revocation found no socket to close.
 		c.close(websocket.CloseNormalClosure, reasonRevoked)
 	}
-	switch {
-	case h.cfg.SingleSocket:
+	if h.cfg.SingleSocket {
 		h.singleSocket(c)
-	case h.cfg.MaxSocketsPerUser > 0:
-		h.capUser(c)
 	}
 	if h.rt != nil {
 		h.rt.SessionStart(c.ctx)
 	}
 	go c.run()
+	// The cap is applied once the socket reads, and so do the sockets it closes: they take their client's
+	// answer to the close frame and leave the registry at once. (Checked before their readers started, a
+	// flood of one user's handshakes left every capped socket listed until its handshake's own check was
+	// done, and each check read the longer list.)
+	if !h.cfg.SingleSocket && h.cfg.MaxSocketsPerUser > 0 {
+		h.capUser(c)
+	}
 }
 
 // handshakeToken takes the token from the Authorization header when there is one (it must then be a
