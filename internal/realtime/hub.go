@@ -480,10 +480,10 @@ func (h *Hub) closeOlder(userID, keep string, created time.Time) {
 }
 
 // capUser closes the user's oldest sockets beyond MaxSocketsPerUser, here at once and on the other nodes
-// through the command feed. It runs once c is registered and indexed, and reads the registry, which lists
-// the user's sockets on every live node oldest first (by create time, then id), so every node picks the
-// same ones. When two sockets open at once, the handshake that reads last sees both and closes the
-// excess; the excess is always the oldest of the list, so the newest socket is never closed. A socket
+// through the command feed. It runs once c is registered, indexed and reading, and reads the registry,
+// which lists the user's sockets on every live node oldest first (by create time, then id), so every node
+// picks the same ones. When two sockets open at once, the handshake that reads last sees both and closes
+// the excess; the excess is always the oldest of the list, so the newest socket is never closed. A socket
 // picked here that is not indexed yet (here or on its node) misses its close, but its handshake's own
 // read comes after this socket's registration and closes what is still beyond the cap, itself included.
 func (h *Hub) capUser(c *conn) {
@@ -491,7 +491,9 @@ func (h *Hub) capUser(c *conn) {
 	defer cancel()
 	list, err := h.registry.UserSockets(ctx, c.UserID, h.clock().Add(-nodeAliveWindow))
 	if err != nil {
-		h.log.Warn("socket cap: listing the user's sockets failed; the user's next socket checks again", "user_id", c.UserID, "err", err)
+		if h.base.Err() == nil { // not the shutdown cutting the read short
+			h.log.Warn("socket cap: listing the user's sockets failed; the user's next socket checks again", "user_id", c.UserID, "err", err)
+		}
 		return
 	}
 	for _, s := range list[:max(len(list)-h.cfg.MaxSocketsPerUser, 0)] {
@@ -512,7 +514,9 @@ func (h *Hub) capUser(c *conn) {
 			Kind: storage.SocketDisconnect, SocketID: s.ID, Reason: reasonSocketCap, Time: h.clock().UTC(),
 		}); err != nil {
 			h.capAsked.remove(s.ID)
-			h.log.Warn("socket cap: reaching another node failed; the user's next socket asks again", "user_id", c.UserID, "err", err)
+			if h.base.Err() == nil {
+				h.log.Warn("socket cap: reaching another node failed; the user's next socket asks again", "user_id", c.UserID, "err", err)
+			}
 		}
 	}
 }
