@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/latchkeyhq/latchkey/internal/config"
@@ -91,27 +89,8 @@ func TestSocketFloodAboveCapFails(t *testing.T) {
 }
 
 func TestSocketFloodFlags(t *testing.T) {
-	type flagCase struct {
-		name string
-		args []string
-		want string // in stderr
-	}
-	tests := []flagCase{
+	runFlagCases(t, "socket-flood", "--requests", []flagCase{
 		{"negative cap", []string{"--max-user-sockets", "-1"}, "--max-user-sockets must not be negative"},
 		{"too many sockets", []string{"--requests", "2000000"}, "--requests must be at most"},
-	}
-	if limit, err := openFileLimit(); err == nil && limit < maxSockets {
-		over := strconv.FormatUint(limit-spareFiles+1, 10)
-		tests = append(tests, flagCase{"over the open-file limit", []string{"--requests", over}, "open files"})
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			args := append([]string{"--url", "http://127.0.0.1:1", "--scenario", "socket-flood"}, tt.args...)
-			code := run(context.Background(), args, &out, &errOut)
-			if code != 2 || !strings.Contains(errOut.String(), tt.want) || out.Len() != 0 {
-				t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 2 and %q", args, code, out.String(), errOut.String(), tt.want)
-			}
-		})
-	}
+	})
 }
