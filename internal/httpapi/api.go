@@ -68,8 +68,9 @@ type Deps struct {
 // Limits bound the requests one client address can make, since the server key they need ships in every
 // game client. A Config with Rate 0 leaves its routes unlimited.
 type Limits struct {
-	// Auth is shared by every authenticate route; Refresh is session refresh.
-	Auth, Refresh limits.Config
+	// Auth is shared by every authenticate route; Refresh is session refresh; Socket is the realtime
+	// socket's handshake (GET /ws).
+	Auth, Refresh, Socket limits.Config
 	// TrustedProxies are the peers whose X-Forwarded-For names the client (see ClientAddr).
 	TrustedProxies limits.Proxies
 }
@@ -115,8 +116,8 @@ type API struct {
 	// accountView is GET /v2/account's answer body as the account cache keeps it.
 	accountView *accounts.View
 
-	authLimit, refreshLimit, ticketLimit *limits.Limiter // nil: unlimited
-	proxies                              limits.Proxies
+	authLimit, refreshLimit, ticketLimit, socketLimit *limits.Limiter // nil: unlimited
+	proxies                                           limits.Proxies
 
 	tickets      *tickets.Service // nil: no tickets
 	verifierKeys verifierKeys     // none: the verifier endpoints are off
@@ -138,7 +139,7 @@ func New(d Deps) *API {
 		log: d.Logger, hooks: d.Hooks, rpcs: d.RPCs, httpKey: []byte(d.HTTPKey), realtime: d.Realtime,
 		platforms: d.Platforms, photon: d.Photon, mux: http.NewServeMux(), accountView: accounts.NewView(ownAccountBody),
 		authLimit: limits.NewLimiter(d.Limits.Auth), refreshLimit: limits.NewLimiter(d.Limits.Refresh),
-		ticketLimit: limits.NewLimiter(d.Limits.Refresh), tickets: d.Tickets,
+		ticketLimit: limits.NewLimiter(d.Limits.Refresh), socketLimit: limits.NewLimiter(d.Limits.Socket), tickets: d.Tickets,
 		proxies: d.Limits.TrustedProxies, obs: d.Observer, verifierKeys: newVerifierKeys(d.VerifierKeys),
 		draining: make(chan struct{}),
 	}

@@ -105,7 +105,7 @@ func (r response) wantRetry(t testing.TB, status int, code float64) int {
 
 // limitsOff turns every limit off, so that a test can turn on the one it is about.
 func limitsOff(cfg *config.Config) {
-	cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec, cfg.Limits.LockoutFailures = 0, 0, 0
+	cfg.Limits.AuthRatePerSec, cfg.Limits.RefreshRatePerSec, cfg.Limits.SocketRatePerSec, cfg.Limits.LockoutFailures = 0, 0, 0, 0
 }
 
 func TestAuthRateLimitPerClientAddress(t *testing.T) {

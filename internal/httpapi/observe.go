@@ -25,7 +25,8 @@ type Observer interface {
 	// email, custom, apple, google, gamecenter, steam, facebook, facebookinstantgame) and outcome: ok,
 	// created, bad_credentials, banned, not_found, invalid, limited, unavailable or error.
 	Authentication(kind, outcome string)
-	// Refused counts a request refused by a per-client-address limit: "auth", "refresh" or "ticket".
+	// Refused counts a request refused by a per-client-address limit: "auth", "refresh", "ticket" or
+	// "socket" (a realtime socket handshake).
 	Refused(limit string)
 }
 

@@ -3,7 +3,10 @@ package httpapi
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/limits"
 )
 
 // route is one row of the route table.
@@ -63,13 +66,28 @@ var unserved = []struct{ prefix, what string }{
 	{"/v2/console", "the console API"},
 }
 
+// msgSocketLimited refuses a handshake beyond the client address's socket limit.
+const msgSocketLimited = "Too many socket connections, try again later"
+
 // websocket hands the handshake to the realtime socket, which answers its refusals in Nakama's plain text.
+// The client address's handshake limit comes first, before the token is read, so that a flood costs one
+// bucket lookup per handshake; its refusal is plain text too.
 func (a *API) websocket(w http.ResponseWriter, r *http.Request) error {
 	if a.realtime == nil {
 		return errNotFound
 	}
+	ip, port := a.clientAddr(r)
+	if ok, wait := a.socketLimit.Allow(limits.Key(ip)); !ok {
+		if a.obs != nil {
+			a.obs.Refused("socket")
+		}
+		re := limits.RetryError{Err: errRateLimited, After: wait}
+		w.Header().Set("Retry-After", strconv.FormatInt(re.RetryAfterSeconds(), 10))
+		http.Error(w, msgSocketLimited, http.StatusTooManyRequests)
+		return nil
+	}
 	// The socket reads the client address from RemoteAddr; behind a trusted proxy, that is the client's.
-	if ip, port := a.clientAddr(r); len(a.proxies) > 0 && net.JoinHostPort(ip, port) != r.RemoteAddr {
+	if len(a.proxies) > 0 && net.JoinHostPort(ip, port) != r.RemoteAddr {
 		r = r.WithContext(r.Context()) // a shallow copy
 		r.RemoteAddr = net.JoinHostPort(ip, port)
 	}

@@ -1,6 +1,7 @@
 // Package realtime provides Latchkey's realtime socket: Nakama's `GET /ws` with its handshake, its
 // envelopes in JSON and protobuf, ping and RPC, server-side disconnects, and the sockets' session
-// semantics across nodes (single_socket, SessionDisconnect, closing on revocation and ban).
+// semantics across nodes (single_socket and the per-user cap, SessionDisconnect, closing on revocation and
+// ban), and a cap on the sockets one node holds.
 //
 // A Hub holds this node's sockets. Cross-node work goes through the store: each socket is registered in
 // the socket registry so server code on any node can list it, and actions on a socket held elsewhere are
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +44,12 @@ type Config struct {
 	// CloseOnRevoke closes a socket when its login session ends; without it only a ban or a deleted
 	// account closes a socket on revocation, as in Nakama.
 	CloseOnRevoke bool
+	// MaxSocketsPerUser caps a user's open sockets across the nodes: a new socket beyond it closes the
+	// user's oldest. 0 means no cap; SingleSocket is the cap of one.
+	MaxSocketsPerUser int
+	// MaxSockets caps the sockets this node holds: beyond it a handshake is refused (503) before anything
+	// is written. 0 means no cap.
+	MaxSockets int
 	// NodeName is the configured node name; the hub's node id adds a random suffix, so that two processes
 	// with the same name (the default) are still told apart in the registry.
 	NodeName string
@@ -100,6 +108,7 @@ const (
 	reasonTimeout      = "ping timeout"
 	reasonReadError    = "read error"
 	reasonTooBig       = "message too big"
+	reasonSocketCap    = "socket cap"
 )
 
 // Hub accepts and holds this node's sockets.
@@ -125,6 +134,12 @@ type Hub struct {
 	shutdown  bool
 	conns     sync.WaitGroup
 	followSeq int64
+
+	// places counts the sockets this node holds or is opening: a handshake takes a place before it writes
+	// anything (see reserve) and its socket gives it back when it ends.
+	places atomic.Int64
+	// capAsked remembers the sockets on other nodes this node has asked to close for the per-user cap.
+	capAsked capMemo
 }
 
 // New returns a hub. Call Run to follow the other nodes, and Shutdown to close every socket.
@@ -214,13 +229,20 @@ const (
 	msgInvalidFormat = "Invalid format parameter"
 	msgInvalidLang   = "Invalid lang parameter"
 	msgUnavailable   = "Service unavailable, try again"
+	msgNodeFull      = "Service unavailable: too many sockets on this server, try again later"
 )
+
+// nodeFullRetryAfter is the Retry-After, in seconds, of a handshake refused because the node is full:
+// places come back as sockets close, or a load balancer sends the retry to another node.
+const nodeFullRetryAfter = "5"
 
 // maxLangBytes bounds the `lang` a socket keeps (Nakama's lang_tag column is 18 characters).
 const maxLangBytes = 18
 
 // ServeHTTP is the handshake of GET /ws: it checks the format and the session token (signature, expiry,
-// revocation), registers the socket and upgrades. Refusals come before the upgrade, as plain text.
+// revocation), takes one of the node's places (MaxSockets), registers the socket and upgrades; then
+// single_socket or the per-user cap closes the user's older sockets. Refusals come before the upgrade, as
+// plain text.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f format
@@ -263,6 +285,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msgUnavailable, http.StatusServiceUnavailable)
 		return
 	}
+	if !h.reserve() {
+		w.Header().Set("Retry-After", nodeFullRetryAfter)
+		http.Error(w, msgNodeFull, http.StatusServiceUnavailable)
+		return
+	}
 
 	now := h.clock().UTC()
 	ip, port, err := net.SplitHostPort(r.RemoteAddr)
@@ -279,6 +306,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ID: caller.SocketID, UserID: claims.UserID, SessionID: claims.TokenID, Node: h.node, CreateTime: now,
 	}); err != nil {
 		h.log.Warn("registering socket failed", "user_id", claims.UserID, "err", err)
+		h.places.Add(-1)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, msgUnavailable, http.StatusServiceUnavailable)
 		return
@@ -286,6 +314,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		h.unregister(caller.SocketID)
+		h.places.Add(-1)
 		return
 	}
 	c := newConn(h, ws, caller, claims.Generation, f, now)
@@ -302,6 +331,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.rt.SessionStart(c.ctx)
 	}
 	go c.run()
+	// The cap is applied once the socket reads, and so do the sockets it closes: they take their client's
+	// answer to the close frame and leave the registry at once. (Checked before their readers started, a
+	// flood of one user's handshakes left every capped socket listed until its handshake's own check was
+	// done, and each check read the longer list.)
+	if !h.cfg.SingleSocket && h.cfg.MaxSocketsPerUser > 0 {
+		h.capUser(c)
+	}
 }
 
 // handshakeToken takes the token from the Authorization header when there is one (it must then be a
@@ -316,6 +352,24 @@ func handshakeToken(r *http.Request) (string, bool) {
 	}
 	tok := r.URL.Query().Get("token")
 	return tok, tok != ""
+}
+
+// reserve takes one of the node's MaxSockets places for a handshake, false when every one is taken. The
+// compare-and-swap makes concurrent handshakes take distinct places, so they never overshoot the cap.
+func (h *Hub) reserve() bool {
+	if h.cfg.MaxSockets <= 0 {
+		h.places.Add(1)
+		return true
+	}
+	for {
+		n := h.places.Load()
+		if n >= int64(h.cfg.MaxSockets) {
+			return false
+		}
+		if h.places.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // add indexes a new socket; false once shutdown has begun.
@@ -343,6 +397,7 @@ func (h *Hub) ended(c *conn, reason string) {
 	}
 	down := h.shutdown
 	h.mu.Unlock()
+	h.places.Add(-1)
 	// At shutdown the node's rows go in one statement (RemoveNode) rather than one per socket.
 	if !down {
 		h.unregister(c.id)
@@ -422,6 +477,78 @@ func (h *Hub) closeOlder(userID, keep string, created time.Time) {
 	}) {
 		o.close(websocket.CloseNormalClosure, reasonSingleSocket, o.encode(singleSocketNotice(h.clock())))
 	}
+}
+
+// capUser closes the user's oldest sockets beyond MaxSocketsPerUser, here at once and on the other nodes
+// through the command feed. It runs once c is registered, indexed and reading, and reads the registry,
+// which lists the user's sockets on every live node oldest first (by create time, then id), so every node
+// picks the same ones. When two sockets open at once, the handshake that reads last sees both and closes
+// the excess; the excess is always the oldest of the list, so the newest socket is never closed. A socket
+// picked here that is not indexed yet (here or on its node) misses its close, but its handshake's own
+// read comes after this socket's registration and closes what is still beyond the cap, itself included.
+func (h *Hub) capUser(c *conn) {
+	ctx, cancel := context.WithTimeout(h.base, storeTimeout)
+	defer cancel()
+	list, err := h.registry.UserSockets(ctx, c.UserID, h.clock().Add(-nodeAliveWindow))
+	if err != nil {
+		if h.base.Err() == nil { // not the shutdown cutting the read short
+			h.log.Warn("socket cap: listing the user's sockets failed; the user's next socket checks again", "user_id", c.UserID, "err", err)
+		}
+		return
+	}
+	for _, s := range list[:max(len(list)-h.cfg.MaxSocketsPerUser, 0)] {
+		if s.Node == h.node {
+			h.mu.RLock()
+			o := h.byID[s.ID]
+			h.mu.RUnlock()
+			if o != nil {
+				o.close(websocket.CloseNormalClosure, reasonSocketCap)
+			}
+			continue
+		}
+		// A socket being closed stays listed until its node has seen the client go; one command is enough.
+		if !h.capAsked.add(s.ID) {
+			continue
+		}
+		if _, err := h.registry.AppendSocketCommand(ctx, storage.SocketCommand{
+			Kind: storage.SocketDisconnect, SocketID: s.ID, Reason: reasonSocketCap, Time: h.clock().UTC(),
+		}); err != nil {
+			h.capAsked.remove(s.ID)
+			if h.base.Err() == nil {
+				h.log.Warn("socket cap: reaching another node failed; the user's next socket asks again", "user_id", c.UserID, "err", err)
+			}
+		}
+	}
+}
+
+// capMemo is a set of socket ids, bounded by emptying it when full: forgetting an id only costs a
+// repeated command.
+type capMemo struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+// maxCapMemo bounds capMemo; it holds ids of sockets being closed, a handful per capped user at a time.
+const maxCapMemo = 4096
+
+// add records id and reports whether it was new.
+func (m *capMemo) add(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.ids[id]; ok {
+		return false
+	}
+	if m.ids == nil || len(m.ids) >= maxCapMemo {
+		m.ids = map[string]struct{}{}
+	}
+	m.ids[id] = struct{}{}
+	return true
+}
+
+func (m *capMemo) remove(id string) {
+	m.mu.Lock()
+	delete(m.ids, id)
+	m.mu.Unlock()
 }
 
 // revoked closes the sockets opened with the tokens of revoked sessions. Without CloseOnRevoke only a ban

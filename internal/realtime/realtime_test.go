@@ -85,13 +85,18 @@ func startServer(t testing.TB, set func(*config.Config)) *testServer {
 
 func startServerWith(t testing.TB, set func(*config.Config), modules ...runtime.InitModule) *testServer {
 	t.Helper()
+	return startServerOpts(t, set, server.Options{Modules: modules})
+}
+
+func startServerOpts(t testing.TB, set func(*config.Config), opts server.Options) *testServer {
+	t.Helper()
 	cfg := servertest.Config(t)
 	cfg.Session.TokenExpirySec = 600
 	if set != nil {
 		set(&cfg)
 	}
 	ctx := context.Background()
-	srv, err := server.New(ctx, cfg, server.Options{Modules: modules})
+	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -186,6 +186,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		WriteBufferSize: cfg.Socket.WriteBufferSizeBytes, PingPeriod: ms(cfg.Socket.PingPeriodMs),
 		PongWait: ms(cfg.Socket.PongWaitMs), WriteWait: ms(cfg.Socket.WriteWaitMs), QueueSize: cfg.Socket.OutgoingQueueSize,
 		SingleSocket: cfg.Session.SingleSocket, CloseOnRevoke: cfg.Socket.CloseOnRevoke, NodeName: cfg.Name,
+		MaxSocketsPerUser: cfg.Socket.MaxSocketsPerUser, MaxSockets: cfg.Socket.MaxSockets,
 	}, realtime.Deps{Sessions: s.Sessions, Users: st, Registry: st, Clock: clock, Logger: log})
 	s.Runtime = runtimehost.New(runtimehost.Deps{
 		Accounts: s.Accounts, Sessions: s.Sessions, Realtime: s.Realtime, DB: st.DB(), Logger: log, Env: cfg.Env(),
@@ -267,6 +268,7 @@ func AbuseLimits(cfg config.Config, clock func() time.Time) (httpapi.Limits, lim
 	return httpapi.Limits{
 			Auth:           limits.Config{Rate: float64(l.AuthRatePerSec), Burst: l.AuthBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
 			Refresh:        limits.Config{Rate: float64(l.RefreshRatePerSec), Burst: l.RefreshBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
+			Socket:         limits.Config{Rate: float64(l.SocketRatePerSec), Burst: l.SocketBurst, MaxKeys: l.MaxTrackedIPs, Clock: clock},
 			TrustedProxies: proxies,
 		}, limits.LockoutConfig{
 			Failures: l.LockoutFailures, Window: sec(l.LockoutWindowSec), Min: sec(l.LockoutMinSec),

@@ -17,7 +17,7 @@ import (
 )
 
 // abuseScenarios replay the attacks of issue 12 against a running server; see the usage text.
-var abuseScenarios = []string{"session-flood", "login-burst", "logout-all", hungStoreScenario}
+var abuseScenarios = []string{"session-flood", "login-burst", "logout-all", hungStoreScenario, socketFloodScenario}
 
 const (
 	// legitDelay is how long into the login burst the legitimate login is sent.
@@ -39,18 +39,20 @@ var (
 
 // abuseOptions are the flags of the abuse scenarios.
 type abuseOptions struct {
-	burst         int
-	maxSessions   int
-	proxyListen   string
-	proxyUpstream string
-	freeze        time.Duration
-	recover       time.Duration
-	writeTimeout  time.Duration
+	burst          int
+	maxSessions    int
+	maxUserSockets int
+	proxyListen    string
+	proxyUpstream  string
+	freeze         time.Duration
+	recover        time.Duration
+	writeTimeout   time.Duration
 }
 
 func (a *abuseOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&a.burst, "burst", 200, "(login-burst) wrong-password logins sent at once")
 	fs.IntVar(&a.maxSessions, "max-sessions", 100, "(session-flood) the server's session.max_sessions_per_user: more live sessions than this after the flood is a failure (0: no check)")
+	fs.IntVar(&a.maxUserSockets, "max-user-sockets", 16, "(socket-flood) the server's socket.max_sockets_per_user: more sockets open at the end of the flood than this is a failure (0: no check)")
 	fs.StringVar(&a.proxyListen, "store-proxy-listen", "", "(hung-store) loopback address:port the store proxy listens on; the server's --database.address must point at it")
 	fs.StringVar(&a.proxyUpstream, "store-proxy-upstream", "", "(hung-store) loopback address:port of the PostgreSQL server the store proxy forwards to")
 	fs.DurationVar(&a.freeze, "freeze", 20*time.Second, "(hung-store) how long the store proxy forwards nothing")
@@ -67,6 +69,9 @@ func (a *abuseOptions) validate(scenario, base string, timeout time.Duration) []
 	}
 	if a.maxSessions < 0 {
 		errs = append(errs, errors.New("--max-sessions must not be negative"))
+	}
+	if a.maxUserSockets < 0 {
+		errs = append(errs, errors.New("--max-user-sockets must not be negative"))
 	}
 	if scenario == "login-burst" && isIPv6Base(base) {
 		errs = append(errs, errors.New("login-burst sends from the source addresses 127.0.0.2 and 127.0.0.3; give an IPv4 --url"))
@@ -158,6 +163,10 @@ func runAbuse(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		var r hungStoreResult
 		r, err = hungStore(ctx, o, stderr)
 		res, print, failures = r, func(w io.Writer) { printHungStore(w, r) }, r.failures()
+	case socketFloodScenario:
+		var r socketFloodResult
+		r, err = socketFlood(ctx, o)
+		res, print, failures = r, func(w io.Writer) { printSocketFlood(w, r) }, r.failures()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey-load: %s: %v\n", o.scenario, err)

@@ -117,6 +117,20 @@ apply and each prints a report of its own:
                   proxy); or if nothing succeeded within --recover of the thaw or a request sent after the
                   first success failed. Run the server with the per-address rate limits off. When the
                   tool exits its proxy closes, and the server loses its database.
+  socket-flood    logs one device in during setup, then opens --requests realtime sockets with its token
+                  (--concurrency handshakes at once, capped by --duration) from one source address,
+                  127.0.0.2 (the kernel's choice with an IPv6 --url), each held open by a reader. Reports
+                  handshakes/s, how many were upgraded (101), refused (by status: 429 from the
+                  per-address handshake limit, 503 from the node's socket cap) or got no answer; the
+                  sockets the server closed, by close code and reason (1000 "socket cap": the user's
+                  oldest beyond the per-user cap); the sockets still open once their count has held
+                  still for 500 ms (at most --timeout after the handshakes), and the peak; and, with
+                  --server-pid, the server's resident memory before the flood and at its end. Then
+                  every socket is closed. The exit status is 1 if a handshake got no answer or an answer
+                  other than 101, 429 or 503, more sockets than --max-user-sockets (the server's
+                  socket.max_sockets_per_user) are open at the end, a socket failed to close or a
+                  reading of the server's memory failed. The tool needs an open file per socket it
+                  holds: it refuses a --requests above its open-file limit.
 
 Flags:
 `
@@ -194,6 +208,14 @@ func (o *options) validate() error {
 	}
 	if slices.Contains(abuseScenarios, o.scenario) {
 		errs = append(errs, o.abuse.validate(o.scenario, base, o.timeout)...)
+	}
+	// Every socket of a flood may be accepted (a server without caps), each holding an open file here.
+	if o.scenario == socketFloodScenario {
+		if o.requests > maxSockets {
+			errs = append(errs, fmt.Errorf("--requests must be at most %d for socket-flood", maxSockets))
+		} else if err := checkFileLimit(max(o.requests, 1)); err != nil {
+			errs = append(errs, fmt.Errorf("socket-flood: %w", err))
+		}
 	}
 	if strings.HasPrefix(o.scenario, "introspect-") && o.verifierKey == "" {
 		errs = append(errs, fmt.Errorf("--scenario %s needs --verifier-key", o.scenario))

@@ -266,13 +266,36 @@ func TestSocketsFailures(t *testing.T) {
 	})
 }
 
-func TestSocketsFlags(t *testing.T) {
-	type flagCase struct {
-		name string
-		args []string
-		want string // in stderr
+// flagCase is a flag a scenario refuses and what the refusal says.
+type flagCase struct {
+	name string
+	args []string
+	want string // in stderr
+}
+
+// runFlagCases runs scenario with each case's flags, wanting exit status 2, nothing on stdout and the
+// case's message on stderr. A case for a count over this process's open-file limit is added with
+// countFlag, when there is such a limit.
+func runFlagCases(t *testing.T, scenario, countFlag string, tests []flagCase) {
+	t.Helper()
+	if limit, err := openFileLimit(); err == nil && limit < maxSockets {
+		over := strconv.FormatUint(limit-spareFiles+1, 10)
+		tests = append(tests, flagCase{"over the open-file limit", []string{countFlag, over}, "open files"})
 	}
-	tests := []flagCase{
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"--url", "http://127.0.0.1:1", "--scenario", scenario}, tt.args...)
+			code := run(context.Background(), args, &out, &errOut)
+			if code != 2 || !strings.Contains(errOut.String(), tt.want) || out.Len() != 0 {
+				t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 2 and %q", args, code, out.String(), errOut.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestSocketsFlags(t *testing.T) {
+	runFlagCases(t, "sockets", "--sockets", []flagCase{
 		{"non-loopback url", []string{"--url", "http://192.0.2.1:7350"}, "loopback"},
 		{"no sockets", []string{"--sockets", "0"}, "--sockets must be"},
 		{"too many sockets", []string{"--sockets", "2000000"}, "--sockets must be"},
@@ -286,21 +309,7 @@ func TestSocketsFlags(t *testing.T) {
 		{"source ips with ipv6", []string{"--url", "http://[::1]:7350"}, "--source-ips 0"},
 		{"negative pid", []string{"--server-pid", "-1"}, "--server-pid"},
 		{"no such pid", []string{"--server-pid", "2147483647"}, "--server-pid 2147483647"},
-	}
-	if limit, err := openFileLimit(); err == nil && limit < maxSockets {
-		over := strconv.FormatUint(limit-spareFiles+1, 10)
-		tests = append(tests, flagCase{"over the open-file limit", []string{"--sockets", over}, "open files"})
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			args := append([]string{"--url", "http://127.0.0.1:1", "--scenario", "sockets"}, tt.args...)
-			code := run(context.Background(), args, &out, &errOut)
-			if code != 2 || !strings.Contains(errOut.String(), tt.want) || out.Len() != 0 {
-				t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 2 and %q", args, code, out.String(), errOut.String(), tt.want)
-			}
-		})
-	}
+	})
 	t.Run("ipv6 without source ips", func(t *testing.T) {
 		o := options{url: "http://[::1]:7350", scenario: "sockets", concurrency: 1, requests: 1, pool: 1,
 			duration: time.Second, timeout: time.Second, setupTimeout: time.Second,
