@@ -583,8 +583,13 @@ func TestSlowReaderQueueOverflow(t *testing.T) {
 	}
 	defer ws.Close()
 	msg, _ := protojsonOut.Marshal(&rtapi.Envelope{Message: &rtapi.Envelope_Rpc{Rpc: rpcMsg("echo", strings.Repeat("y", 3000))}})
-	for i := 0; i < 2000 && ts.srv.Realtime.Len() > 0; i++ {
-		ws.SetWriteDeadline(time.Now().Add(time.Second))
+	// The replies fill the kernel's buffers before the queue (the server's send buffer grows to megabytes
+	// on loopback), and the server's reader, which the race detector and a busy machine can hold up for
+	// seconds, lags behind the writes: so the client writes until the socket is closed, bounded in count
+	// (60 MB of requests) and time, with a write deadline longer than such a pause.
+	stop := time.Now().Add(30 * time.Second)
+	for i := 0; i < 20000 && ts.srv.Realtime.Len() > 0 && time.Now().Before(stop); i++ {
+		ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
 			break
 		}
