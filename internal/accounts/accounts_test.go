@@ -14,19 +14,8 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/internal/testclock"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newStore(t *testing.T) *sqlite.Store {
 	t.Helper()
@@ -41,10 +30,10 @@ func newStore(t *testing.T) *sqlite.Store {
 	return st
 }
 
-func newService(t *testing.T, st storage.Users, d Deps) (*Service, *clock) {
+func newService(t *testing.T, st storage.Users, d Deps) (*Service, *testclock.Clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	d.Users, d.Clock = st, c.now
+	c := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	d.Users, d.Clock = st, c.Now
 	if d.BcryptCost == 0 {
 		d.BcryptCost = bcrypt.MinCost
 	}
@@ -71,7 +60,7 @@ func TestAccountCache(t *testing.T) {
 		t.Error("Account returned the password hash")
 	}
 	// A change behind the service's back is not seen until the TTL runs out...
-	if err := st.UpdateProfile(ctx, id, storage.ProfileUpdate{DisplayName: strp("behind"), Time: clk.now()}); err != nil {
+	if err := st.UpdateProfile(ctx, id, storage.ProfileUpdate{DisplayName: strp("behind"), Time: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := svc.Account(ctx, id); u.DisplayName != "" {
@@ -81,7 +70,7 @@ func TestAccountCache(t *testing.T) {
 	if u, _ := svc.Account(ctx, id); u.DisplayName != "" {
 		t.Error("a caller's copy changed the cached entry")
 	}
-	clk.advance(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	if u, _ := svc.Account(ctx, id); u.DisplayName != "behind" {
 		t.Errorf("after TTL: display name %q, want behind", u.DisplayName)
 	}
@@ -143,12 +132,12 @@ func TestAccountView(t *testing.T) {
 			t.Fatal(err)
 		}
 		read(name, "viewed/through")
-		if err := st.UpdateProfile(ctx, id, storage.ProfileUpdate{DisplayName: strp("behind"), Time: clk.now()}); err != nil {
+		if err := st.UpdateProfile(ctx, id, storage.ProfileUpdate{DisplayName: strp("behind"), Time: clk.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		if ttl > 0 {
 			read(name, "viewed/through") // a change behind the service's back waits for the TTL
-			clk.advance(ttl)
+			clk.Advance(ttl)
 		}
 		read(name, "viewed/behind")
 		if u, err := svc.Account(ctx, id); err != nil || u.DisplayName != "behind" {
@@ -277,7 +266,7 @@ func TestNakamaHashesVerify(t *testing.T) {
 	// A hash as Nakama stores it (bcrypt.DefaultCost, "$2a$" prefix), fixed so the test needs no slow
 	// hashing under the race detector; the service itself is configured with a different cost.
 	hash := []byte("$2a$10$M4RZwJaX4txu4cUYLvqI..NUXBLrlSD/GV9Io7W.eIS3PHv1GiFM6")
-	if _, err := st.CreateUser(ctx, storage.NewUser{ID: "6b9f9d30-0c3e-4c7a-9d4e-2f1a3b5c7d9e", Username: "imported", Kind: storage.IdentityEmail, Identity: "imported@example.com", Password: hash, Time: clk.now()}); err != nil {
+	if _, err := st.CreateUser(ctx, storage.NewUser{ID: "6b9f9d30-0c3e-4c7a-9d4e-2f1a3b5c7d9e", Username: "imported", Kind: storage.IdentityEmail, Identity: "imported@example.com", Password: hash, Time: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.AuthenticateEmail(ctx, "Imported@Example.com", "imported-pass", "", false); err != nil {

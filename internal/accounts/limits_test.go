@@ -70,7 +70,7 @@ func TestLoginLockout(t *testing.T) {
 	}
 
 	// After the lockout, one more wrong password locks again, for twice as long.
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if _, err := svc.AuthenticateEmail(ctx, "", "wrong-pass", "lockme", false); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("wrong password after the lockout: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestLoginLockout(t *testing.T) {
 		t.Errorf("second lockout %v, want 2s", d)
 	}
 	// Once it has run out, the right password logs in and clears the count.
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	if _, err := svc.AuthenticateEmail(ctx, "locked@example.com", "password1", "", false); err != nil {
 		t.Fatalf("right password after the lockout: %v", err)
 	}

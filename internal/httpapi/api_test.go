@@ -7,38 +7,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/server"
 	"github.com/latchkeyhq/latchkey/internal/servertest"
+	"github.com/latchkeyhq/latchkey/internal/testclock"
 )
-
-// fakeClock is the injected clock: tests move time instead of sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type env struct {
 	t     testing.TB
 	srv   *server.Server
 	http  *httptest.Server
-	clock *fakeClock
+	clock *testclock.Clock
 	cfg   config.Config
 }
 
@@ -51,7 +33,7 @@ func testConfig(t testing.TB) config.Config {
 
 func newEnv(t testing.TB, cfg config.Config, opts ...func(*server.Options)) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := testclock.New(time.Now().UTC().Truncate(time.Second))
 	o := server.Options{Clock: clock.Now}
 	for _, f := range opts {
 		f(&o)

@@ -23,6 +23,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/server"
 	"github.com/latchkeyhq/latchkey/internal/servertest"
 	"github.com/latchkeyhq/latchkey/internal/storage/pgtest"
+	"github.com/latchkeyhq/latchkey/internal/testclock"
 	"github.com/latchkeyhq/latchkey/runtime"
 )
 
@@ -32,7 +33,7 @@ import (
 func newServed(t *testing.T, cfg config.Config, opts server.Options) (*env, string, context.CancelFunc) {
 	t.Helper()
 	cfg.Metrics.Address, cfg.Metrics.PrometheusPort = "127.0.0.1", servertest.FreePort(t)
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := testclock.New(time.Now().UTC().Truncate(time.Second))
 	opts.Clock = clock.Now
 	srv, err := server.New(context.Background(), cfg, opts)
 	if err != nil {

@@ -5,22 +5,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/testclock"
 )
 
-// clock is the injected clock: tests move time instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns the injected clock: tests move time instead of sleeping.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 // near allows for the float arithmetic of token buckets.
 func near(got, want time.Duration) bool {
@@ -29,7 +19,7 @@ func near(got, want time.Duration) bool {
 
 func TestLimiterBucket(t *testing.T) {
 	clk := newClock()
-	l := NewLimiter(Config{Rate: 2, Burst: 3, MaxKeys: 10, Clock: clk.now})
+	l := NewLimiter(Config{Rate: 2, Burst: 3, MaxKeys: 10, Clock: clk.Now})
 	for i := range 3 {
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatalf("request %d of the burst refused", i+1)
@@ -45,16 +35,16 @@ func TestLimiterBucket(t *testing.T) {
 	if ok, _ := l.Allow("b"); !ok {
 		t.Error("another key was refused")
 	}
-	clk.advance(499 * time.Millisecond)
+	clk.Advance(499 * time.Millisecond)
 	if ok, wait := l.Allow("a"); ok || !near(wait, time.Millisecond) {
 		t.Errorf("after 499ms: ok %v, retry after %v; want refused, 1ms", ok, wait)
 	}
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if ok, _ := l.Allow("a"); !ok {
 		t.Error("refused once a token was due")
 	}
 	// A long pause refills the bucket to its size, no further.
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	for i := range 3 {
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatalf("after a pause, request %d refused", i+1)
@@ -82,7 +72,7 @@ func TestLimiterDisabled(t *testing.T) {
 
 func TestLimiterEvictsLeastRecentlyUsed(t *testing.T) {
 	clk := newClock()
-	l := NewLimiter(Config{Rate: 1, Burst: 1, MaxKeys: 3, Clock: clk.now})
+	l := NewLimiter(Config{Rate: 1, Burst: 1, MaxKeys: 3, Clock: clk.Now})
 	for _, k := range []string{"a", "b", "c"} {
 		l.Allow(k) // each bucket is now empty
 	}
@@ -110,7 +100,7 @@ func TestLimiterEvictsLeastRecentlyUsed(t *testing.T) {
 
 func TestLimiterConcurrent(t *testing.T) {
 	clk := newClock()
-	l := NewLimiter(Config{Rate: 1, Burst: 50, MaxKeys: 8, Clock: clk.now})
+	l := NewLimiter(Config{Rate: 1, Burst: 50, MaxKeys: 8, Clock: clk.Now})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	allowed := map[string]int{}
@@ -138,7 +128,7 @@ func TestLimiterConcurrent(t *testing.T) {
 
 func TestLockout(t *testing.T) {
 	clk := newClock()
-	l := NewLockout(LockoutConfig{Failures: 3, Window: time.Minute, Min: time.Second, Max: 5 * time.Second, MaxKeys: 10, Clock: clk.now})
+	l := NewLockout(LockoutConfig{Failures: 3, Window: time.Minute, Min: time.Second, Max: 5 * time.Second, MaxKeys: 10, Clock: clk.Now})
 	for i := range 2 {
 		if d := l.Fail("u"); d != 0 {
 			t.Fatalf("failure %d started a %v lockout", i+1, d)
@@ -165,7 +155,7 @@ func TestLockout(t *testing.T) {
 	}
 	// Each further failure after a lockout doubles it, up to the maximum.
 	for _, want := range []time.Duration{4 * time.Second, 5 * time.Second, 5 * time.Second} {
-		clk.advance(l.Locked("u"))
+		clk.Advance(l.Locked("u"))
 		if d := l.Locked("u"); d != 0 {
 			t.Fatalf("still locked for %v after waiting", d)
 		}
@@ -174,7 +164,7 @@ func TestLockout(t *testing.T) {
 		}
 	}
 	// A success forgets everything.
-	clk.advance(l.Locked("u"))
+	clk.Advance(l.Locked("u"))
 	l.Succeed("u")
 	if n := l.Len(); n != 0 {
 		t.Errorf("tracking %d keys after success", n)
@@ -185,7 +175,7 @@ func TestLockout(t *testing.T) {
 		}
 	}
 	// Failures further apart than the window start the count afresh.
-	clk.advance(time.Minute + time.Second)
+	clk.Advance(time.Minute + time.Second)
 	if d := l.Fail("u"); d != 0 {
 		t.Errorf("failure after the window locked for %v", d)
 	}
@@ -193,7 +183,7 @@ func TestLockout(t *testing.T) {
 
 func TestLockoutBounded(t *testing.T) {
 	clk := newClock()
-	l := NewLockout(LockoutConfig{Failures: 1, Window: time.Minute, Min: time.Second, Max: time.Minute, MaxKeys: 5, Clock: clk.now})
+	l := NewLockout(LockoutConfig{Failures: 1, Window: time.Minute, Min: time.Second, Max: time.Minute, MaxKeys: 5, Clock: clk.Now})
 	for i := range 1000 {
 		l.Fail(fmt.Sprint("u", i))
 	}

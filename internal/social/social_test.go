@@ -7,37 +7,19 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/social"
 	"github.com/latchkeyhq/latchkey/internal/social/socialtest"
+	"github.com/latchkeyhq/latchkey/internal/testclock"
 )
-
-// clock is a settable clock for cache lifetimes and token expiry.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // env is one verifier against the stand-ins.
 type env struct {
 	p     *socialtest.Providers
 	v     *social.Verifier
-	clock *clock
+	clock *testclock.Clock
 	logs  *servertest.LogBuffer
 }
 
@@ -49,7 +31,7 @@ func newEnv(t *testing.T, p *socialtest.Providers, edit func(*social.Config)) *e
 	if edit != nil {
 		edit(&cfg)
 	}
-	e := &env{p: p, clock: &clock{now: time.Now()}, logs: &servertest.LogBuffer{}}
+	e := &env{p: p, clock: testclock.New(time.Now()), logs: &servertest.LogBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	v, err := social.New(cfg, e.clock.Now, logger)
 	if err != nil {

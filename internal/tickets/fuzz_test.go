@@ -49,7 +49,7 @@ func fixedKeys(t testing.TB) *Service {
 			t.Fatal(err)
 		}
 	}
-	s := New(testConfig(EdDSA), Deps{Store: st, Clock: newClock().now, Rand: zeros{}})
+	s := New(testConfig(EdDSA), Deps{Store: st, Clock: newClock().Now, Rand: zeros{}})
 	if err := s.Load(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -22,31 +22,15 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/storage"
 	"github.com/latchkeyhq/latchkey/internal/storage/sqlite"
+	"github.com/latchkeyhq/latchkey/internal/testclock"
 	"github.com/latchkeyhq/latchkey/internal/tokens"
 )
 
 // start is the tests' clock origin: far from time.Now, so that anything that reads the real clock shows.
 var start = time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: start} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock returns a settable clock reading start.
+func newClock() *testclock.Clock { return testclock.New(start) }
 
 // countingStore counts key reads, and runs afterKeys (once) after a read has returned from the store but
 // before its caller sees it: what another node does in between.
@@ -86,9 +70,9 @@ func testConfig(alg string) Config {
 }
 
 // newService returns a loaded service on st.
-func newService(t testing.TB, st storage.Tickets, cfg Config, clk *clock) *Service {
+func newService(t testing.TB, st storage.Tickets, cfg Config, clk *testclock.Clock) *Service {
 	t.Helper()
-	s := New(cfg, Deps{Store: st, Clock: clk.now})
+	s := New(cfg, Deps{Store: st, Clock: clk.Now})
 	if err := s.Load(context.Background()); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -363,11 +347,11 @@ func TestExpiryAndIssuedAt(t *testing.T) {
 	st := newStore(t)
 	s := newService(t, st, testConfig(EdDSA), clk)
 	tk := mustMint(t, s, session, "svc", 10*time.Second)
-	clk.add(9 * time.Second)
+	clk.Advance(9 * time.Second)
 	if _, err := s.Verify(tk.Token, "svc"); err != nil {
 		t.Errorf("a second before expiry: %v", err)
 	}
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	if _, err := s.Verify(tk.Token, "svc"); !errors.Is(err, ErrExpired) {
 		t.Errorf("at exp: %v, want ErrExpired", err)
 	}
@@ -376,13 +360,13 @@ func TestExpiryAndIssuedAt(t *testing.T) {
 	}
 
 	// A node whose clock is behind accepts a ticket issued up to IssuedAtSkew ahead of it, no more.
-	behind := &clock{t: clk.now().Add(-IssuedAtSkew)}
+	behind := testclock.New(clk.Now().Add(-IssuedAtSkew))
 	b := newService(t, st, testConfig(EdDSA), behind)
 	fresh := mustMint(t, s, session, "svc", 0)
 	if _, err := b.Verify(fresh.Token, "svc"); err != nil {
 		t.Errorf("issued %v ahead: %v", IssuedAtSkew, err)
 	}
-	behind.add(-time.Second)
+	behind.Advance(-time.Second)
 	if _, err := b.Verify(fresh.Token, "svc"); !errors.Is(err, ErrClaims) {
 		t.Errorf("issued %v ahead: %v, want ErrClaims", IssuedAtSkew+time.Second, err)
 	}
@@ -490,7 +474,7 @@ func TestRevoked(t *testing.T) {
 	var ended atomic.Bool
 	var asked []string
 	var mu sync.Mutex
-	s := New(testConfig(EdDSA), Deps{Store: st, Clock: newClock().now, Revoked: func(userID, sessionID string, gen int64) bool {
+	s := New(testConfig(EdDSA), Deps{Store: st, Clock: newClock().Now, Revoked: func(userID, sessionID string, gen int64) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, fmt.Sprint(userID, " ", sessionID, " ", gen))
@@ -615,14 +599,14 @@ func TestRotation(t *testing.T) {
 	counted := &countingStore{Tickets: st}
 	b := newService(t, counted, cfg, clk)
 
-	clk.add(cfg.Rotation - time.Second)
+	clk.Advance(cfg.Rotation - time.Second)
 	mustRefresh(t, a)
 	if got := a.keys.Load().signer.id; got != first {
 		t.Fatalf("a second before rotation, signer = %s, want %s", got, first)
 	}
 	old := mustMint(t, a, session, "svc", cfg.MaxTTL)
 
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	mustRefresh(t, a)
 	second := a.keys.Load().signer.id
 	if second == first {
@@ -653,17 +637,17 @@ func TestRotation(t *testing.T) {
 	if got := counted.reads.Load() - reads; got != 1 {
 		t.Errorf("node b read the keys %d times after unknown kids, want still 1", got)
 	}
-	clk.add(unknownKeyInterval)
+	clk.Advance(unknownKeyInterval)
 	b.Verify(forged, "svc")
 	if got := counted.reads.Load() - reads; got != 2 {
 		t.Errorf("node b read the keys %d times after unknownKeyInterval, want 2", got)
 	}
 
 	// The previous key stays published until no ticket it signed can be live, then goes.
-	clk.add(cfg.MaxTTL + retireGrace - unknownKeyInterval - time.Second)
+	clk.Advance(cfg.MaxTTL + retireGrace - unknownKeyInterval - time.Second)
 	mustRefresh(t, a)
 	checkKids(t, "stored keys a second before retirement", storedKids(t, st), second, first)
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	mustRefresh(t, a)
 	checkKids(t, "JWKS kids after retirement", kids(t, a), second)
 	checkKids(t, "stored keys after retirement", storedKids(t, st), second)
@@ -683,7 +667,7 @@ func TestRotationRace(t *testing.T) {
 	b := newService(t, st, cfg, clk)
 	first := a.keys.Load().signer.id
 
-	clk.add(cfg.Rotation)
+	clk.Advance(cfg.Rotation)
 	// Node b rotates between node a's read of the keys and its decision.
 	racing.afterKeys = func() {
 		if err := b.refresh(ctx); err != nil {
@@ -717,7 +701,7 @@ func TestLoadReusesKeys(t *testing.T) {
 	st := newStore(t)
 	clk := newClock()
 	a := newService(t, st, testConfig(EdDSA), clk)
-	clk.add(time.Hour - time.Second)
+	clk.Advance(time.Hour - time.Second)
 	b := newService(t, st, testConfig(ES256), clk) // the algorithm applies to the next key made
 	if ka, kb := a.keys.Load().signer.id, b.keys.Load().signer.id; ka != kb {
 		t.Errorf("second node signs with %s, want the stored %s", kb, ka)
@@ -725,7 +709,7 @@ func TestLoadReusesKeys(t *testing.T) {
 	if got := storedKids(t, st); len(got) != 1 {
 		t.Errorf("stored keys = %q, want one", got)
 	}
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	mustRefresh(t, b)
 	if alg := b.keys.Load().signer.alg; alg != ES256 {
 		t.Errorf("the key made at rotation is %s, want the configured ES256", alg)
@@ -757,14 +741,14 @@ func TestSweep(t *testing.T) {
 	if _, err := s.Redeem(ctx, tk.Token, "svc"); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(10*time.Second + redeemedGrace)
+	clk.Advance(10*time.Second + redeemedGrace)
 	if err := s.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.RedeemTicket(ctx, tk.ID, start); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("record at expiry + grace: %v, want kept (ErrConflict)", err)
 	}
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	if err := s.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
