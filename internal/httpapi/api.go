@@ -373,15 +373,25 @@ func (a *API) limited(path string, h handlerFunc) handlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ip, _ := a.clientAddr(r)
-		if ok, wait := l.Allow(limits.Key(ip)); !ok {
-			if a.obs != nil {
-				a.obs.Refused(name)
-			}
-			return &limits.RetryError{Err: errRateLimited, After: wait}
+		if re := a.allow(l, name, ip); re != nil {
+			return re
 		}
 		if auth {
 			r = r.WithContext(accounts.WithClientIP(r.Context(), ip))
 		}
 		return h(w, r)
 	}
+}
+
+// allow takes a token from the bucket of the client address ip in l; when there is none it counts a
+// refusal of the limit name and returns the error that answers it (429, code 8, Retry-After).
+func (a *API) allow(l *limits.Limiter, name, ip string) *limits.RetryError {
+	ok, wait := l.Allow(limits.Key(ip))
+	if ok {
+		return nil
+	}
+	if a.obs != nil {
+		a.obs.Refused(name)
+	}
+	return &limits.RetryError{Err: errRateLimited, After: wait}
 }

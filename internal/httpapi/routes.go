@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/latchkeyhq/latchkey/internal/limits"
 )
 
 // route is one row of the route table.
@@ -77,11 +75,7 @@ func (a *API) websocket(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}
 	ip, port := a.clientAddr(r)
-	if ok, wait := a.socketLimit.Allow(limits.Key(ip)); !ok {
-		if a.obs != nil {
-			a.obs.Refused("socket")
-		}
-		re := limits.RetryError{Err: errRateLimited, After: wait}
+	if re := a.allow(a.socketLimit, "socket", ip); re != nil {
 		w.Header().Set("Retry-After", strconv.FormatInt(re.RetryAfterSeconds(), 10))
 		http.Error(w, msgSocketLimited, http.StatusTooManyRequests)
 		return nil
